@@ -1,0 +1,7 @@
+"""``python -m sgdnoise`` runs the command line."""
+
+import sys
+
+from sgdnoise.cli import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""``sgdnoise train``: train a named model on a named dataset with plain SGD, resumably.
+
+    sgdnoise train --model resnet20 --data cifar10 --data-opt root=~/data --epochs 90 \\
+        --lr 0.1 --batch-size 128 --milestones 30 60 --out runs/r20
+
+Writes ``last.pt`` (resumable), ``metrics.csv``, ``model.pt`` and ``manifest.json`` (whose
+``metadata`` records the model and data names and options) into ``--out``; running the same
+command again resumes after the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from typing import Any
+
+from sgdnoise.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a model with plain SGD (checkpointed, resumable)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="model name (mlp, cnn, resnet20, resnet18, …)")
+    p.add_argument("--data", required=True, help="dataset name (digits, mnist_5k, cifar10, …) or a file/folder path")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--lr", type=float, required=True, help="initial learning rate")
+    p.add_argument("--batch-size", type=int, required=True, help="initial batch size")
+    p.add_argument("--milestones", type=int, nargs="*", default=[], help="0-based epoch indices where the learning rate is multiplied by --lr-factor")
+    p.add_argument("--lr-factor", type=float, default=0.1)
+    p.add_argument("--batch-milestones", type=int, nargs="*", default=[], help="epoch indices where the batch size is multiplied by --batch-factor")
+    p.add_argument("--batch-factor", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split, the shuffling and the model initialisation")
+    p.add_argument("--out", required=True, help="output folder (checkpoints, metrics, manifest)")
+    p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE", help="model option, e.g. width=256 or batch_norm=True (repeatable)")
+    p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE", help="dataset option, e.g. root=~/data (repeatable)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--keep", choices=("last", "all"), default="last", help="keep only last.pt, or the weights after every epoch too")
+    p.add_argument("--no-eval", action="store_true", help="do not evaluate on the test split after each epoch")
+    p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def parse_options(pairs: list[str], flag: str) -> dict[str, Any]:
+    """``["width=256", "activation=tanh"]`` → ``{"width": 256, "activation": "tanh"}`` (Python literals, else strings)."""
+    options = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"{flag} expects KEY=VALUE; got {pair!r}")
+        try:
+            options[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            options[key] = text
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from sgdnoise.data import load_dataset
+    from sgdnoise.models import build_model
+    from sgdnoise.training import TrainConfig, train
+
+    model_opts = parse_options(args.model_opt, "--model-opt")
+    data_opts = parse_options(args.data_opt, "--data-opt")
+    config = TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        lr_milestones=tuple(args.milestones),
+        lr_factor=args.lr_factor,
+        batch_milestones=tuple(args.batch_milestones),
+        batch_factor=args.batch_factor,
+        seed=args.seed,
+        device=args.device,
+        checkpoint_dir=args.out,
+        keep_checkpoints=args.keep,
+        resume=not args.no_resume,
+        progress=not args.no_progress,
+    )
+    data = load_dataset(args.data, split="train", **data_opts)
+    test = None if args.no_eval else load_dataset(args.data, split="test", **data_opts)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        model = build_model(args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, **model_opts)
+    metadata = {"model": args.model, "model_options": model_opts, "data": str(args.data), "data_options": data_opts, "dataset": data.info.to_dict()}
+    result = train(model, data, config, eval_data=test, metadata=metadata)
+
+    table = Table(title=f"{args.model} on {data.info.name}: {result.checkpoint_dir}")
+    columns = ["epoch", "lr", "batch_size", "train_loss", "train_accuracy"] + ([] if test is None else ["test_loss", "test_accuracy"])
+    for column in columns:
+        table.add_column(column.replace("accuracy", "acc").replace("_", " "), justify="right")
+    for row in result.history[columns].itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    Console().print(table)
+    if result.resumed_from_epoch:
+        Console().print(f"resumed after epoch {result.resumed_from_epoch} from {result.checkpoint_dir / 'last.pt'}")
+    return 0

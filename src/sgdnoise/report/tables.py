@@ -1,0 +1,80 @@
+"""Rich and Markdown tables for goodness-of-fit frames (:func:`sgdnoise.stable.compare_fits`)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+PIPE_WIDTH = 140  # columns when output goes to a file or pipe (rich would assume 80 and wrap the tables)
+
+
+def console() -> Console:
+    """A rich console for command output: the terminal's width, or ``PIPE_WIDTH`` when redirected."""
+    c = Console()
+    return c if c.is_terminal else Console(width=PIPE_WIDTH)
+
+FIT_COLUMNS = (
+    ("name", "row"), ("alpha", "α"), ("scale", "scale"), ("loc", "loc"), ("gauss_std", "Gauss σ"),
+    ("sse_gauss", "SSE G"), ("sse_sas", "SSE SαS"), ("chi2_gauss", "χ² G"), ("chi2_sas", "χ² SαS"),
+    ("aic_gauss", "AIC G"), ("aic_sas", "AIC SαS"), ("symmetry_p", "sym p"), ("better", "better"),
+)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, (bool,)):
+        return "yes" if value else ""
+    v = float(value)
+    return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+
+
+def fits_table(frame: pd.DataFrame, max_rows: int = 20, title: str = "Per-sample fits") -> Table:
+    """The first ``max_rows`` rows of a fit frame; columns absent from the frame are skipped."""
+    columns = [(c, label) for c, label in FIT_COLUMNS if c in frame.columns]
+    table = Table(title=title if len(frame) <= max_rows else f"{title} (first {max_rows} of {len(frame)})")
+    for _, label in columns:
+        table.add_column(label, justify="left" if label in ("row", "better") else "right")
+    for _, row in frame.head(max_rows).iterrows():
+        degenerate = bool(row.get("degenerate", False))
+        cells = [_fmt(row[c]) for c, _ in columns]
+        if degenerate:
+            cells[-1] = "degenerate"
+        table.add_row(*cells)
+    return table
+
+
+def summary_table(summary: pd.DataFrame, title: str = "Gaussian vs SαS (mean ± std over samples)") -> Table:
+    """Table-1-style summary (:func:`sgdnoise.stable.summarize_fits`), with its counts as caption."""
+    table = Table(title=title)
+    for label in ("metric", "Gaussian", "SαS", "SαS better"):
+        table.add_column(label, justify="left" if label == "metric" else "right")
+    for _, r in summary.iterrows():
+        table.add_row(r["metric"], f"{_fmt(r['gauss_mean'])} ± {_fmt(r['gauss_std'])}",
+                      f"{_fmt(r['sas_mean'])} ± {_fmt(r['sas_std'])}", f"{100 * r['sas_better_share']:.0f}%")
+    table.caption = summary_caption(summary)
+    return table
+
+
+def summary_caption(summary: pd.DataFrame) -> str:
+    """One sentence with the counts behind a summary: rows, degenerate rows, α spread, asymmetry."""
+    a = summary.attrs
+    text = (f"{a['n_rows'] - a['n_degenerate']} samples fitted, {a['n_degenerate']} degenerate set aside; "
+            f"median α = {_fmt(a['alpha_median'])} (IQR {_fmt(a['alpha_iqr'])})")
+    if a.get("n_asymmetric"):
+        text += f"; symmetry doubtful for {a['n_asymmetric']} samples (Wilcoxon p < 0.01)"
+    return text + "."
+
+
+def markdown_table(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
+    """A GitHub-flavoured Markdown table of ``frame`` (no index)."""
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(float_format.format(v) if isinstance(v, float) else str(v) for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])

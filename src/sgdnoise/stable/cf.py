@@ -1,0 +1,88 @@
+"""Characteristic-function regression (Koutrouvelis 1980; Kogon & Williams 1998), batched.
+
+For SαS with ``E e^{iuX} = exp(iu·loc − scale^α|u|^α)``, centred at ``loc``,
+
+    log(−log φ(u)²) = log(2·scale^α) + α·log|u|,
+
+so α and scale come from a straight line through ``(log u_k, log(−log φ̂(u_k)²))`` where
+``φ̂(u) = mean_j cos(u·X_j)`` is the (real) empirical characteristic function of a centred row.
+As Kogon & Williams, each row is standardised with the quantile estimate first (centre: the
+sample median, which also is the returned ``loc``). Departures from them, each measured on
+scipy samples at K = 1000: the line is fitted by weighted least squares with the delta-method
+variance of each point (far points with small φ̂ count little); ``u_k`` runs over 8 points in
+[0.05, u_max] with u_max = 1.2 on the first pass and, on the second pass (Koutrouvelis'
+iteration around the new scale), u_max shrinking linearly from 1.2 at α̂ ≤ 1.8 to 0.8 at α̂ = 2
+(near-Gaussian rows are estimated best from small u, heavy-tailed rows from larger u: RMSE of α
+0.045–0.051 for α ∈ [1.1, 1.9] and 0.009 at α = 2, against 0.05–0.06 and 0.007 for Kogon &
+Williams' unweighted grid on [0.1, 1]); ``φ̂(u)²`` is corrected for its bias ``Var cos(uX)/K``. Only cosines are needed (the law is symmetric about
+the median up to an O(K^{-1/2}) shift whose effect on φ̂ is second order), computed in float32:
+their rounding (1e-7) is far below the sampling error of φ̂ (≈ K^{-1/2}).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from sgdnoise.stable.quantile import fit_quantile
+
+N_POINTS = 8
+U_MIN, U_MAX, U_MAX_GAUSSIAN = 0.05, 1.2, 0.8
+ITERATIONS = 2
+_ELEMENTS_PER_CHUNK = 1 << 23  # rows × K × N_POINTS cosines at once (32 MB in float32)
+
+
+def u_grid(alpha_prior: torch.Tensor | None, rows: int, like: torch.Tensor) -> torch.Tensor:
+    """Per-row frequencies (P, N_POINTS) on [U_MIN, u_max(α)]; u_max = U_MAX without a prior."""
+    if alpha_prior is None:
+        u_max = torch.full((rows,), U_MAX, dtype=like.dtype, device=like.device)
+    else:
+        u_max = U_MAX + (U_MAX_GAUSSIAN - U_MAX) * ((alpha_prior - 1.8) / 0.2).clamp(0, 1)
+    steps = torch.linspace(0, 1, N_POINTS, dtype=like.dtype, device=like.device)
+    return U_MIN + (u_max[:, None] - U_MIN) * steps
+
+
+def empirical_cf(z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Real empirical characteristic function ``mean_j cos(u_l·z_j)`` of each row of ``z`` (P, K) at its ``u`` (P, L): (P, L)."""
+    rows = max(1, _ELEMENTS_PER_CHUNK // (z.shape[1] * u.shape[1]))
+    z32, u32 = z.to(torch.float32), u.to(torch.float32)
+    parts = [torch.mul(zc[:, :, None], uc[:, None, :]).cos_().mean(1) for zc, uc in zip(z32.split(rows), u32.split(rows))]
+    return torch.cat(parts).to(z.dtype)
+
+
+def _weights(phi2: torch.Tensor, alpha: torch.Tensor, k: int) -> torch.Tensor:
+    """Inverse delta-method variances of ``y = log(−log φ̂²)``, shape (P, L).
+
+    ``Var φ̂(u) = (1 + φ(2u) − 2φ²)/(2K)`` with ``φ(2u) = φ(u)^{2^α}``, and
+    ``Var y ≈ 4·Var φ̂ / (φ² log²φ²)``.
+    """
+    var_phi = ((1 + phi2.sqrt() ** (2 ** alpha[:, None]) - 2 * phi2) / (2 * k)).clamp_min(1e-12)
+    return phi2 * torch.log(phi2) ** 2 / (4 * var_phi)
+
+
+def _regress(z: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One weighted regression on centred, standardised rows ``z`` at frequencies ``u`` (P, L); returns (alpha, scale in z units)."""
+    k = z.shape[1]
+    phi = empirical_cf(z, u)
+    var_cos = (1 + phi.abs() ** (2 ** alpha_prior[:, None])) / 2 - phi**2
+    phi2 = (phi**2 - var_cos / k).clamp(1e-12, 1 - 1e-12)
+    y = torch.log(-torch.log(phi2))
+    w = _weights(phi2, alpha_prior, k)
+    x = torch.log(u)
+    x_mean = (w * x).sum(1, keepdim=True) / w.sum(1, keepdim=True)
+    y_mean = (w * y).sum(1, keepdim=True) / w.sum(1, keepdim=True)
+    alpha = ((w * (x - x_mean) * (y - y_mean)).sum(1) / (w * (x - x_mean) ** 2).sum(1)).clamp(0.5, 2.0)
+    intercept = (y_mean - alpha[:, None] * x_mean).squeeze(1)
+    return alpha, torch.exp((intercept - math.log(2.0)) / alpha)
+
+
+def fit_cf(x: torch.Tensor, sorted_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fit each row of ``x`` (P, K) (``sorted_rows`` is ``x`` sorted along rows); returns (alpha, scale, loc), each (P,)."""
+    alpha, scale, loc = fit_quantile(sorted_rows)
+    centred = x - loc[:, None]
+    for i in range(ITERATIONS):
+        u = u_grid(alpha if i else None, len(alpha), x)
+        alpha, relative = _regress(centred / scale[:, None], alpha, u)
+        scale = scale * relative
+    return alpha, scale, loc

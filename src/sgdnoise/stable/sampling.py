@@ -1,0 +1,109 @@
+"""Sampling symmetric alpha-stable (SαS) variables and Lévy-process increments.
+
+Convention (as ``scipy.stats.levy_stable`` with β = 0): ``E exp(iuX) = exp(−scale^α |u|^α)``,
+0 < α ≤ 2; α = 2 is the Gaussian with variance ``2·scale²``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from sgdnoise.arrays import array_kind, to_tensor
+from sgdnoise.errors import InvalidInputError
+from sgdnoise.rng import Seed, as_generator
+
+
+def _check_alpha(alpha: torch.Tensor) -> None:
+    if not torch.all((alpha > 0) & (alpha <= 2)):
+        bad = alpha[~((alpha > 0) & (alpha <= 2))].flatten()[:3].tolist()
+        raise InvalidInputError(f"alpha must lie in (0, 2]; got {bad}. Use alpha=2 for Gaussian noise.")
+
+
+def _check_positive(value: torch.Tensor, name: str) -> None:
+    if not torch.all(torch.isfinite(value) & (value > 0)):
+        raise InvalidInputError(f"{name} must be finite and > 0; got {value.flatten()[:3].tolist()}")
+
+
+def standard_sas(alpha: torch.Tensor, size: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Chambers–Mallows–Stuck draws of standard SαS (scale 1), tensor in, tensor out.
+
+    With ``V ~ U(−π/2, π/2)`` and ``W ~ Exp(1)`` independent,
+    ``X = sin(αV)/cos(V)^{1/α} · (cos((1−α)V)/W)^{(1−α)/α}`` (Chambers, Mallows & Stuck 1976,
+    β = 0). The formula is continuous at α = 1 (``tan V``, Cauchy) and exact at α = 2
+    (``2 sin(V) √W``, a Gaussian of variance 2), so no case needs special treatment.
+
+    ``alpha`` must broadcast to ``size``; the result has ``alpha``'s dtype and device.
+    """
+    opts = dict(dtype=alpha.dtype, device=alpha.device, generator=generator)
+    # U is kept off 0: at V = −π/2 a float32 cos(V) rounds to a tiny negative number (log → NaN)
+    v = torch.rand(size, **opts).clamp_(min=torch.finfo(alpha.dtype).eps).sub_(0.5).mul_(math.pi)
+    log_w = torch.rand(size, **opts).neg_().log1p_().neg_().log_()  # log W, W = −log(1 − U) ~ Exp(1)
+    a = alpha
+    b = (1.0 - a) / a
+    # log of cos(V)^{-1/α} · (cos((1−α)V)/W)^{(1−α)/α}, accumulated in place to spare memory traffic
+    log_mag = torch.cos(v).log_().mul_(-1.0 / a)
+    log_mag.add_(torch.cos((1.0 - a) * v).log_().sub_(log_w).mul_(b))
+    return torch.sin(a * v).mul_(log_mag.exp_())
+
+
+def sample_sas(
+    alpha: Any,
+    scale: Any = 1.0,
+    size: tuple[int, ...] | int | None = None,
+    seed: Seed = None,
+) -> Any:
+    """Draw SαS samples, one α (and scale) per element allowed.
+
+    Parameters
+    ----------
+    alpha : float, array or tensor in (0, 2]
+        Tail index, broadcast against ``size`` (e.g. shape ``(P, 1)`` with ``size=(P, K)`` gives
+        K draws for each of P parameters).
+    scale : float, array or tensor > 0
+        ``scale`` in ``E exp(iuX) = exp(−scale^α|u|^α)``; broadcast like ``alpha``.
+    size : output shape; default the broadcast shape of ``alpha`` and ``scale``.
+    seed : int, ``torch.Generator`` or None.
+
+    Returns
+    -------
+    Array of shape ``size``: a tensor (dtype and device of the first tensor argument) if
+    ``alpha`` or ``scale`` is a tensor, else a NumPy array (float32 if ``alpha`` or ``scale``
+    is a float32 array, float64 otherwise).
+    """
+    kind = array_kind(alpha, scale)
+    a = to_tensor(alpha, kind, name="alpha")
+    s = to_tensor(scale, kind, name="scale")
+    _check_alpha(a)
+    _check_positive(s, "scale")
+    shape = torch.broadcast_shapes(a.shape, s.shape) if size is None else ((size,) if isinstance(size, int) else tuple(size))
+    try:
+        torch.broadcast_shapes(a.shape, s.shape, shape)
+    except RuntimeError as exc:
+        raise InvalidInputError(f"alpha {tuple(a.shape)} and scale {tuple(s.shape)} do not broadcast to size {shape}") from exc
+    gen = as_generator(seed, kind.device)
+    x = standard_sas(a, shape, gen).mul_(s)
+    return kind.restore(x)
+
+
+def levy_increments(
+    alpha: Any,
+    dt: float,
+    scale: Any = 1.0,
+    size: tuple[int, ...] | int | None = None,
+    seed: Seed = None,
+) -> Any:
+    """Increments ``L_{t+dt} − L_t`` of a symmetric α-stable Lévy process.
+
+    By self-similarity the increment over ``dt`` is ``scale · dt^{1/α} · S_α`` with ``S_α``
+    standard SαS; ``dt`` must be > 0. Same argument conventions as :func:`sample_sas`.
+    """
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise InvalidInputError(f"dt must be a finite number > 0; got {dt!r}")
+    kind = array_kind(alpha, scale)
+    a = to_tensor(alpha, kind, name="alpha")
+    _check_alpha(a)
+    effective_scale = kind.restore(to_tensor(scale, kind, name="scale") * dt ** (1.0 / a))
+    return sample_sas(alpha, effective_scale, size, seed)

@@ -1,0 +1,40 @@
+"""Simulation of SGD's SDE models on potentials, and their exit from minima.
+
+* Potentials batched over paths (P, d): :class:`Quadratic`, :class:`DoubleWell`,
+  :class:`Ackley`, :class:`ZhuToy`, :class:`FunctionPotential` (autograd).
+* Domains: :class:`Box`, :class:`Ball`, or any predicate. Schedulers: constant, exponential
+  ``t^{γ−1}``, multi-step.
+* :func:`simulate_exit`: Euler scheme with per-coordinate SαS Lévy, Gaussian or anisotropic
+  Gaussian noise, thousands of paths at once; :class:`ExitResult` per path and its summary.
+* :func:`zhu_escape_table`: GD + noise variants at equal total variance on Zhu et al.'s toy.
+"""
+
+from sgdnoise.dynamics.domains import Ball, Box, Domain, PredicateDomain
+from sgdnoise.dynamics.potentials import Ackley, DoubleWell, FunctionPotential, Potential, Quadratic, ZhuToy
+from sgdnoise.dynamics.results import ExitResult, ExitSummary
+from sgdnoise.dynamics.schedules import ConstantSchedule, ExponentialSchedule, MultiStepSchedule, Schedule
+from sgdnoise.dynamics.simulate import simulate_exit
+from sgdnoise.dynamics.zhu import ZHU_VARIANTS, ZhuEscapeTable, zhu_escape_table
+
+__all__ = [
+    "Ackley",
+    "Ball",
+    "Box",
+    "ConstantSchedule",
+    "Domain",
+    "DoubleWell",
+    "ExitResult",
+    "ExitSummary",
+    "ExponentialSchedule",
+    "FunctionPotential",
+    "MultiStepSchedule",
+    "Potential",
+    "PredicateDomain",
+    "Quadratic",
+    "Schedule",
+    "ZHU_VARIANTS",
+    "ZhuEscapeTable",
+    "ZhuToy",
+    "simulate_exit",
+    "zhu_escape_table",
+]

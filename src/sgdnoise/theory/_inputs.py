@@ -1,0 +1,57 @@
+"""Entry conversion and range checks shared by the closed-form theory functions.
+
+Every public theory function accepts Python scalars, NumPy arrays and torch tensors, broadcasts
+them against each other, computes in torch and returns the caller's kind (see
+:mod:`sgdnoise.arrays`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sgdnoise.arrays import ArrayKind, array_kind, to_tensor
+from sgdnoise.errors import InvalidInputError
+
+
+def as_tensors(**values: Any) -> tuple[ArrayKind, dict[str, torch.Tensor]]:
+    """Convert named inputs to tensors of one kind, broadcast to a common shape."""
+    kind = array_kind(*values.values())
+    tensors = {name: to_tensor(v, kind, name=name) for name, v in values.items()}
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for t in tensors.values()))
+    except RuntimeError as exc:
+        shapes = ", ".join(f"{n}{tuple(t.shape)}" for n, t in tensors.items())
+        raise InvalidInputError(f"inputs do not broadcast together: {shapes}") from exc
+    for name, t in tensors.items():
+        if not torch.all(torch.isfinite(t)):
+            raise InvalidInputError(f"{name} contains NaN or Inf; pass finite values")
+    return kind, {n: t.expand(shape) for n, t in tensors.items()}
+
+
+def check_alpha(alpha: torch.Tensor, *, allow_two: bool = True) -> None:
+    """Raise unless every α lies in (0, 2] (or (0, 2) when ``allow_two`` is false)."""
+    ok = (alpha > 0) & ((alpha <= 2) if allow_two else (alpha < 2))
+    if not torch.all(ok):
+        bad = alpha[~ok].flatten()[:3].tolist()
+        interval = "(0, 2]" if allow_two else "(0, 2) (α = 2 is Gaussian: it has no jumps)"
+        raise InvalidInputError(f"alpha must lie in {interval}; got {bad}")
+
+
+def check_positive(value: torch.Tensor, name: str) -> None:
+    """Raise unless every entry of ``value`` is > 0."""
+    if not torch.all(value > 0):
+        raise InvalidInputError(f"{name} must be > 0; got {value[~(value > 0)].flatten()[:3].tolist()}")
+
+
+def check_interval(lower: torch.Tensor, upper: torch.Tensor) -> None:
+    """Raise unless ``lower < 0 < upper``: boundaries are measured from the minimum."""
+    if not torch.all(lower < 0):
+        raise InvalidInputError(
+            f"lower must be < 0 (the boundary below the minimum, measured from it); got {lower[~(lower < 0)].flatten()[:3].tolist()}"
+        )
+    if not torch.all(upper > 0):
+        raise InvalidInputError(
+            f"upper must be > 0 (the boundary above the minimum, measured from it); got {upper[~(upper > 0)].flatten()[:3].tolist()}"
+        )

@@ -1,0 +1,31 @@
+"""Networks by name and checkpoint helpers (no torchvision needed).
+
+    from sgdnoise.models import build_model, load_checkpoint, save_checkpoint
+    model = build_model("resnet20", input_shape=(3, 32, 32), num_classes=10)
+    save_checkpoint(model, "run/model.pt")                   # atomic state_dict
+    load_checkpoint(model, "run/model.pt")                   # weights_only=True, checked keys/shapes
+"""
+
+from sgdnoise.models.bert import TinyBert
+from sgdnoise.models.checkpoint import check_state_dict, load_checkpoint, model_state, read_checkpoint, save_checkpoint
+from sgdnoise.models.cnn import SmallCNN
+from sgdnoise.models.mlp import ACTIVATIONS, MLP
+from sgdnoise.models.registry import build_model, model_names
+from sgdnoise.models.resnet import ResNet
+from sgdnoise.models.resnet_cifar import CifarResNet
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "CifarResNet",
+    "ResNet",
+    "SmallCNN",
+    "TinyBert",
+    "build_model",
+    "check_state_dict",
+    "load_checkpoint",
+    "model_names",
+    "model_state",
+    "read_checkpoint",
+    "save_checkpoint",
+]

@@ -1,0 +1,45 @@
+"""Fully connected networks: ``depth`` hidden layers of ``width`` units."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from sgdnoise.errors import ConfigError
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "softplus": nn.Softplus,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    """A fresh activation module by name (one of :data:`ACTIVATIONS`)."""
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; use one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+class MLP(nn.Sequential):
+    """``Flatten → [Linear(·, width) → act] × depth → Linear(·, num_outputs)``.
+
+    Inputs of any shape ``(N, *input_shape)`` are flattened to ``(N, prod(input_shape))``;
+    ``depth=0`` is a linear (softmax-regression) model. Default PyTorch initialisation.
+    Parameters: ``Σ_l (n_{l−1} + 1)·n_l`` over the layer widths ``n_0 = prod(input_shape), width, …, num_outputs``.
+    """
+
+    def __init__(self, input_shape: tuple[int, ...], num_outputs: int, *, depth: int = 2, width: int = 128, activation: str = "relu", bias: bool = True):
+        if depth < 0 or width < 1 or num_outputs < 1:
+            raise ConfigError(f"MLP needs depth ≥ 0, width ≥ 1 and num_outputs ≥ 1; got depth={depth}, width={width}, num_outputs={num_outputs}")
+        widths = [math.prod(input_shape)] + [width] * depth
+        layers: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(n_in, n_out, bias=bias), make_activation(activation)]
+        layers.append(nn.Linear(widths[-1], num_outputs, bias=bias))
+        super().__init__(*layers)

@@ -1,0 +1,62 @@
+"""``build_model(name, *, input_shape, num_classes, **kw)``: networks by name.
+
+============================  =============================================  ===================
+name                          what                                           options (``**kw``)
+============================  =============================================  ===================
+mlp                           :class:`MLP`                                   depth, width, activation, bias
+cnn                           :class:`SmallCNN`                              channels, batch_norm, activation
+resnet20 … resnet110          He et al. CIFAR ResNet (6n+2 layers)           —
+resnet18, resnet34, resnet50  ImageNet ResNet with a 3×3 stem for 32×32      —
+tiny_bert                     small random BERT (needs ``transformers``)     vocab_size, hidden_size, …
+============================  =============================================  ===================
+
+``num_classes`` is the width of the output layer (for regression: the number of targets).
+Any other ``nn.Module`` works with the rest of sgdnoise; the registry only saves typing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from torch import nn
+
+from sgdnoise.errors import ConfigError
+from sgdnoise.models.bert import TinyBert
+from sgdnoise.models.cnn import SmallCNN
+from sgdnoise.models.mlp import MLP
+from sgdnoise.models.resnet import RESNET_LAYOUTS, ResNet
+from sgdnoise.models.resnet_cifar import CIFAR_DEPTHS, CifarResNet
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": MLP,
+    "cnn": SmallCNN,
+    **{f"resnet{d}": partial(CifarResNet, d) for d in CIFAR_DEPTHS},
+    **{f"resnet{d}": partial(ResNet, d) for d in RESNET_LAYOUTS},
+    "tiny_bert": TinyBert,
+}
+
+
+def model_names() -> tuple[str, ...]:
+    """Every name :func:`build_model` knows."""
+    return tuple(_BUILDERS)
+
+
+def build_model(name: str, *, input_shape: tuple[int, ...], num_classes: int, **kw: Any) -> nn.Module:
+    """A fresh network ``name`` for inputs ``(N, *input_shape)`` and ``num_classes`` outputs.
+
+    Raises :class:`ConfigError` for an unknown name or option, or an input shape the network
+    cannot take (e.g. a table for a CNN).
+    """
+    if name not in _BUILDERS:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(model_names())} (or pass your own nn.Module)")
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ConfigError(f"num_classes must be a positive integer; got {num_classes!r}")
+    builder = _BUILDERS[name]
+    accepted = [p for p, spec in inspect.signature(builder).parameters.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(kw) - set(accepted))
+    if unknown:
+        raise ConfigError(f"model {name!r} does not take {unknown}; its options are {accepted or 'none'}")
+    return builder(tuple(int(s) for s in input_shape), num_classes, **kw)

@@ -1,0 +1,240 @@
+"""``train(model, data, config)``: plain mini-batch SGD, checkpointed and resumable.
+
+Each epoch ``e`` draws a fresh permutation of the ``N`` training points from a generator seeded
+with ``config.seed`` and walks it in mini-batches of ``B_e = config.batch_size_at(e)``; each
+step is ``w ← w − η_e ∇_w (1/B_e) Σ_{ℓ∈Ω} loss_ℓ(w)`` (``torch.optim.SGD``, no momentum, no
+weight decay, as in Battash et al.). After every epoch the full state goes to ``last.pt``; a
+later call with the same ``checkpoint_dir`` continues from it and produces bit-for-bit the
+run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from sgdnoise.errors import ConvergenceError, InvalidInputError
+from sgdnoise.models.checkpoint import MODEL_STATE_KEY, save_checkpoint
+from sgdnoise.rng import as_generator
+from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.training.config import TrainConfig
+from sgdnoise.training.result import HISTORY_COLUMNS, TrainResult
+from sgdnoise.training.state import LAST, restore_state, save_state
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Data = Dataset | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Passed to ``on_step`` after each optimizer step (``epoch``, ``step`` are 1-based)."""
+
+    epoch: int
+    step: int
+    loss: float
+    lr: float
+    batch_size: int
+
+
+def train(
+    model: nn.Module,
+    data: Data,
+    config: TrainConfig,
+    *,
+    eval_data: Data | None = None,
+    loss_fn: LossFn | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place on ``data`` with ``config``; return a :class:`TrainResult`.
+
+    ``data``/``eval_data``: ``(inputs, targets)`` tensors, a ``TensorDataset`` (e.g. from
+    :func:`sgdnoise.data.load_dataset`) or any map-style ``Dataset`` (stacked once into tensors).
+    ``loss_fn(outputs, targets)`` must return the mean loss; by default cross-entropy for int64
+    class labels, mean-squared error otherwise. ``on_step`` is called after each step (raising
+    from it stops training; finished epochs stay in the checkpoint). ``metadata`` (e.g. model
+    and data names) goes into ``manifest.json``.
+
+    Raises :class:`InvalidInputError` when a batch size exceeds the data or outputs do not fit
+    the targets, :class:`ConvergenceError` when the loss becomes NaN/Inf (naming epoch and step;
+    the last finished epoch is still in ``last.pt``), :class:`ConfigError` when ``checkpoint_dir``
+    holds a run with other settings.
+    """
+    if not isinstance(config, TrainConfig):
+        raise InvalidInputError(f"config must be a TrainConfig; got {type(config).__name__}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise InvalidInputError(f"{type(model).__name__} has no trainable parameters")
+    device = torch.device(config.device)
+    x, y = as_tensors(data, "data", device)
+    evaluation = as_tensors(eval_data, "eval_data", device) if eval_data is not None else None
+    _check_batch_sizes(config, len(x))
+    loss_fn = loss_fn or default_loss(y)
+    model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.0, weight_decay=0.0)
+    shuffle_rng = as_generator(config.seed)
+    out = Path(config.checkpoint_dir).expanduser() if config.checkpoint_dir else None
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        start, history = 0, []
+        if out is not None and config.resume and (out / LAST).is_file():
+            start, history = restore_state(out / LAST, model=model, optimizer=optimizer, shuffle_rng=shuffle_rng, config=config)
+        if out is not None:
+            write_json(manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, status="running"), out / "manifest.json")
+        with _progress(config.progress, config.epochs, start) as advance:
+            for epoch in range(start, config.epochs):
+                row = _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_step, out, advance)
+                if evaluation is not None:
+                    row["test_loss"], row["test_accuracy"] = evaluate(model, loss_fn, *evaluation, batch_size=config.eval_batch_size)
+                history.append(row)
+                if out is not None:
+                    _write_epoch(out, model, optimizer, shuffle_rng, epoch + 1, history, config)
+    if out is not None:
+        save_checkpoint(model, out / "model.pt")
+        write_json(manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, status="finished", epochs_completed=config.epochs), out / "manifest.json")
+    return TrainResult(model, _frame(history), config, start, out)
+
+
+def as_tensors(data: Data, label: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(inputs, targets)`` on ``device`` from a tensor pair, a TensorDataset or a Dataset."""
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = data
+    elif hasattr(data, "tensors") and len(data.tensors) == 2:
+        x, y = data.tensors
+    elif isinstance(data, Dataset) and hasattr(data, "__len__"):
+        items = [data[i] for i in range(len(data))]
+        x = torch.stack([torch.as_tensor(item[0]) for item in items])
+        y = torch.as_tensor([item[1] for item in items]) if not torch.is_tensor(items[0][1]) else torch.stack([item[1] for item in items])
+    else:
+        raise InvalidInputError(f"{label} must be an (inputs, targets) pair, a TensorDataset or a map-style Dataset; got {type(data).__name__}")
+    if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or len(x) == 0:
+        raise InvalidInputError(f"{label}: inputs and targets must be non-empty tensors of equal length; got {getattr(x, 'shape', x)} and {getattr(y, 'shape', y)}")
+    return x.to(device), y.to(device)
+
+
+def default_loss(targets: torch.Tensor) -> LossFn:
+    """Cross-entropy for integer class labels, mean-squared error for float targets."""
+    return F.cross_entropy if not targets.is_floating_point() else F.mse_loss
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> tuple[float, float]:
+    """Mean loss and accuracy (NaN for float targets) of ``model`` in eval mode over ``(x, y)``."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        out = model(x[i : i + batch_size])
+        total_loss += float(loss_fn(out, y[i : i + batch_size])) * len(out)
+        if not y.is_floating_point():
+            correct += int((out.argmax(dim=1) == y[i : i + batch_size]).sum())
+    model.train(was_training)
+    return total_loss / len(x), (correct / len(x) if not y.is_floating_point() else math.nan)
+
+
+def _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_step, out, advance) -> dict[str, Any]:
+    started = time.perf_counter()
+    lr, batch = config.lr_at(epoch), config.batch_size_at(epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    order = torch.randperm(len(x), generator=shuffle_rng).to(x.device)
+    steps = len(x) // batch if config.drop_last else math.ceil(len(x) / batch)
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for step in range(steps):
+        idx = order[step * batch : (step + 1) * batch]
+        outputs = model(x[idx])
+        loss = _loss(loss_fn, outputs, y[idx])
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            where = f"the last finished epoch ({epoch}) is in {out / LAST}" if out is not None and epoch > 0 else "no epoch had finished"
+            raise ConvergenceError(
+                f"training loss is {value} at epoch {epoch + 1}, step {step + 1} (lr {lr:g}, batch size {batch}); {where}. "
+                "Lower the learning rate or check the data for NaN/Inf"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += value * len(idx)
+        seen += len(idx)
+        if not y.is_floating_point():
+            correct += int((outputs.detach().argmax(dim=1) == y[idx]).sum())
+        advance(epoch, step + 1, steps, value)
+        if on_step is not None:
+            on_step(StepInfo(epoch + 1, step + 1, value, lr, batch))
+    return {
+        "epoch": epoch + 1,
+        "lr": lr,
+        "batch_size": batch,
+        "steps": steps,
+        "train_loss": loss_sum / seen,
+        "train_accuracy": correct / seen if not y.is_floating_point() else math.nan,
+        "test_loss": math.nan,
+        "test_accuracy": math.nan,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _loss(loss_fn: LossFn, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    try:
+        loss = loss_fn(outputs, targets)
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise InvalidInputError(
+            f"the loss cannot compare model outputs of shape {tuple(outputs.shape)} with targets of shape {tuple(targets.shape)} "
+            f"({exc}); build the model with as many outputs as the data has classes (or targets)"
+        ) from exc
+    if loss.ndim != 0:
+        raise InvalidInputError(f"loss_fn must return the mean loss (a scalar); got shape {tuple(loss.shape)}")
+    return loss
+
+
+def _check_batch_sizes(config: TrainConfig, n: int) -> None:
+    for epoch in [0, *config.batch_milestones]:
+        if epoch < config.epochs and config.batch_size_at(epoch) > n:
+            raise InvalidInputError(
+                f"batch size {config.batch_size_at(epoch)} (epoch {epoch + 1}) is larger than the {n} training points; "
+                "lower batch_size, batch_factor or move batch_milestones past the last epoch"
+            )
+
+
+def _write_epoch(out: Path, model, optimizer, shuffle_rng, epochs_done: int, history: list[dict], config: TrainConfig) -> None:
+    """Per-epoch files; ``last.pt`` is written last, so it is the commit point of the epoch."""
+    if config.keep_checkpoints == "all":
+        save_checkpoint({MODEL_STATE_KEY: model.state_dict(), "epoch": epochs_done}, out / f"epoch_{epochs_done:04d}.pt")
+    write_table(_frame(history), out / "metrics.csv")
+    save_state(out / LAST, model=model, optimizer=optimizer, shuffle_rng=shuffle_rng, epoch=epochs_done, history=history, config=config)
+
+
+def _frame(history: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, epochs: int, start: int) -> Iterator[Callable[[int, int, int, float], None]]:
+    """A rich progress bar over epochs (or a no-op); yields ``advance(epoch, step, steps, loss)``."""
+    if not enabled:
+        yield lambda *_: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False) as bar:
+        epochs_task = bar.add_task("epochs", total=epochs, completed=start)
+        steps_task = bar.add_task("steps", total=None)
+
+        def advance(epoch: int, step: int, steps: int, loss: float) -> None:
+            bar.update(steps_task, total=steps, completed=step, description=f"epoch {epoch + 1} loss {loss:.4f}")
+            if step == steps:
+                bar.update(epochs_task, completed=epoch + 1)
+
+        yield advance

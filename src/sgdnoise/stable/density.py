@@ -64,56 +64,99 @@ def tail_series(alpha: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 @functools.lru_cache(maxsize=8)
-def _tables(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _tables(dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]:
+    """Newton forward-difference coefficients of the tables, ``(len(ALPHA_GRID), len(S_GRID), 4)`` each.
+
+    Entry ``[a, j]`` holds ``(v_j, Δv_j, Δ²v_j/2, Δ³v_j/6)`` so that the cubic through nodes
+    ``j … j+3`` is ``c0 + u(c1 + (u−1)(c2 + (u−2)c3))`` at position ``u ∈ [0, 3]`` from node j
+    (the last three nodes start no stencil and hold zeros).
+    """
     with resources.files("sgdnoise.stable").joinpath("_tables.npz").open("rb") as fh:
         data = np.load(fh)
         if data["h_pdf"].shape != (len(ALPHA_GRID), len(S_GRID)):
             raise RuntimeError("sgdnoise/stable/_tables.npz does not match the grid: rebuild it with tools/build_stable_tables.py")
-        return tuple(torch.as_tensor(data[name], dtype=dtype, device=device).flatten() for name in ("h_pdf", "h_sf"))
+        out = {}
+        for name in ("h_pdf", "h_sf"):
+            v = torch.as_tensor(data[name], dtype=torch.float64)
+            coef = torch.zeros(*v.shape, 4, dtype=torch.float64)
+            d1 = v.diff(dim=1)
+            d2 = d1.diff(dim=1)
+            d3 = d2.diff(dim=1)
+            n = v.shape[1] - 3
+            coef[:, :n] = torch.stack([v[:, :n], d1[:, :n], d2[:, :n] / 2, d3 / 6], dim=-1)
+            out[name] = coef.to(dtype=dtype, device=device)
+        return out
 
 
 def _lagrange4(u: torch.Tensor) -> torch.Tensor:
     """Cubic Lagrange weights for nodes 0, 1, 2, 3 at position ``u``; shape ``u.shape + (4,)``."""
-    return torch.stack(
-        (-(u - 1) * (u - 2) * (u - 3) / 6, u * (u - 2) * (u - 3) / 2, -u * (u - 1) * (u - 3) / 2, u * (u - 1) * (u - 2) / 6),
-        dim=-1,
-    )
+    u1, u2, u3 = u - 1, u - 2, u - 3
+    lo, hi = u2 * u3, u * u1
+    return torch.stack((-u1 * lo / 6, u * lo / 2, -hi * u3 / 2, hi * u2 / 6), dim=-1)
 
 
-def _stencil(pos: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """First node index of the 4-node stencil around grid position ``pos``, and its weights."""
+def _stencil_start(pos: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """First node index of the 4-node stencil around grid position ``pos``, and ``pos`` relative to it."""
     start = (torch.floor(pos) - 1).clamp(0, n - 4)
-    return start.long(), _lagrange4(pos - start)
+    return start.long(), pos - start
 
 
-def _interpolate(flat_table: torch.Tensor, alpha: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """Bicubic interpolation of a (α, s) table at equally shaped 1-D ``alpha`` and ``s``."""
-    n_s = len(S_GRID)
-    ja, wa = _stencil((alpha - ALPHA_MIN) / ALPHA_STEP, len(ALPHA_GRID))
-    js, ws = _stencil((s - S_GRID[0].item()) / S_STEP, n_s)
-    four = torch.arange(4, device=s.device)
-    idx = (ja[:, None, None] + four[None, :, None]) * n_s + (js[:, None, None] + four[None, None, :])
-    return (wa[:, :, None] * ws[:, None, :] * flat_table[idx]).sum((1, 2))
+def _horner(coef: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Evaluate Newton forward-difference cubics ``coef`` (..., 4) at ``u`` (...)."""
+    return coef[..., 0] + u * (coef[..., 1] + (u - 1) * (coef[..., 2] + (u - 2) * coef[..., 3]))
 
 
-def _standard(z: torch.Tensor, alpha: torch.Tensor, which: str) -> torch.Tensor:
+def _s_position(s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return _stencil_start((s - S_GRID[0].item()) / S_STEP, len(S_GRID))
+
+
+def _alpha_rows(coef: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Coefficient tables interpolated (cubic Lagrange in α) at each of ``A`` values: (A, len(S_GRID), 4)."""
+    ja, ua = _stencil_start((alpha - ALPHA_MIN) / ALPHA_STEP, len(ALPHA_GRID))
+    wa = _lagrange4(ua)
+    return sum(wa[:, i, None, None] * coef[ja + i] for i in range(4))
+
+
+def _interpolate_rows(rows: torch.Tensor, row: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Per-α tables ``rows`` (A, len(S_GRID), 4) at points ``s`` lying on rows ``row``: one look-up each."""
+    js, us = _s_position(s)
+    return _horner(rows.view(-1, 4)[row * len(S_GRID) + js], us)
+
+
+def _interpolate(coef: torch.Tensor, alpha: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Bicubic interpolation at equally shaped 1-D ``alpha`` and ``s`` (one α per point)."""
+    ja, ua = _stencil_start((alpha - ALPHA_MIN) / ALPHA_STEP, len(ALPHA_GRID))
+    js, us = _s_position(s)
+    flat = coef.view(-1, 4)
+    nodes = (ja[:, None] + torch.arange(4, device=s.device)) * len(S_GRID) + js[:, None]
+    along_s = _horner(flat[nodes], us[:, None])  # (N, 4): the cubic in s on each of the 4 α rows
+    return (_lagrange4(ua) * along_s).sum(1)
+
+
+def _standard(z: torch.Tensor, alpha: torch.Tensor, alpha_index: torch.Tensor, which: str) -> torch.Tensor:
     """log-pdf (``which="logpdf"``) or log P(X > |z|) (``"logsf"``) of the standard law at |z|.
 
-    ``z`` and ``alpha`` are 1-D of equal length; computed in chunks to bound memory.
+    ``z`` is 1-D; point ``i`` has α = ``alpha[alpha_index[i]]``. When there are far fewer α values
+    than points (one α per parameter, many noise values each), the table is first interpolated in
+    α once per value and then in s per point (4 look-ups instead of 16). Chunked to bound memory.
     """
-    h_pdf, h_sf = _tables(z.dtype, z.device)
-    table, power = (h_pdf, alpha + 1) if which == "logpdf" else (h_sf, alpha)
+    table = _tables(z.dtype, z.device)["h_pdf" if which == "logpdf" else "h_sf"]
+    per_alpha = alpha.numel() * len(S_GRID) <= z.numel()
+    rows = _alpha_rows(table, alpha) if per_alpha else None
     x = z.abs()
+    point_alpha = alpha[alpha_index]
+    power = point_alpha + 1 if which == "logpdf" else point_alpha
     out = torch.empty_like(x)
     for lo in range(0, x.numel(), _CHUNK):
-        xs, al = x[lo : lo + _CHUNK], alpha[lo : lo + _CHUNK]
-        s = torch.log1p(xs).clamp_max(S_GRID[-2].item())
-        out[lo : lo + _CHUNK] = torch.log(_interpolate(table, al, s)) - power[lo : lo + _CHUNK] * s
+        part = slice(lo, lo + _CHUNK)
+        s = torch.log1p(x[part]).clamp_max(S_GRID[-2].item())
+        h = _interpolate_rows(rows, alpha_index[part], s) if per_alpha else _interpolate(table, point_alpha[part], s)
+        out[part] = torch.log(h) - power[part] * s
     far = x > X_TABLE_MAX
     if far.any():
-        pdf_tail, sf_tail, _ = tail_series(alpha[far], x[far])
+        pdf_tail, sf_tail, _ = tail_series(point_alpha[far], x[far])
         out[far] = torch.log(pdf_tail if which == "logpdf" else sf_tail)
-    gauss = alpha == 2.0  # exact Gaussian of variance 2: N(0, 2)
+    gauss = point_alpha == 2.0  # exact Gaussian of variance 2: N(0, 2)
     if gauss.any():
         g = x[gauss]
         exact = -g**2 / 4 - 0.5 * math.log(4 * math.pi) if which == "logpdf" else torch.special.log_ndtr(-g / math.sqrt(2))
@@ -122,6 +165,8 @@ def _standard(z: torch.Tensor, alpha: torch.Tensor, which: str) -> torch.Tensor:
 
 
 def _prepare(x: Any, alpha: Any, scale: Any, loc: Any):
+    """Validate and broadcast; returns the kind, the broadcast shape, standardised points ``z``
+    (flat), the distinct α values (flat), each point's α index, and each point's scale (flat)."""
     kind = array_kind(x, alpha, scale, loc)
     xt, a, s, m = (to_tensor(v, kind, name=n) for v, n in ((x, "x"), (alpha, "alpha"), (scale, "scale"), (loc, "loc")))
     if not torch.all((a >= ALPHA_MIN) & (a <= ALPHA_MAX)):
@@ -133,7 +178,8 @@ def _prepare(x: Any, alpha: Any, scale: Any, loc: Any):
     except RuntimeError as exc:
         raise InvalidInputError(f"x {tuple(xt.shape)}, alpha {tuple(a.shape)}, scale {tuple(s.shape)} and loc {tuple(m.shape)} do not broadcast") from exc
     z = ((xt - m) / s).expand(shape).reshape(-1)
-    return kind, shape, z, a.expand(shape).reshape(-1), s.expand(shape).reshape(-1)
+    alpha_index = torch.arange(a.numel(), device=a.device).reshape(a.shape).expand(shape).reshape(-1)
+    return kind, shape, z, a.reshape(-1), alpha_index, s.expand(shape).reshape(-1)
 
 
 def sas_logpdf(x: Any, alpha: Any, scale: Any = 1.0, loc: Any = 0.0) -> Any:
@@ -142,14 +188,14 @@ def sas_logpdf(x: Any, alpha: Any, scale: Any = 1.0, loc: Any = 0.0) -> Any:
     ``x``, ``alpha`` ∈ [0.5, 2], ``scale`` > 0 and ``loc`` broadcast together (e.g. ``x`` of shape
     ``(P, N)`` with ``alpha`` of shape ``(P, 1)``). NaN in ``x`` gives NaN.
     """
-    kind, shape, z, a, s = _prepare(x, alpha, scale, loc)
-    return kind.restore((_standard(z, a, "logpdf") - torch.log(s)).reshape(shape))
+    kind, shape, z, a, index, s = _prepare(x, alpha, scale, loc)
+    return kind.restore((_standard(z, a, index, "logpdf") - torch.log(s)).reshape(shape))
 
 
 def sas_pdf(x: Any, alpha: Any, scale: Any = 1.0, loc: Any = 0.0) -> Any:
     """SαS density; arguments as :func:`sas_logpdf`."""
-    kind, shape, z, a, s = _prepare(x, alpha, scale, loc)
-    return kind.restore((torch.exp(_standard(z, a, "logpdf")) / s).reshape(shape))
+    kind, shape, z, a, index, s = _prepare(x, alpha, scale, loc)
+    return kind.restore((torch.exp(_standard(z, a, index, "logpdf")) / s).reshape(shape))
 
 
 def sas_cdf(x: Any, alpha: Any, scale: Any = 1.0, loc: Any = 0.0) -> Any:
@@ -157,6 +203,6 @@ def sas_cdf(x: Any, alpha: Any, scale: Any = 1.0, loc: Any = 0.0) -> Any:
 
     Computed from the tail ``P(X > |z|)`` by symmetry, so both tails keep their relative accuracy.
     """
-    kind, shape, z, a, _ = _prepare(x, alpha, scale, loc)
-    tail = torch.exp(_standard(z, a, "logsf"))
+    kind, shape, z, a, index, _ = _prepare(x, alpha, scale, loc)
+    tail = torch.exp(_standard(z, a, index, "logsf"))
     return kind.restore(torch.where(z > 0, 1 - tail, tail).reshape(shape))

@@ -7,7 +7,7 @@ For SαS with ``E e^{iuX} = exp(iu·loc − scale^α|u|^α)``, centred at ``loc`
 so α and scale come from a straight line through ``(log u_k, log(−log φ̂(u_k)²))`` where
 ``φ̂(u) = mean_j cos(u·X_j)`` is the (real) empirical characteristic function of a centred row.
 As Kogon & Williams, each row is standardised with the quantile estimate first (centre: the
-sample median, which also is the returned ``loc``). Departures from them, each measured on
+sample median, which also is the returned ``loc``; the quantile start uses a subsample). Departures from them, each measured on
 scipy samples at K = 1000: the line is fitted by weighted least squares with the delta-method
 variance of each point (far points with small φ̂ count little); ``u_k`` runs over 8 points in
 [0.05, u_max] with u_max = 1.2 on the first pass and, on the second pass (Koutrouvelis'
@@ -47,7 +47,7 @@ def empirical_cf(z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Real empirical characteristic function ``mean_j cos(u_l·z_j)`` of each row of ``z`` (P, K) at its ``u`` (P, L): (P, L)."""
     rows = max(1, _ELEMENTS_PER_CHUNK // (z.shape[1] * u.shape[1]))
     z32, u32 = z.to(torch.float32), u.to(torch.float32)
-    parts = [torch.mul(zc[:, :, None], uc[:, None, :]).cos_().mean(1) for zc, uc in zip(z32.split(rows), u32.split(rows))]
+    parts = [torch.mul(zc[:, None, :], uc[:, :, None]).cos_().mean(2) for zc, uc in zip(z32.split(rows), u32.split(rows))]
     return torch.cat(parts).to(z.dtype)
 
 
@@ -77,12 +77,20 @@ def _regress(z: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor) -> tup
     return alpha, torch.exp((intercept - math.log(2.0)) / alpha)
 
 
-def fit_cf(x: torch.Tensor, sorted_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Fit each row of ``x`` (P, K) (``sorted_rows`` is ``x`` sorted along rows); returns (alpha, scale, loc), each (P,)."""
-    alpha, scale, loc = fit_quantile(sorted_rows)
+def fit_cf(x: torch.Tensor, sorted_sub: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fit each row of ``x`` (P, K); returns (alpha, scale, loc), each (P,).
+
+    ``sorted_sub`` is a sorted subsample of each row (:func:`sgdnoise.stable.rows.subsample`):
+    the quantile starting values only need to be rough, and sorting all of ``x`` would cost more
+    than the regression. ``loc`` is the median of the full row (the lower middle value for even
+    K). The first regression pass runs on every second value, the second on all of them.
+    """
+    alpha, scale, _ = fit_quantile(sorted_sub)
+    loc = x.median(dim=1).values
     centred = x - loc[:, None]
     for i in range(ITERATIONS):
         u = u_grid(alpha if i else None, len(alpha), x)
-        alpha, relative = _regress(centred / scale[:, None], alpha, u)
+        z = centred if i == ITERATIONS - 1 else centred[:, ::2]
+        alpha, relative = _regress(z / scale[:, None], alpha, u)
         scale = scale * relative
     return alpha, scale, loc

@@ -26,7 +26,7 @@ from sgdnoise.errors import InvalidInputError, TooFewSamplesError
 from sgdnoise.stable.cf import fit_cf
 from sgdnoise.stable.mle import fit_mle
 from sgdnoise.stable.quantile import fit_quantile, scale_from_iqr
-from sgdnoise.stable.rows import largest_atom_share, quantiles
+from sgdnoise.stable.rows import largest_atom_share, quantiles, subsample
 from sgdnoise.stable.tail import fit_tail
 
 METHODS = ("cf", "quantile", "tail", "mle")
@@ -117,8 +117,9 @@ def fit_sas(
     ----------
     x : array or tensor ``(..., K)``, K ≥ 20; each slice along ``dim`` is one sample (one row).
     method : ``"cf"`` (default), ``"quantile"``, ``"tail"`` or ``"mle"`` (see module docstring).
-    max_atom_share : rows whose most common exact value takes more than this share (or that
-        are constant) are flagged ``degenerate`` and get NaN parameters instead of a fit.
+    max_atom_share : rows whose most common exact value takes more than this share (constant
+        rows included) are flagged ``degenerate`` and get NaN parameters instead of a fit
+        (:func:`sgdnoise.stable.rows.largest_atom_share`).
     n_orders, seed : orderings averaged by the ``tail`` estimator (:mod:`sgdnoise.stable.tail`).
 
     Returns
@@ -128,27 +129,26 @@ def fit_sas(
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     kind, rows, batch_shape = as_rows(x, dim)
-    sorted_rows = torch.sort(rows, dim=1).values
-    atom = largest_atom_share(sorted_rows)
+    sorted_sub = torch.sort(subsample(rows), dim=1).values
+    atom = largest_atom_share(rows, sorted_sub)
     degenerate = atom > max_atom_share
-    degenerate |= sorted_rows[:, 0] == sorted_rows[:, -1]
     ok = ~degenerate
     params = torch.full((3, rows.shape[0]), float("nan"), dtype=rows.dtype, device=rows.device)
     if bool(ok.any()):
-        params[:, ok] = torch.stack(_estimate(rows[ok], sorted_rows[ok], method, n_orders, seed))
+        params[:, ok] = torch.stack(_estimate(rows[ok], sorted_sub[ok], method, n_orders, seed))
     out = [kind.restore(p.reshape(batch_shape)) for p in params]
     return SaSFit(*out, degenerate=kind.restore(degenerate.reshape(batch_shape)),
                   atom_share=kind.restore(atom.reshape(batch_shape)), method=method, n_samples=rows.shape[1])
 
 
-def _estimate(rows: torch.Tensor, sorted_rows: torch.Tensor, method: str, n_orders: int, seed: int):
+def _estimate(rows: torch.Tensor, sorted_sub: torch.Tensor, method: str, n_orders: int, seed: int):
     if method == "quantile":
-        return fit_quantile(sorted_rows)
+        return fit_quantile(torch.sort(rows, dim=1).values)
     if method == "tail":
-        q25, median, q75 = quantiles(sorted_rows, [0.25, 0.5, 0.75]).unbind(-1)
+        q25, median, q75 = quantiles(torch.sort(rows, dim=1).values, [0.25, 0.5, 0.75]).unbind(-1)
         alpha = fit_tail(rows, median, n_orders=n_orders, seed=seed)
         return alpha, scale_from_iqr(q75 - q25, alpha), median
-    alpha, scale, loc = fit_cf(rows, sorted_rows)
+    alpha, scale, loc = fit_cf(rows, sorted_sub)
     if method == "mle":
         alpha, scale, loc, _ = fit_mle(rows, alpha, scale, loc)
     return alpha, scale, loc

@@ -20,16 +20,32 @@ def quantiles(sorted_rows: torch.Tensor, probs: torch.Tensor | list[float]) -> t
     return sorted_rows[..., lo] * (1 - frac) + sorted_rows[..., hi] * frac
 
 
-def largest_atom_share(sorted_rows: torch.Tensor) -> torch.Tensor:
-    """Share of each row taken by its most frequent exact value (1/K for all-distinct rows).
+def subsample(rows: torch.Tensor, target: int = 256) -> torch.Tensor:
+    """Every m-th value of each row, ``m = max(1, K // target)``: a cheap, order-preserving
+    subsample for starting values (noise samples are i.i.d. across mini-batches, so no value
+    position is special)."""
+    return rows[:, :: max(1, rows.shape[1] // target)]
 
-    A parameter behind a dead ReLU has noise exactly equal to one value in most mini-batches;
-    such rows are not samples of a continuous law. Shape ``(P,)``.
-    """
+
+def most_common(sorted_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Most frequent exact value of each sorted row and its count; each (P,). Ties: the smallest value."""
     p, k = sorted_rows.shape
     new_run = torch.ones_like(sorted_rows, dtype=torch.bool)
     new_run[:, 1:] = sorted_rows[:, 1:] != sorted_rows[:, :-1]
-    # run id of every element; run lengths via a scatter of ones
     run_id = torch.cumsum(new_run.long(), dim=1) - 1
     lengths = torch.zeros(p, k, dtype=torch.long, device=sorted_rows.device).scatter_add_(1, run_id, torch.ones_like(run_id))
-    return lengths.max(dim=1).values.to(sorted_rows.dtype) / k
+    count, longest = lengths.max(dim=1)
+    first = torch.argmax((run_id == longest[:, None]).to(torch.uint8), dim=1)
+    return sorted_rows.gather(1, first[:, None]).squeeze(1), count
+
+
+def largest_atom_share(rows: torch.Tensor, sorted_sub: torch.Tensor) -> torch.Tensor:
+    """Share of each row ``(P, K)`` equal to the most common value of its sorted subsample; (P,).
+
+    A parameter behind a dead ReLU has noise exactly equal to one value in most mini-batches;
+    such rows are not samples of a continuous law. An atom holding a share q of the row holds
+    about q of any subsample, so it is the subsample's most common value whenever it matters,
+    and its share is then counted exactly on the full row (1/K for rows without ties).
+    """
+    value, _ = most_common(sorted_sub)
+    return (rows == value[:, None]).sum(1).to(rows.dtype) / rows.shape[1]

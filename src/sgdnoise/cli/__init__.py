@@ -14,7 +14,7 @@ import sys
 from sgdnoise import __version__
 from sgdnoise.errors import SgdNoiseError
 
-COMMANDS = ("reproduce", "fit", "train")
+COMMANDS = ("reproduce", "measure", "fit", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ import argparse
 import ast
 from typing import Any
 
-from sgdnoise.errors import ConfigError
+from sgdnoise.cli.options import parse_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,20 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-def parse_options(pairs: list[str], flag: str) -> dict[str, Any]:
-    """``["width=256", "activation=tanh"]`` → ``{"width": 256, "activation": "tanh"}`` (Python literals, else strings)."""
-    options = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise ConfigError(f"{flag} expects KEY=VALUE; got {pair!r}")
-        try:
-            options[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            options[key] = text
-    return options
 
 
 def run(args: argparse.Namespace) -> int:

@@ -49,6 +49,18 @@ def fits_table(frame: pd.DataFrame, max_rows: int = 20, title: str = "Per-sample
     return table
 
 
+def layers_table(layers: pd.DataFrame, title: str = "Tail index α per layer (sampled entries)") -> Table:
+    """Per-layer table of :func:`sgdnoise.experiments.noise_fits.layer_table`."""
+    table = Table(title=title)
+    for label in ("layer", "entries", "degenerate", "α median", "α IQR", "α min", "SαS better (AIC)", "SαS better (χ²)"):
+        table.add_column(label, justify="left" if label == "layer" else "right")
+    for _, r in layers.iterrows():
+        table.add_row(str(r["layer"]), str(r["entries"]), str(r["degenerate"]), _fmt(r["alpha_median"]),
+                      f"{_fmt(r['alpha_q25'])}–{_fmt(r['alpha_q75'])}", _fmt(r["alpha_min"]),
+                      f"{100 * r['sas_better_aic']:.0f}%", f"{100 * r['sas_better_chi2']:.0f}%")
+    return table
+
+
 def summary_table(summary: pd.DataFrame, title: str = "Gaussian vs SαS (mean ± std over samples)") -> Table:
     """Table-1-style summary (:func:`sgdnoise.stable.summarize_fits`), with its counts as caption."""
     table = Table(title=title)
@@ -66,6 +78,8 @@ def summary_caption(summary: pd.DataFrame) -> str:
     a = summary.attrs
     text = (f"{a['n_rows'] - a['n_degenerate']} samples fitted, {a['n_degenerate']} degenerate set aside; "
             f"median α = {_fmt(a['alpha_median'])} (IQR {_fmt(a['alpha_iqr'])})")
+    if a.get("n_alpha_at_min"):
+        text += f"; α at the lower bound 0.5 for {a['n_alpha_at_min']} samples (tails heavier than the fit range)"
     if a.get("n_asymmetric"):
         text += f"; symmetry doubtful for {a['n_asymmetric']} samples (Wilcoxon p < 0.01)"
     return text + "."

@@ -37,7 +37,7 @@ import torch
 from scipy import stats
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.stable.density import sas_cdf, sas_logpdf, sas_pdf
+from sgdnoise.stable.density import ALPHA_MIN, sas_cdf, sas_logpdf, sas_pdf
 from sgdnoise.stable.fit import DEFAULT_MAX_ATOM_SHARE, as_rows, fit_gaussian, fit_sas
 from sgdnoise.stable.rows import quantiles
 
@@ -214,8 +214,9 @@ def summarize_fits(frame: pd.DataFrame, symmetry_level: float = 0.01) -> pd.Data
 
     One line per metric (SSE, Chi², KS, AIC): mean and std for the Gaussian and the SαS fit,
     and the share of rows where SαS is better (lower). ``frame.attrs`` of the result carries
-    ``n_rows``, ``n_degenerate``, ``alpha_median``, ``alpha_iqr`` and ``n_asymmetric`` (rows whose
-    symmetry p-value is below ``symmetry_level``).
+    ``n_rows``, ``n_degenerate``, ``alpha_median``, ``alpha_iqr``, ``n_asymmetric`` (rows whose
+    symmetry p-value is below ``symmetry_level``) and ``n_alpha_at_min`` (rows whose α̂ sits at the
+    lower end 0.5 of the fitted range: heavier than the model can say, often a near-dead unit).
     """
     ok = frame[~frame["degenerate"].astype(bool)]
     lines = []
@@ -229,5 +230,6 @@ def summarize_fits(frame: pd.DataFrame, symmetry_level: float = 0.01) -> pd.Data
         alpha_median=float(ok["alpha"].median()) if len(ok) else np.nan,
         alpha_iqr=float(ok["alpha"].quantile(0.75) - ok["alpha"].quantile(0.25)) if len(ok) else np.nan,
         n_asymmetric=int((ok["symmetry_p"] < symmetry_level).sum()),
+        n_alpha_at_min=int((ok["alpha"] <= ALPHA_MIN).sum()),
     )
     return summary

@@ -1,0 +1,256 @@
+"""K mini-batch gradients: sgdnoise's engines vs the plain loop, BackPACK BatchGrad and Opacus.
+
+Run:  python3 benchmarks/bench_noise.py            (about 3–4 minutes on 2 CPU cores)
+      python3 benchmarks/bench_noise.py --quick    (smaller K, for a smoke test)
+
+Each (model, B, method) runs in a forked child process with THREADS (1) intra-op thread: one warm-up mini-batch,
+then K mini-batches timed. Peak memory is the child's peak RSS (``VmHWM``, reset through
+``/proc/self/clear_refs`` after the model and data are built) minus its RSS at that point, so
+it counts what the method allocates (tracemalloc cannot see torch's CPU allocations).
+Accuracy: max |difference| to the plain loop of mini-batch 0's gradient at 10 random entries
+of every parameter tensor (float32).
+
+Methods: ``loop`` — what a user writes: ``loss.backward()`` per mini-batch, gradients copied
+out; ``ours-auto`` / ``ours-vmap`` / ``ours-loop`` — ``collect_noise(params=None)``, all
+gradients kept (``full_grad`` given, so only the K mini-batch gradients are computed, plus
+running statistics); ``ours-entries`` — ``collect_noise(params=<10 entries per tensor>,
+method="entries")``, the large-batch trick that keeps only sampled entries (running
+statistics for those only); ``backpack`` — ``BatchGrad`` per-sample gradients of all
+parameters summed per mini-batch; ``opacus`` — ``GradSampleModule`` per-sample gradients.
+Per-sample methods process 256 samples per pass. BackPACK's converter fails on
+``build_model("resnet20")`` under torch 2.13, so for ResNet-20 BackPACK runs on a twin built
+from ``nn.Sequential`` and ``backpack...branching.Parallel`` (same depth and widths, 1×1-conv
+shortcuts, 272k parameters); its error column is then blank. Opacus needs train mode: it runs
+in train mode on the MLP (no BatchNorm or dropout, so the same function) and refuses BatchNorm.
+
+Timing: CPU seconds of the (single-threaded) child, best of up to 3 runs of the K mini-batches
+(one run when a run takes > 2 s). On an idle machine that is the wall time; on a shared one it
+is much less disturbed by other jobs than the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import time
+import traceback
+import warnings
+
+import torch
+from torch import nn
+
+MEMORY_BUDGET = 512 << 20
+REPEATS, REPEAT_BELOW_SECONDS = 3, 2.0
+THREADS = 1  # one intra-op thread per case: robust to other jobs on a shared 2-core machine
+PER_SAMPLE_PASS = 256
+MODELS = {"mlp": 256, "cnn": 32, "resnet20": 8}  # name -> K
+BATCH_SIZES = (8, 32, 128)
+METHODS = ("loop", "ours-auto", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")
+
+
+def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
+    torch.manual_seed(0)
+    if name == "mlp":  # 64-64-32-10: 6.6k parameters (digits-sized)
+        return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), (64,)
+    if name == "cnn":  # small CNN with BatchNorm, 28x28 inputs
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+        ), (1, 28, 28)
+    try:
+        from sgdnoise.models import build_model
+
+        return build_model("resnet20", input_shape=(3, 32, 32), num_classes=10), (3, 32, 32)
+    except ImportError:  # sgdnoise.models is written in parallel; the benchmark must not need it
+        return _minimal_resnet20(), (3, 32, 32)
+
+
+def _minimal_resnet20() -> nn.Module:
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.c1, self.b1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+            self.c2, self.b2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+            self.sc = nn.Sequential() if stride == 1 and cin == cout else nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            return torch.relu(self.b2(self.c2(torch.relu(self.b1(self.c1(x))))) + self.sc(x))
+
+    layers, cin = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(3):
+            layers.append(Block(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field))
+
+
+def run_case(name: str, batch_size: int, k: int, method: str, queue: mp.Queue) -> None:
+    try:
+        torch.set_num_threads(THREADS)
+        warnings.simplefilter("ignore")
+        from sgdnoise.gradients import collect_noise, sample_batch_indices, select_parameters
+
+        model, shape = build(name)
+        model.eval()
+        num_points = max(2048, batch_size * 4)
+        gen = torch.Generator().manual_seed(1)
+        data = (torch.randn(num_points, *shape, generator=gen), torch.randint(0, 10, (num_points,), generator=gen))
+        probe = select_parameters({n: p.shape for n, p in model.named_parameters()}, per_layer=10, seed=0)
+        indices = sample_batch_indices(num_points, batch_size, k, 0)  # what collect_noise(seed=0) draws
+        run = _method(method, model, data, probe, collect_noise)
+        run(indices[:1])  # warm-up
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        base = _rss_kb("VmRSS")
+        seconds = float("inf")
+        for _ in range(REPEATS):
+            start = time.process_time()
+            g0 = run(indices)
+            seconds = min(seconds, time.process_time() - start)
+            if seconds > REPEAT_BELOW_SECONDS:
+                break
+        peak = _rss_kb("VmHWM") - base
+        twin = method == "backpack" and name == "resnet20"
+        queue.put({"status": "ok", "seconds": seconds, "peak_mb": peak / 1024, "g0": None if twin else g0.tolist()})
+    except Exception as exc:  # noqa: BLE001 - a method that fails is reported, not fatal
+        queue.put({"status": f"{type(exc).__name__}: {str(exc).splitlines()[0][:60]}", "trace": traceback.format_exc()})
+
+
+def _method(method, model, data, probe, collect_noise):
+    """A function ``run(batch_indices) -> gradient of the first mini-batch at the probe entries``."""
+    x, y = data
+    params = dict(model.named_parameters())
+    loss_fn = nn.CrossEntropyLoss()
+
+    def probe_entries(grads: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not set(probe.entries) <= set(grads):  # BackPACK's ResNet-20 twin: other names
+            return torch.empty(0)
+        return torch.cat([grads[n].flatten()[idx] for n, idx in probe.entries.items()])
+
+    if method == "loop":
+        def run(idx):
+            kept = []
+            for row in idx:
+                model.zero_grad(set_to_none=True)
+                loss_fn(model(x[row]), y[row]).backward()
+                kept.append({n: p.grad.detach().clone() for n, p in params.items()})
+            return probe_entries(kept[0])
+        return run
+    if method.startswith("ours"):
+        engine = method.split("-")[1]
+        zeros = {n: torch.zeros_like(p) for n, p in params.items()}
+        select = probe if engine == "entries" else None
+
+        def run(idx):
+            # Same seed and no random selection: collect_noise draws exactly the rows of idx.
+            result = collect_noise(model, loss_fn, data, batch_size=idx.shape[1], num_batches=idx.shape[0],
+                                   seed=0, params=select, method=engine, memory_budget=MEMORY_BUDGET, full_grad=zeros)
+            noise = {n: -result.noise[n][0] for n in result.noise}
+            return torch.cat([noise[n].flatten() for n in probe.entries]) if select is not None else probe_entries(noise)
+        return run
+    if method == "backpack":
+        from backpack import backpack, extend
+        from backpack.extensions import BatchGrad
+
+        net = extend(model if isinstance(model, nn.Sequential) else _backpack_resnet20())
+        sum_loss = extend(nn.CrossEntropyLoss(reduction="sum"))
+        return _per_sample_run(net, lambda out, t: sum_loss(out, t), data, probe_entries,
+                               lambda loss: _backpack_backward(loss, backpack, BatchGrad), "grad_batch")
+    if method == "opacus":
+        from opacus import GradSampleModule
+
+        net = GradSampleModule(model.train(), loss_reduction="sum")
+        sum_loss = nn.CrossEntropyLoss(reduction="sum")
+        return _per_sample_run(net, sum_loss, data, probe_entries, lambda loss: loss.backward(), "grad_sample")
+    raise ValueError(method)
+
+
+def _backpack_resnet20() -> nn.Module:
+    """ResNet-20 as nn.Sequential + BackPACK's Parallel (residual sum), eval mode."""
+    from backpack.custom_module.branching import Parallel
+
+    def block(cin: int, cout: int, stride: int) -> nn.Module:
+        main = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                             nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        short = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        return nn.Sequential(Parallel(main, short), nn.ReLU())
+
+    torch.manual_seed(0)
+    layers, cin = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(3):
+            layers.append(block(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)).eval()
+
+
+def _backpack_backward(loss, backpack, batch_grad):
+    with backpack(batch_grad()):
+        loss.backward()
+
+
+def _per_sample_run(net, sum_loss, data, probe_entries, backward, attr):
+    """Per-sample gradients of PER_SAMPLE_PASS samples per pass, summed per mini-batch / B."""
+    x, y = data
+
+    def run(idx):
+        k, b = idx.shape
+        per_pass = max(1, PER_SAMPLE_PASS // b)
+        first = None
+        for s in range(0, k, per_pass):
+            rows = idx[s : s + per_pass]
+            flat = rows.flatten()
+            net.zero_grad(set_to_none=True)
+            backward(sum_loss(net(x[flat]), y[flat]))
+            grads = {n: getattr(p, attr).reshape(rows.shape[0], b, *p.shape).sum(1) / b for n, p in net.named_parameters()}
+            for p in net.parameters():
+                setattr(p, attr, None)
+            if first is None:
+                first = probe_entries({n.removeprefix("_module."): g[0] for n, g in grads.items()})
+        return first
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="K/4 mini-batches, B in {8, 32}")
+    args = parser.parse_args()
+    ctx = mp.get_context("fork")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {THREADS} thread(s) per case; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB")
+    header = f"{'model':9s} {'B':>4s} {'K':>3s} {'method':13s} {'cpu ms/b':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
+    print(header)
+    print("-" * len(header))
+    for name, k in MODELS.items():
+        k = max(2, k // 4) if args.quick else k
+        for b in BATCH_SIZES[:2] if args.quick else BATCH_SIZES:
+            reference = None
+            for method in METHODS:
+                queue = ctx.Queue()
+                proc = ctx.Process(target=run_case, args=(name, b, k, method, queue))
+                proc.start()
+                out = queue.get()
+                proc.join()
+                if out["status"] != "ok":
+                    print(f"{name:9s} {b:4d} {k:3d} {method:13s} n/a: {out['status']}")
+                    continue
+                ms = 1000 * out["seconds"] / k
+                if method == "loop":
+                    reference = out
+                ratio = reference["seconds"] / out["seconds"] if reference else float("nan")
+                err = "" if out["g0"] is None or reference is None else \
+                    f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
+                print(f"{name:9s} {b:4d} {k:3d} {method:13s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

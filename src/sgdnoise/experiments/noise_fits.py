@@ -1,0 +1,134 @@
+"""Is the gradient noise of a trained network Gaussian or SαS? (Battash et al. Tables 1–2, Figs. 1 and 5)
+
+Train a network (or load its checkpoint), fix the weights, collect the noise of K random
+mini-batches for a few sampled entries of every parameter tensor (per-parameter method of
+Xie et al. / Battash et al., :func:`sgdnoise.gradients.collect_noise`), fit Gaussian and SαS
+laws to each entry's K values (:func:`sgdnoise.stable.compare_fits`) and tabulate: Gauss vs SαS
+by SSE, Chi², KS and AIC (Table 1), α per layer (Fig. 5), histograms with both densities (Fig. 1).
+Degenerate entries (noise stuck at one value, e.g. behind dead ReLUs) are counted, not fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sgdnoise.data import load_dataset
+from sgdnoise.errors import ConfigError
+from sgdnoise.gradients import collect_noise
+from sgdnoise.models import build_model, load_checkpoint
+from sgdnoise.report.figures import alpha_by_layer, noise_histograms
+from sgdnoise.stable import METHODS, compare_fits, summarize_fits
+from sgdnoise.store import atomic_path, manifest, write_json, write_table
+from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
+
+
+@dataclass(frozen=True)
+class NoiseFitConfig:
+    """What to train (or load), and how to sample and fit its noise.
+
+    ``batch_size`` (B) and ``num_batches`` (K) define the noise mini-batches; ``per_layer``
+    entries are drawn at random from every parameter tensor. Without ``checkpoint`` the model is
+    trained with plain SGD (``epochs``, ``lr``, ``train_batch_size``) from ``seed``.
+    """
+
+    model: str = "mlp"
+    data: str = "digits"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+    epochs: int = 30
+    lr: float = 0.05
+    train_batch_size: int = 32
+    batch_size: int = 32
+    num_batches: int = 1000
+    per_layer: int = 16
+    method: str = "cf"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown fit method {self.method!r}; choose one of {', '.join(METHODS)}")
+        for name in ("epochs", "train_batch_size", "batch_size", "per_layer"):
+            if getattr(self, name) < (0 if name == "epochs" else 1):
+                raise ConfigError(f"{name} must be positive; got {getattr(self, name)}")
+        if self.num_batches < 20:
+            raise ConfigError(f"num_batches must be ≥ 20 to fit a law to each entry; got {self.num_batches}")
+
+
+@dataclass(frozen=True)
+class NoiseFitResult:
+    config: NoiseFitConfig
+    fits: pd.DataFrame  # compare_fits output, one row per sampled entry, plus "layer"
+    layers: pd.DataFrame  # per-layer α spread and win rates
+    summary: pd.DataFrame  # summarize_fits(fits): Table-1 style
+    samples: np.ndarray  # (n_entries, K) noise values, rows matching ``fits``
+    training: dict[str, float]  # train/test loss and accuracy of the weights the noise was taken at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": asdict(self.config), "training": self.training, "summary": self.summary.to_dict("records"),
+                "summary_counts": dict(self.summary.attrs), "layers": self.layers.to_dict("records")}
+
+    def write(self, folder: str | Path) -> dict[str, Path]:
+        """Write fits, per-layer table, summary, the noise samples (NPZ), figures and the manifest."""
+        folder = Path(folder)
+        paths = {
+            "fits": write_table(self.fits, folder / "fits.parquet"),
+            "layers": write_table(self.layers, folder / "layers.csv"),
+            "summary": write_table(self.summary, folder / "summary.csv"),
+            "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
+            "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
+        }
+        with atomic_path(folder / "samples.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, noise=self.samples, names=np.asarray(self.fits["name"], dtype=str))
+        paths["samples"] = folder / "samples.npz"
+        paths["manifest"] = write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
+                                       folder / "manifest.json")
+        return paths
+
+
+def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
+    """Per layer: sampled and degenerate entries, α median/IQR/min, and SαS win rates (AIC, Chi²)."""
+    rows = []
+    for layer, group in fits.groupby("layer", sort=False):
+        ok = group[~group["degenerate"].astype(bool)]
+        alpha = ok["alpha"]
+        rows.append({
+            "layer": layer, "entries": len(group), "degenerate": int(group["degenerate"].sum()),
+            "alpha_median": alpha.median(), "alpha_q25": alpha.quantile(0.25), "alpha_q75": alpha.quantile(0.75),
+            "alpha_min": alpha.min(), "sas_better_aic": float((ok["aic_sas"] < ok["aic_gauss"]).mean()) if len(ok) else np.nan,
+            "sas_better_chi2": float((ok["chi2_sas"] < ok["chi2_gauss"]).mean()) if len(ok) else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool = False) -> NoiseFitResult:
+    """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
+    data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
+    test = load_dataset(config.data, split="test", seed=config.seed, **config.data_options)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = build_model(config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, **config.model_options)
+    if config.checkpoint:
+        load_checkpoint(model, config.checkpoint)
+    else:
+        train(model, data, TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size,
+                                       seed=config.seed, progress=progress))
+    x, y = as_tensors(data, "train data", next(model.parameters()).device)
+    loss_fn = default_loss(y)
+    train_loss, train_acc = evaluate(model, loss_fn, x, y)
+    test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
+    noise = collect_noise(model, loss_fn, (x, y), batch_size=config.batch_size, num_batches=config.num_batches,
+                          seed=config.seed, params=config.per_layer, progress=progress)
+    samples, names = noise.noise_matrix()
+    samples = samples.double()
+    fits = compare_fits(samples, method=config.method, names=names)
+    fits.insert(1, "layer", [name.split("[")[0] for name in names])
+    return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples.cpu().numpy(),
+                          {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc})

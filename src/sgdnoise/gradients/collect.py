@@ -1,0 +1,257 @@
+"""``collect_noise``: SGN of a PyTorch model over K random mini-batches, chunked and resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from typing import Any
+
+import torch
+from torch import nn
+
+from sgdnoise.errors import InvalidInputError
+from sgdnoise.gradients.engines import LossFn, loop_gradients, vmap_gradients
+from sgdnoise.gradients.entries import entries_unsupported_reason, entry_gradients
+from sgdnoise.gradients.full import check_finite_gradient, full_gradient
+from sgdnoise.gradients.modes import evaluation_mode, trainable_parameters
+from sgdnoise.gradients.planning import choose_method, chunk_size, probe_model
+from sgdnoise.gradients.result import NoiseResult
+from sgdnoise.gradients.running import RunningMoments
+from sgdnoise.gradients.runstore import NoiseRunStore
+from sgdnoise.gradients.sampling import sample_batch_indices
+from sgdnoise.gradients.selection import ParameterSelection, select_parameters
+from sgdnoise.gradients.source import IndexedData, as_indexed_data
+from sgdnoise.rng import Seed, as_generator
+
+DEFAULT_MEMORY_BUDGET = 1 << 30  # 1 GiB
+
+
+def collect_noise(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    *,
+    batch_size: int,
+    num_batches: int,
+    seed: Seed,
+    params: Any = None,
+    method: str = "auto",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    full_grad: dict[str, torch.Tensor] | None = None,
+    replacement: bool = False,
+    out: Any = None,
+    progress: bool = False,
+) -> NoiseResult:
+    """Collect the noise ``u_k = ∇U(w) − (1/B) Σ_{ℓ∈Ω_k} ∇U_ℓ(w)`` (papers.md §1 eq. 1), k = 1…K.
+
+    Parameters
+    ----------
+    model, loss_fn:
+        Any ``nn.Module`` and ``loss_fn(output, target)`` returning the *mean* loss of a batch.
+        The model is put in eval mode for the run (BatchNorm uses running statistics, dropout
+        is off) and every module's mode is restored afterwards; weights are not changed.
+    data:
+        ``(X, y)`` tensors, a map-style ``Dataset`` of ``(x, y)`` pairs, or a ``DataLoader``
+        (its dataset). ``D`` = number of points.
+    batch_size, num_batches, seed:
+        ``B``, ``K`` and the seed of the mini-batches (``batch_indices``, each row B distinct
+        points unless ``replacement=True``) and of the sampled parameter entries. The
+        mini-batches depend only on ``seed``, ``D``, ``B``, ``K`` and ``replacement`` — the same
+        seed gives the same mini-batches at another checkpoint or with another selection.
+    params:
+        Which noise samples to keep: ``None``/``"all"``, name glob(s), an int ``n`` (n random
+        entries per parameter tensor) or a :class:`ParameterSelection`.
+    method:
+        ``"loop"``, ``"vmap"``, ``"entries"`` or ``"auto"`` (rule in
+        :mod:`sgdnoise.gradients.planning`). An engine that cannot take the model falls back
+        to ``"loop"`` with a warning.
+    memory_budget:
+        Bytes one chunk of mini-batches may use (estimate, see ``planning``).
+    full_grad:
+        ``name → ∇U`` if already known; otherwise computed in passes over the data.
+    out:
+        A folder: the run streams there chunk by chunk (``runstore``) and a re-run with the
+        same arguments resumes after the last finished chunk (``seed`` must be an int).
+
+    Returns a :class:`NoiseResult`. Raises :class:`InvalidInputError` for a batch size larger
+    than the data, an empty selection, or a NaN/Inf loss or gradient (naming the mini-batch and
+    the parameter), :class:`ConfigError` when ``out`` holds a different run.
+    """
+    if not isinstance(model, nn.Module) or not callable(loss_fn):
+        raise InvalidInputError("model must be a torch.nn.Module and loss_fn a callable (output, target) -> mean loss")
+    source = as_indexed_data(data)
+    named = trainable_parameters(model)
+    if not named:
+        raise InvalidInputError("the model has no trainable parameters (requires_grad=True)")
+    if out is not None and not (isinstance(seed, int) and not isinstance(seed, bool)):
+        raise InvalidInputError("a run written to out= must have an int seed, so that it can be resumed")
+    gen = as_generator(seed)  # mini-batches first, so they depend on the seed only, not on `params`
+    batch_indices = sample_batch_indices(source.size, batch_size, num_batches, gen, replacement=replacement)
+    selection = select_parameters({n: p.shape for n, p in named.items()}, params, seed=gen)
+    device = next(iter(named.values())).device
+    with evaluation_mode(model):
+        x1, _ = source.take(torch.zeros(1, dtype=torch.int64))
+        owners = {n.rpartition(".")[0] for n in selection.names}
+        probe = probe_model(model, x1.to(device), owners)
+        engine = _usable_engine(choose_method(method, model, probe), model, selection)
+        run = _Run(model, loss_fn, source, selection, batch_indices, device, engine)
+        chunk = chunk_size(probe, engine, batch_size, num_batches, memory_budget, _gather_width(selection))
+        per_pass = min(source.size, max(batch_size, memory_budget // (3 * probe.itemsize * probe.activations_per_sample)))
+
+        def get_full_grad() -> dict[str, torch.Tensor]:
+            if full_grad is None:
+                return full_gradient(model, loss_fn, source, samples_per_pass=per_pass)
+            return _checked_full_grad(full_grad, named)
+
+        store = None
+        if out is not None:
+            config = _config(named, selection, batch_size, num_batches, replacement, method, source.size, seed)
+            store = NoiseRunStore(out, config)
+        return run.execute(get_full_grad, chunk, seed, replacement, store, progress)
+
+
+class _Run:
+    """One collection: the chunk loop, shared by fresh and resumed runs."""
+
+    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, batch_indices, device, engine: str):
+        self.model, self.loss_fn, self.source, self.selection = model, loss_fn, source, selection
+        self.batch_indices, self.device, self.engine = batch_indices, device, engine
+
+    def execute(self, get_full_grad, chunk: int, seed, replacement: bool, store: NoiseRunStore | None, progress: bool) -> NoiseResult:
+        """Run (or resume from ``store``) all chunks; ``get_full_grad()`` is only called for a new run."""
+        saved = store.read_manifest() if store is not None else None
+        if saved is not None:
+            store.check_same_run(saved)
+            full_grad, chunk, self.engine = store.full_grad(), saved["chunk_size"], saved["engine"]
+        else:
+            full_grad = get_full_grad()
+            if store is not None:
+                store.start(seed, full_grad, self.batch_indices, chunk_size=chunk, engine=self.engine)
+                saved = store.read_manifest()
+        done, state = store.load_state() if store is not None else (0, {})
+        moments = RunningMoments(state)
+        kept = [store.read_chunk(c) for c in range(done)] if store is not None else []
+        starts = list(range(0, self.batch_indices.shape[0], chunk))
+        for c in _progress(range(done, len(starts)), progress, total=len(starts), completed=done):
+            noise, losses = self.chunk_noise(starts[c], min(starts[c] + chunk, self.batch_indices.shape[0]), full_grad, moments)
+            kept.append((noise, losses))
+            if store is not None:
+                store.write_chunk(c, noise, losses)
+                store.save_state(c + 1, moments.state())
+        if store is not None and saved.get("status") != "complete":
+            store.finish(saved)
+        return NoiseResult(
+            full_grad=full_grad,
+            batch_indices=self.batch_indices,
+            noise={n: torch.cat([k[0][n] for k in kept]) for n in self.selection.names},
+            selection=self.selection,
+            losses=torch.cat([k[1] for k in kept]),
+            stats=moments.result("selected" if self.engine == "entries" and not self._selects_everything() else "all"),
+            method=self.engine,
+            chunk_size=chunk,
+            seed=seed if isinstance(seed, int) else None,
+            replacement=replacement,
+            num_points=self.source.size,
+        )
+
+    def _selects_everything(self) -> bool:
+        trainable = trainable_parameters(self.model)
+        return set(self.selection.names) == set(trainable) and all(i is None for i in self.selection.entries.values())
+
+    def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments) -> tuple[dict, torch.Tensor]:
+        """Kept noise ``name → (stop−start, ...)`` and losses of mini-batches ``start…stop−1``;
+        merges the chunk into ``moments``."""
+        idx = self.batch_indices[start:stop]
+        x, y = self.source.take(idx.flatten())
+        x = x.to(self.device).reshape(*idx.shape, *x.shape[1:])
+        y = y.to(self.device).reshape(*idx.shape, *y.shape[1:])
+        grads, losses = self.gradients(x, y)
+        _check_finite_chunk(grads, losses, start)
+        if self.engine == "entries":
+            noise = {n: self.selection.take(n, full_grad[n][None]) - g for n, g in grads.items()}
+            moments.update(noise)
+            return noise, losses
+        noise = {n: g.neg_().add_(full_grad[n]) for n, g in grads.items()}  # ∇U − g_k, in g's storage
+        moments.update(noise)
+        return {n: self.selection.take(n, noise[n]) for n in self.selection.names}, losses
+
+    def gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        if self.engine == "loop":
+            return loop_gradients(self.model, self.loss_fn, x, y)
+        try:
+            if self.engine == "vmap":
+                return vmap_gradients(self.model, self.loss_fn, x, y)
+            return entry_gradients(self.model, self.loss_fn, x, y, self.selection)
+        except (RuntimeError, NotImplementedError, ValueError) as exc:
+            if isinstance(exc, InvalidInputError):
+                raise
+            warnings.warn(f"the {self.engine} engine cannot take this model ({exc}); falling back to the loop", stacklevel=4)
+            self.engine = "loop"
+            return self.gradients(x, y)
+
+
+def _gather_width(selection: ParameterSelection) -> int:
+    """Per-position width of the widest per-sample gather of the entries engine (see planning)."""
+    return max(
+        selection.count(n) if selection.entries[n] is not None else selection.count(n) // max(selection.shapes[n][:1] or (1,))
+        for n in selection.names
+    )
+
+
+def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection) -> str:
+    if engine == "entries":
+        reason = entries_unsupported_reason(model, selection)
+        if reason is not None:
+            warnings.warn(f"the entries engine cannot take this model ({reason}); using the loop", stacklevel=3)
+            return "loop"
+    return engine
+
+
+def _check_finite_chunk(grads: dict[str, torch.Tensor], losses: torch.Tensor, start: int) -> None:
+    """Raise naming the first mini-batch (and parameter) whose loss or gradient is NaN/Inf."""
+    bad_loss = (~torch.isfinite(losses)).nonzero()
+    if bad_loss.numel():
+        k = start + int(bad_loss[0])
+        raise InvalidInputError(f"the loss is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights")
+    for name, g in grads.items():
+        if torch.isfinite(g.sum()):  # fast path; a NaN or Inf anywhere makes the sum non-finite
+            continue
+        bad = (~torch.isfinite(g.reshape(g.shape[0], -1))).any(1).nonzero()
+        if bad.numel():
+            k = start + int(bad[0])
+            raise InvalidInputError(f"the gradient of parameter {name!r} is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights")
+
+
+def _checked_full_grad(full_grad: dict[str, torch.Tensor], named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    missing = [n for n in named if n not in full_grad or tuple(full_grad[n].shape) != tuple(named[n].shape)]
+    if missing:
+        raise InvalidInputError(f"full_grad must hold a tensor of the parameter's shape for every trainable parameter; wrong or missing: {missing[:5]}")
+    out = {n: full_grad[n].detach().to(named[n]) for n in named}
+    check_finite_gradient(out, what="the given full_grad")
+    return out
+
+
+def _config(named, selection, batch_size, num_batches, replacement, method, num_points, seed) -> dict[str, Any]:
+    """What must match for a run folder to be resumed (weights included, as a SHA-256)."""
+    digest = hashlib.sha256()
+    for n, p in named.items():
+        digest.update(n.encode())
+        digest.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return {
+        "seed": seed if isinstance(seed, int) else None,
+        "batch_size": batch_size,
+        "num_batches": num_batches,
+        "replacement": replacement,
+        "method": method,
+        "num_points": num_points,
+        "weights_sha256": digest.hexdigest(),
+        "selection": selection.to_dict(),
+    }
+
+
+def _progress(steps: range, show: bool, *, total: int, completed: int) -> Any:
+    if not show:
+        return steps
+    from rich.progress import track
+
+    return track(steps, description="mini-batch gradients", total=total, completed=completed)

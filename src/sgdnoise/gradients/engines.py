@@ -1,0 +1,61 @@
+"""Full mini-batch gradients ``g_k = ∇[(1/B) Σ_{ℓ∈Ω_k} U_ℓ](w)`` for a chunk of mini-batches.
+
+Two engines with the same contract: ``x`` has shape ``(Kc, B, ...)`` and ``y`` ``(Kc, B, ...)``;
+they return ``(grads, losses)`` with ``grads[name]`` of shape ``(Kc, *param.shape)`` and
+``losses`` of shape ``(Kc,)``. ``loss_fn(output, target)`` must return the *mean* loss of the
+mini-batch (a scalar), as ``nn.CrossEntropyLoss()`` does.
+
+- :func:`loop_gradients`: one ``torch.autograd.grad`` per mini-batch (also the brute-force
+  reference). Best for convolutional nets with BatchNorm on CPU.
+- :func:`vmap_gradients`: ``torch.func.vmap(grad_and_value(loss))`` over the leading axis,
+  the model called through ``torch.func.functional_call``. Best for small dense nets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad_and_value, vmap
+
+from sgdnoise.gradients.modes import trainable_parameters
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def loop_gradients(
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Mini-batch gradients by one ``autograd.grad`` per mini-batch (see module docstring)."""
+    params = trainable_parameters(model)
+    grads = {n: torch.empty((x.shape[0], *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+    losses = torch.empty(x.shape[0], dtype=torch.float64)
+    for k in range(x.shape[0]):
+        with torch.enable_grad():
+            loss = loss_fn(model(x[k]), y[k])
+            g = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        losses[k] = loss.detach().double()
+        for (n, p), gk in zip(params.items(), g):
+            grads[n][k] = 0 if gk is None else gk
+    return grads, losses
+
+
+def vmap_gradients(
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Mini-batch gradients by ``vmap`` over the mini-batch axis (see module docstring).
+
+    Raises whatever ``torch.func`` raises for modules it cannot batch (in-place updates of
+    buffers, data-dependent control flow, random ops); the caller falls back to the loop.
+    """
+    params = {n: p.detach() for n, p in trainable_parameters(model).items()}
+    frozen = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
+    buffers = {**dict(model.named_buffers()), **frozen}
+
+    def batch_loss(p: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return loss_fn(functional_call(model, (p, buffers), (xb,)), yb)
+
+    with torch.enable_grad():
+        grads, losses = vmap(grad_and_value(batch_loss), in_dims=(None, 0, 0))(params, x, y)
+    return grads, losses.detach().double()

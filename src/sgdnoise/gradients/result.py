@@ -1,0 +1,69 @@
+"""The result of a noise collection run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from sgdnoise.gradients.running import NoiseStats
+from sgdnoise.gradients.selection import ParameterSelection
+
+
+@dataclass(frozen=True)
+class NoiseResult:
+    """Stochastic gradient noise ``u_k = ∇U(w) − g_k`` (papers.md §1 eq. 1) of K mini-batches.
+
+    - ``full_grad``: ``name → ∇U`` for every trainable parameter.
+    - ``batch_indices``: ``(K, B)`` int64, row k is ``Ω_k``.
+    - ``noise``: ``name → (K, *shape)`` for a whole selected tensor, ``(K, n)`` for ``n`` sampled
+      entries (their flat indices in ``selection``).
+    - ``losses``: ``(K,)`` mean loss of each mini-batch.
+    - ``stats``: running mean/var/skew of the noise per entry (every parameter, or the selected
+      entries only for the ``entries`` engine; see ``stats.scope``).
+    - ``method``: the engine used; ``chunk_size``: mini-batches per chunk.
+    """
+
+    full_grad: dict[str, torch.Tensor]
+    batch_indices: torch.Tensor
+    noise: dict[str, torch.Tensor]
+    selection: ParameterSelection
+    losses: torch.Tensor
+    stats: NoiseStats
+    method: str
+    chunk_size: int
+    seed: int | None
+    replacement: bool
+    num_points: int
+
+    @property
+    def num_batches(self) -> int:
+        return int(self.batch_indices.shape[0])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.batch_indices.shape[1])
+
+    def noise_matrix(self) -> tuple[torch.Tensor, list[str]]:
+        """All kept noise as one ``(n_entries, K)`` matrix (one sample per row, the layout
+        ``sgdnoise.stable`` fits take) and the row labels ``"name[flat index]"``."""
+        rows = torch.cat([self.noise[n].reshape(self.num_batches, -1).T for n in self.selection.names])
+        return rows, self.selection.entry_labels()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "chunk_size": self.chunk_size,
+            "seed": self.seed,
+            "replacement": self.replacement,
+            "num_points": self.num_points,
+            "batch_size": self.batch_size,
+            "num_batches": self.num_batches,
+            "batch_indices": self.batch_indices.tolist(),
+            "selection": self.selection.to_dict(),
+            "full_grad": {n: t.tolist() for n, t in self.full_grad.items()},
+            "noise": {n: t.tolist() for n, t in self.noise.items()},
+            "losses": self.losses.tolist(),
+            "stats": self.stats.to_dict(),
+        }

@@ -1,0 +1,99 @@
+"""Streaming per-entry moments of the noise: count, mean, variance, skewness.
+
+Chunks of noise ``u`` of shape ``(Kc, *shape)`` are merged into running central sums
+``M1 = mean``, ``M2 = Σ(u−mean)²``, ``M3 = Σ(u−mean)³`` with the pairwise update of Chan,
+Golub & LeVeque (1979) extended to the third moment (Pébay 2008): for parts a, b with
+``n = n_a + n_b`` and ``δ = mean_b − mean_a``,
+
+    mean = mean_a + δ·n_b/n
+    M2   = M2_a + M2_b + δ²·n_a·n_b/n
+    M3   = M3_a + M3_b + δ³·n_a·n_b·(n_a − n_b)/n² + 3δ·(n_a·M2_b − n_b·M2_a)/n
+
+A chunk's own moments are computed in the noise's dtype and device (a float32 model gives
+float32 chunk sums), the merged accumulators are float64 on the CPU; nothing of size K is held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class NoiseStats:
+    """Per-entry noise statistics over ``count`` mini-batches, ``name → tensor(shape)``.
+
+    ``var`` is the unbiased sample variance ``M2/(n−1)``; ``skew`` the sample skewness
+    ``g1 = √n·M3/M2^{3/2}`` (NaN where the variance is 0, e.g. behind a dead ReLU).
+    ``scope`` is ``"all"`` (every trainable parameter) or ``"selected"`` (selected entries only,
+    layout of :meth:`ParameterSelection.take` without the K axis).
+    """
+
+    count: int
+    mean: dict[str, torch.Tensor]
+    var: dict[str, torch.Tensor]
+    skew: dict[str, torch.Tensor]
+    scope: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "scope": self.scope,
+            **{key: {n: t.tolist() for n, t in getattr(self, key).items()} for key in ("mean", "var", "skew")},
+        }
+
+
+class RunningMoments:
+    """Mergeable running moments of many named tensors (see module docstring)."""
+
+    def __init__(self, state: dict[str, torch.Tensor] | None = None) -> None:
+        self.count = 0
+        self.mean: dict[str, torch.Tensor] = {}
+        self.m2: dict[str, torch.Tensor] = {}
+        self.m3: dict[str, torch.Tensor] = {}
+        if state:
+            self._load(state)
+
+    def update(self, chunk: dict[str, torch.Tensor]) -> None:
+        """Merge a chunk ``name → (Kc, *shape)`` (all names share ``Kc``)."""
+        nb = next(iter(chunk.values())).shape[0]
+        na, n = self.count, self.count + nb
+        for name, values in chunk.items():
+            v = values.detach()
+            mean_b = v.mean(0)
+            dev = v - mean_b
+            dev2 = dev.square()
+            m2_b = dev2.sum(0)
+            m3_b = dev2.mul_(dev).sum(0)  # in place: one temporary fewer
+            mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in (mean_b, m2_b, m3_b))
+            if na == 0:
+                self.mean[name], self.m2[name], self.m3[name] = mean_b, m2_b, m3_b
+                continue
+            delta = mean_b - self.mean[name]
+            m2_a, m3_a = self.m2[name], self.m3[name]
+            self.mean[name] = self.mean[name] + delta * nb / n
+            self.m2[name] = m2_a + m2_b + delta**2 * na * nb / n
+            self.m3[name] = m3_a + m3_b + delta**3 * na * nb * (na - nb) / n**2 + 3 * delta * (na * m2_b - nb * m2_a) / n
+        self.count = n
+
+    def result(self, scope: str) -> NoiseStats:
+        n = self.count
+        var = {k: m2 / max(n - 1, 1) for k, m2 in self.m2.items()}
+        skew = {k: n**0.5 * self.m3[k] / torch.where(m2 > 0, m2, torch.nan) ** 1.5 for k, m2 in self.m2.items()}
+        return NoiseStats(count=n, mean=dict(self.mean), var=var, skew=skew, scope=scope)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Flat ``key → tensor`` state for saving (``count``, ``mean:<name>``, ``m2:…``, ``m3:…``)."""
+        out = {"count": torch.tensor(self.count)}
+        for key in ("mean", "m2", "m3"):
+            out.update({f"{key}:{n}": t for n, t in getattr(self, key).items()})
+        return out
+
+    def _load(self, state: dict[str, torch.Tensor]) -> None:
+        self.count = int(state["count"])
+        for full_key, t in state.items():
+            key, _, name = full_key.partition(":")
+            if name:
+                getattr(self, key)[name] = t.to(torch.float64)

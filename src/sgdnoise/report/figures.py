@@ -1,0 +1,79 @@
+"""Figures: noise histograms with both fitted densities (Battash et al. Fig. 1) and α per layer (Fig. 5).
+
+matplotlib is imported lazily with the non-interactive Agg backend; every function writes a PNG
+atomically and returns its path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sgdnoise.stable import sas_pdf
+from sgdnoise.stable.goodness import HIST_RANGE
+from sgdnoise.store import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def noise_histograms(samples: np.ndarray, frame: pd.DataFrame, path: str | Path, rows: Sequence[int] | None = None, bins: int = 60) -> Path:
+    """Histograms of a few samples (rows of ``samples``) with the fitted Gaussian and SαS densities.
+
+    ``frame`` is the :func:`sgdnoise.stable.compare_fits` output for ``samples``; by default the
+    six non-degenerate rows with the smallest, median and largest α are shown. The x-range is the
+    [0.5%, 99.5%] quantile range used for the SSE.
+    """
+    plt = _pyplot()
+    ok = np.flatnonzero(~frame["degenerate"].to_numpy(bool))
+    if rows is None:
+        order = ok[np.argsort(frame["alpha"].to_numpy()[ok])]
+        picks = np.unique(np.r_[order[:2], order[len(order) // 2 - 1 : len(order) // 2 + 1], order[-2:]]) if len(order) else []
+        rows = [int(i) for i in picks]
+    n = max(1, len(rows))
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 2.8), squeeze=False)
+    for ax, i in zip(axes[0], rows):
+        r = frame.iloc[i]
+        x = samples[i]
+        lo, hi = np.quantile(x, HIST_RANGE)
+        ax.hist(x, bins=bins, range=(lo, hi), density=True, color="0.8", label="noise")
+        grid = np.linspace(lo, hi, 400)
+        gauss = np.exp(-0.5 * ((grid - r["gauss_loc"]) / r["gauss_std"]) ** 2) / (r["gauss_std"] * np.sqrt(2 * np.pi))
+        ax.plot(grid, gauss, "C0--", lw=1.2, label="Gaussian")
+        ax.plot(grid, sas_pdf(grid, r["alpha"], r["scale"], r["loc"]), "C3", lw=1.2, label=f"SαS α={r['alpha']:.2f}")
+        ax.set_title(str(r["name"]), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
+def alpha_by_layer(frame: pd.DataFrame, path: str | Path, layer_column: str = "layer") -> Path:
+    """Box plot of the fitted α of each layer's sampled parameters (degenerate ones left out)."""
+    plt = _pyplot()
+    ok = frame[~frame["degenerate"].astype(bool)]
+    layers = list(dict.fromkeys(ok[layer_column]))
+    data = [ok.loc[ok[layer_column] == name, "alpha"].to_numpy() for name in layers]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(layers)), 3.2))
+    ax.boxplot(data, showfliers=True)
+    ax.set_xticks(range(1, len(layers) + 1), layers, rotation=45, ha="right", fontsize=7)
+    ax.axhline(2.0, color="0.5", lw=0.8, ls=":")
+    ax.set_ylabel("α (SαS fit)")
+    ax.set_title("Tail index of the gradient noise per layer", fontsize=9)
+    return _save(fig, path)

@@ -1,0 +1,54 @@
+"""sgdnoise measure and the noise-fits recipe on a network trained on bundled real data."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sgdnoise.cli import main
+from sgdnoise.errors import ConfigError
+from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
+
+
+@pytest.fixture(scope="module")
+def digits_mlp():
+    # MLP trained on scikit-learn's digits (real data), noise of K = 1000 mini-batches of B = 32.
+    return run_noise_fits(NoiseFitConfig(epochs=20, num_batches=1000, per_layer=16, seed=0))
+
+
+def test_trained_network_noise_is_heavy_tailed_and_differs_between_layers(digits_mlp):
+    r = digits_mlp
+    assert r.training["test_accuracy"] > 0.9  # a real minimum, not random weights
+    ok = r.fits[~r.fits.degenerate]
+    assert len(ok) >= 60
+    assert (ok.chi2_sas < ok.chi2_gauss).mean() > 0.8
+    assert (ok.aic_sas < ok.aic_gauss).mean() > 0.8
+    assert ok.alpha.median() < 1.8
+    medians = r.layers.alpha_median
+    assert medians.max() - medians.min() > 0.2
+
+
+def test_dead_units_are_counted_not_fitted(digits_mlp):
+    # digits has pixels that are 0 in every image: the first-layer weights on them get exactly constant noise
+    dead = digits_mlp.fits[digits_mlp.fits.degenerate]
+    assert len(dead) > 0 and (dead.atom_share > 0.2).all() and dead.alpha.isna().all()
+    assert digits_mlp.summary.attrs["n_degenerate"] == len(dead)
+
+
+def test_measure_command_writes_everything(tmp_path):
+    out = tmp_path / "m"
+    assert main(["measure", "--epochs", "2", "--batches", "60", "--per-layer", "3", "--out", str(out)]) == 0
+    fits = pd.read_parquet(out / "fits.parquet")
+    assert {"layer", "alpha", "chi2_sas"} <= set(fits.columns) and len(fits) == 18
+    with np.load(out / "samples.npz") as npz:
+        assert npz["noise"].shape == (18, 60) and list(npz["names"]) == list(fits.name)
+    assert (out / "histograms.png").stat().st_size > 0 and (out / "alpha_by_layer.png").stat().st_size > 0
+    assert json.loads((out / "manifest.json").read_text())["config"]["num_batches"] == 60
+
+
+def test_bad_configuration_is_refused(capsys):
+    with pytest.raises(ConfigError):
+        NoiseFitConfig(num_batches=5)
+    assert main(["measure", "--model", "nosuchnet", "--epochs", "1", "--batches", "30"]) == 2
+    assert "nosuchnet" in capsys.readouterr().err

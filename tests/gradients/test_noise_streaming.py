@@ -1,0 +1,125 @@
+"""Running statistics over chunks, results on disk, and resuming a killed run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_case
+from scipy import stats as sps
+
+from sgdnoise.errors import ConfigError
+from sgdnoise.gradients import RunningMoments, collect_noise
+from sgdnoise.gradients import runstore
+
+
+@pytest.mark.parametrize("method", ["loop", "vmap"])
+def test_running_stats_match_scipy_on_all_parameters(method, loss_fn):
+    model, data = make_case("cnn")
+    # A tiny budget forces chunks of one mini-batch; only fc.* samples are kept, but the
+    # statistics cover every parameter.
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params="fc.*", memory_budget=1)
+    full = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params=None)
+    assert result.chunk_size == 1 and full.chunk_size == 13 and set(result.noise) == {"fc.weight", "fc.bias"}
+    assert result.stats.scope == "all" and result.stats.count == 13
+    for name, u in full.noise.items():
+        u = u.numpy()
+        np.testing.assert_allclose(result.stats.mean[name], u.mean(0), atol=1e-12)
+        np.testing.assert_allclose(result.stats.var[name], u.var(0, ddof=1), rtol=1e-9, atol=1e-15)
+        ok = u.std(0) > 1e-9
+        np.testing.assert_allclose(result.stats.skew[name].numpy()[ok], sps.skew(u, axis=0, bias=True)[ok], rtol=1e-6)
+
+
+def test_running_moments_merge_is_order_free():
+    gen = torch.Generator().manual_seed(0)
+    x = -torch.rand(50, 4, generator=gen, dtype=torch.float64).log()  # skewed (exponential) draws
+    parts = [x[:7], x[7:8], x[8:30], x[30:]]
+    acc = RunningMoments()
+    for p in parts:
+        acc.update({"a": p})
+    res = acc.result("all")
+    np.testing.assert_allclose(res.skew["a"], sps.skew(x.numpy(), axis=0), rtol=1e-10)
+    np.testing.assert_allclose(res.var["a"], x.numpy().var(0, ddof=1), rtol=1e-12)
+    restored = RunningMoments(acc.state()).result("all")
+    assert torch.equal(restored.var["a"], res.var["a"]) and torch.equal(restored.skew["a"], res.skew["a"])
+
+
+def _assert_same(a, b):
+    assert torch.equal(a.batch_indices, b.batch_indices) and a.method == b.method and a.chunk_size == b.chunk_size
+    for key in ("full_grad", "noise"):
+        for name in getattr(a, key):
+            assert torch.equal(getattr(a, key)[name], getattr(b, key)[name])
+    assert torch.equal(a.losses, b.losses)
+    for key in ("mean", "var", "skew"):
+        for name in getattr(a.stats, key):
+            torch.testing.assert_close(getattr(a.stats, key)[name], getattr(b.stats, key)[name], atol=0, rtol=0, equal_nan=True)
+
+
+def test_killed_run_resumes_to_identical_result(tmp_path, monkeypatch, loss_fn):
+    model, data = make_case("resnet")
+    kwargs = dict(batch_size=8, num_batches=11, seed=9, params=2, method="loop", memory_budget=1)
+    reference = collect_noise(model, loss_fn, data, out=tmp_path / "ref", **kwargs)
+
+    # Kill the run after chunk 4's file is written but before the state counts it.
+    real_save = runstore.NoiseRunStore.save_state
+
+    def save_then_die(self, chunks_done, state):
+        if chunks_done == 5:
+            raise KeyboardInterrupt
+        real_save(self, chunks_done, state)
+
+    monkeypatch.setattr(runstore.NoiseRunStore, "save_state", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        collect_noise(model, loss_fn, data, out=tmp_path / "run", **kwargs)
+    monkeypatch.setattr(runstore.NoiseRunStore, "save_state", real_save)
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "running"
+    assert runstore.NoiseRunStore(tmp_path / "run").load_state()[0] == 4
+
+    computed = []
+    _count_chunks(monkeypatch, computed)
+    resumed = collect_noise(model, loss_fn, data, out=tmp_path / "run", **kwargs)
+    assert computed == list(range(4, 11))  # chunks 0-3 were read from disk, not recomputed
+    _assert_same(resumed, reference)
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "complete"
+
+    computed.clear()
+    again = collect_noise(model, loss_fn, data, out=tmp_path / "run", **kwargs)
+    assert computed == []  # a finished run is only read
+    _assert_same(again, reference)
+
+
+def _count_chunks(monkeypatch, computed):
+    from sgdnoise.gradients import collect as collect_module
+
+    real = collect_module._Run.chunk_noise
+
+    def counting(self, start, stop, full_grad, moments):
+        computed.append(start // (stop - start))
+        return real(self, start, stop, full_grad, moments)
+
+    monkeypatch.setattr(collect_module._Run, "chunk_noise", counting)
+
+
+def test_out_folder_of_another_run_is_refused(tmp_path, loss_fn):
+    model, data = make_case("mlp")
+    collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=1, out=tmp_path)
+    with pytest.raises(ConfigError, match="batch_size"):
+        collect_noise(model, loss_fn, data, batch_size=4, num_batches=3, seed=1, out=tmp_path)
+    with torch.no_grad():
+        model.fc1.bias += 1
+    with pytest.raises(ConfigError, match="weights_sha256"):
+        collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=1, out=tmp_path)
+
+
+def test_files_on_disk(tmp_path, loss_fn):
+    model, data = make_case("mlp")
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=1, out=tmp_path, memory_budget=1, params="fc3.*")
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["config"]["seed"] == 1 and manifest["chunk_size"] == 1
+    assert np.array_equal(np.load(tmp_path / "batch_indices.npy"), result.batch_indices.numpy())
+    chunks = sorted((tmp_path / "chunks").glob("chunk_*.npz"))
+    assert len(chunks) == 5
+    with np.load(chunks[2]) as first:
+        np.testing.assert_array_equal(first["noise:fc3.weight"], result.noise["fc3.weight"][2:3].numpy())

@@ -1,13 +1,8 @@
-"""Run these small-tensor tests single-threaded: on a shared 2-core machine torch's intra-op
-threads make tiny ops 10-30x slower under load. The previous setting is restored afterwards."""
+"""This folder's tests are small-tensor tests: run them single-threaded (see tests/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _single_thread(single_thread):
     yield
-    torch.set_num_threads(previous)

@@ -7,7 +7,7 @@ import dataclasses
 import math
 
 import torch
-from conftest import make_case
+from .cases import make_case
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 

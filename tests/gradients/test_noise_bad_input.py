@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_case
+from .cases import make_case
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError

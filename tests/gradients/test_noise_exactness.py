@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import MLP, brute_force_noise, make_case
+from .cases import MLP, brute_force_noise, make_case
 
 from sgdnoise.gradients import collect_noise
 

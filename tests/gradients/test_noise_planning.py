@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import make_case
+from .cases import make_case
 from torch import nn
 
 from sgdnoise.gradients import collect_noise

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_case
+from .cases import make_case
 from scipy import stats as sps
 
 from sgdnoise.errors import ConfigError

@@ -14,7 +14,7 @@ import sys
 from sgdnoise import __version__
 from sgdnoise.errors import SgdNoiseError
 
-COMMANDS = ("reproduce", "measure", "fit", "train")
+COMMANDS = ("reproduce", "measure", "fit", "curvature", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,60 @@
+"""Lanczos on random symmetric matrices ``Q diag(λ) Qᵀ`` whose spectrum is known exactly."""
+
+import pytest
+import torch
+
+from sgdnoise.curvature.algorithms import lanczos
+from sgdnoise.curvature.operators import DenseOperator
+from sgdnoise.errors import ConvergenceError, InvalidInputError
+
+from ..conftest import spectrum_matrix
+
+GEN = torch.Generator().manual_seed(0)
+# 8 separated outliers on both sides of a dense bulk in [-1, 1]: a Hessian-like spectrum
+SPECTRUM = torch.cat([torch.tensor([40.0, 25, 18, 12, 9, 7, 6, 5, -4, -6], dtype=torch.float64),
+                      torch.rand(390, generator=GEN, dtype=torch.float64) * 2 - 1])
+MATRIX = spectrum_matrix(SPECTRUM)
+
+
+@pytest.mark.parametrize("which", ["top", "bottom"])
+def test_extreme_eigenvalues_to_the_requested_accuracy(which):
+    k = 5 if which == "top" else 2
+    result = lanczos(DenseOperator(MATRIX), k, which=which, tol=1e-8)
+    exact = SPECTRUM.sort(descending=which == "top").values[:k]
+    assert torch.allclose(result.eigenvalues, exact, rtol=1e-8, atol=0)
+    assert result.all_converged and result.n_products == result.n_iter < 100
+    # the reported residuals are the true ones
+    true_res = (MATRIX @ result.eigenvectors - result.eigenvectors * result.eigenvalues).norm(dim=0)
+    assert torch.allclose(true_res, result.residuals, atol=1e-9)
+    vecs = result.eigenvectors
+    assert torch.allclose(vecs.T @ vecs, torch.eye(k, dtype=torch.float64), atol=1e-10)
+
+
+def test_unconverged_values_raise_or_are_flagged():
+    op = DenseOperator(MATRIX)
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        lanczos(op, 5, tol=1e-10, max_iter=8)
+    flagged = lanczos(op, 5, tol=1e-10, max_iter=8, strict=False)
+    assert not flagged.all_converged
+    assert (flagged.residuals[~flagged.converged] > 1e-10 * flagged.eigenvalues[~flagged.converged].abs()).all()
+    # even unconverged, each Ritz value lies within its residual of a true eigenvalue
+    dist = (flagged.eigenvalues.unsqueeze(1) - SPECTRUM).abs().min(1).values
+    assert (dist <= flagged.residuals + 1e-12).all()
+
+
+def test_small_operator_is_solved_exactly_through_breakdown():
+    # repeated eigenvalues make the Krylov space invariant early; the restart continues to D
+    spectrum = torch.tensor([3.0, 3.0, 1.0, 1.0, 0.5, -2.0], dtype=torch.float64)
+    result = lanczos(DenseOperator(spectrum_matrix(spectrum, seed=4)), 6, tol=1e-10)
+    assert torch.allclose(result.eigenvalues, spectrum.sort(descending=True).values, atol=1e-10)
+
+
+def test_same_seed_same_result_and_input_checks():
+    op = DenseOperator(MATRIX)
+    assert torch.equal(lanczos(op, 3, seed=5).eigenvalues, lanczos(op, 3, seed=5).eigenvalues)
+    with pytest.raises(InvalidInputError):
+        lanczos(op, 0)
+    with pytest.raises(InvalidInputError):
+        lanczos(op, 3, tol=0.0)
+    with pytest.raises(InvalidInputError):
+        lanczos(op, 3, max_iter=401)

@@ -44,3 +44,5 @@ def test_cli_runs_and_writes_outputs(tmp_path, capsys):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert len(summary["summary"]["eigen"]["eigenvalues"]) == 3 and summary["summary"]["n_samples"] == 40
     assert (tmp_path / "density.csv").exists()
+    for figure in ("spectral_density.png", "alignment.png"):
+        assert (tmp_path / figure).stat().st_size > 1000

@@ -36,15 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
-    from rich.console import Console
     from rich.table import Table
     from torch.nn import functional as F
 
-    from sgdnoise.cli.train import parse_options
+    from sgdnoise.cli.options import parse_options
     from sgdnoise.curvature.summary import curvature_summary
     from sgdnoise.data import load_dataset
     from sgdnoise.errors import ConfigError
     from sgdnoise.models import build_model, load_checkpoint
+    from sgdnoise.report import figures
+    from sgdnoise.report.tables import console as report_console
     from sgdnoise.store import manifest, write_json, write_table
 
     if args.max_samples < 2 or args.k < 1:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     s = curvature_summary(model, loss_fn, (x[pick], y[pick]), k=args.k, batch_size=args.batch_size,
                           n_products=args.trace_products, tol=args.tol, params=args.params, seed=args.seed)
 
-    console = Console()
+    console = report_console()
     table = Table(title=f"{args.model} on {data.info.name}: top-{args.k} Hessian eigenvalues (D = {s.dim}, "
                         f"N = {s.n_samples}, L = {s.loss:.4g})")
     for col in ("i", "λ_i", "residual", "v_iᵀΣ₁v_i", "v_iᵀΣ₁v_i / (2L·λ_i)"):
@@ -97,5 +98,8 @@ def run(args: argparse.Namespace) -> int:
         write_table(pd.DataFrame({"eigenvalue": grid.numpy(), "density": s.density.density(grid, width).numpy()}),
                     out / "density.csv")
         write_json({"summary": s.to_dict(), "manifest": manifest({k: v for k, v in vars(args).items() if k != "func"}, seed=args.seed)}, out / "summary.json")
-        console.print(f"wrote {out / 'summary.json'} and {out / 'density.csv'}")
+        figures.spectral_density(grid.numpy(), s.density.density(grid, width).numpy(), out / "spectral_density.png",
+                                 s.eigen.eigenvalues.tolist())
+        figures.directional_alignment(s.eigen.eigenvalues.tolist(), s.eigen_noise.tolist(), s.loss, out / "alignment.png")
+        console.print(f"wrote summary.json, density.csv, spectral_density.png and alignment.png to {out}")
     return 0

@@ -77,3 +77,35 @@ def alpha_by_layer(frame: pd.DataFrame, path: str | Path, layer_column: str = "l
     ax.set_ylabel("α (SαS fit)")
     ax.set_title("Tail index of the gradient noise per layer", fontsize=9)
     return _save(fig, path)
+
+
+def spectral_density(grid: np.ndarray, density: np.ndarray, path: str | Path, eigenvalues: Sequence[float] = ()) -> Path:
+    """Hessian spectral density (stochastic Lanczos quadrature) on a log scale, top eigenvalues marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.0, 3.0))
+    ax.semilogy(grid, np.maximum(density, 1e-12), color="C0", lw=1.2)
+    for lam in eigenvalues:
+        ax.axvline(lam, color="C3", lw=0.6, alpha=0.6)
+    ax.set_xlabel("eigenvalue λ")
+    ax.set_ylabel("spectral density")
+    ax.set_title("Hessian spectrum (SLQ); red: top eigenvalues (Lanczos)", fontsize=9)
+    return _save(fig, path)
+
+
+def directional_alignment(eigenvalues: Sequence[float], noise_along: Sequence[float], loss: float, path: str | Path) -> Path:
+    """Noise variance ``v_iᵀΣ₁v_i`` along each top Hessian eigenvector against ``λ_i``.
+
+    The dashed line is ``2L·λ``: where the points lie on it, the noise along ``v_i`` is what
+    Wang & Wu's alignment ``g(θ, v) = vᵀΣ₁v/(2L·vᵀGv) = 1`` predicts (with G ≈ H near a minimum).
+    """
+    plt = _pyplot()
+    lam = np.asarray(eigenvalues, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    ax.loglog(lam, np.asarray(noise_along, dtype=float), "o", color="C3", label="v_iᵀΣ₁v_i")
+    line = np.array([lam[lam > 0].min(), lam.max()]) if np.any(lam > 0) else np.array([1e-3, 1.0])
+    ax.loglog(line, 2 * loss * line, "--", color="0.4", label="2L·λ (g = 1)")
+    ax.set_xlabel("Hessian eigenvalue λ_i")
+    ax.set_ylabel("noise variance along v_i")
+    ax.legend(fontsize=7)
+    ax.set_title("Noise along the top eigen-directions", fontsize=9)
+    return _save(fig, path)

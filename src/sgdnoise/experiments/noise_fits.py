@@ -108,6 +108,24 @@ def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fit_network_noise(model, loss_fn, data, *, batch_size: int, num_batches: int, per_layer: int, seed: int,
+                      method: str = "cf", progress: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """Noise of ``num_batches`` mini-batches at the model's current weights for ``per_layer`` random
+    entries of every parameter tensor, fitted per entry.
+
+    Returns the :func:`sgdnoise.stable.compare_fits` frame (with a ``layer`` column) and the noise
+    samples ``(n_entries, K)``. The entries depend only on ``seed`` and the architecture, so two
+    checkpoints of one model are compared on the same entries.
+    """
+    noise = collect_noise(model, loss_fn, data, batch_size=batch_size, num_batches=num_batches,
+                          seed=seed, params=per_layer, progress=progress)
+    samples, names = noise.noise_matrix()
+    samples = samples.double()
+    fits = compare_fits(samples, method=method, names=names)
+    fits.insert(1, "layer", [name.split("[")[0] for name in names])
+    return fits, samples.cpu().numpy()
+
+
 def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool = False) -> NoiseFitResult:
     """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
@@ -124,11 +142,7 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
     test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
-    noise = collect_noise(model, loss_fn, (x, y), batch_size=config.batch_size, num_batches=config.num_batches,
-                          seed=config.seed, params=config.per_layer, progress=progress)
-    samples, names = noise.noise_matrix()
-    samples = samples.double()
-    fits = compare_fits(samples, method=config.method, names=names)
-    fits.insert(1, "layer", [name.split("[")[0] for name in names])
-    return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples.cpu().numpy(),
+    fits, samples = fit_network_noise(model, loss_fn, (x, y), batch_size=config.batch_size, num_batches=config.num_batches,
+                                      per_layer=config.per_layer, seed=config.seed, method=config.method, progress=progress)
+    return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples,
                           {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc})

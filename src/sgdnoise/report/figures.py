@@ -109,3 +109,21 @@ def directional_alignment(eigenvalues: Sequence[float], noise_along: Sequence[fl
     ax.legend(fontsize=7)
     ax.set_title("Noise along the top eigen-directions", fontsize=9)
     return _save(fig, path)
+
+
+def step_noise_histograms(step_noise: dict[str, np.ndarray], path: str | Path, bins: int = 60) -> Path:
+    """One panel per schedule: histograms of the step noise ``η_t·u`` of one entry before and after
+    the milestone (keys ``"schedule/stage"``), on a common range per panel (Battash et al. Fig. 2)."""
+    plt = _pyplot()
+    schedules = list(dict.fromkeys(key.split("/")[0] for key in step_noise))
+    fig, axes = plt.subplots(1, len(schedules), figsize=(3.4 * len(schedules), 2.8), squeeze=False)
+    for ax, schedule in zip(axes[0], schedules):
+        runs = {key.split("/")[1]: v for key, v in step_noise.items() if key.startswith(schedule + "/")}
+        lo, hi = np.quantile(np.concatenate(list(runs.values())), HIST_RANGE)
+        for (stage, values), colour in zip(runs.items(), ("C0", "C3", "C2")):
+            ax.hist(values, bins=bins, range=(lo, hi), density=True, histtype="step", color=colour, label=stage)
+        ax.set_title(schedule.replace("_", " "), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("density of η·u")
+    return _save(fig, path)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from sgdnoise.experiments.escape_axis import EscapeAxisConfig, run_escape_axis
 from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
 from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
 from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=int, default=100, help="samples per alpha in the estimator check (default 100)")
     p.add_argument("--batches", type=int, default=1000, help="noise mini-batches K for the network (default 1000)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs of the network (default 30)")
+    p.add_argument("--paths", type=int, default=1000, help="simulated paths per Δ in the escape-axis experiment (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -39,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         decay = run_lr_decay(DecayConfig(seed=args.seed, noise_batches=max(20, args.batches // 2)))
     decay.write(args.out / "lr_decay")
     console.print(_frame_table(decay.table, "Noise before/after the milestone (u: gradient noise, η·u: step noise)"))
+    with console.status("escape axis on 2-D Ackley: simulating Lévy-driven paths ..."):
+        escape = run_escape_axis(EscapeAxisConfig(paths=args.paths, seed=args.seed))
+    escape.write(args.out / "escape_axis")
+    console.print(_frame_table(escape.table, "Exit through the heavier-tailed axis (2-D Ackley, α₁ = α₂ − Δ)"))
     with console.status("estimator recovery: fitting samples of known α ..."):
         recovery = run_recovery(RecoveryConfig(rows_per_alpha=args.rows, seed=args.seed))
     recovery.write(args.out / "estimator_recovery")
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     report = args.out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(noise, decay, recovery, accuracy))
+        tmp.write_text(_markdown(noise, decay, escape, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
 
@@ -66,8 +72,8 @@ def _frame_table(frame, title: str) -> Table:
     return table
 
 
-def _markdown(noise, decay, recovery, accuracy) -> str:
-    cfg, t, rc, dc = noise.config, noise.training, recovery.config, decay.config
+def _markdown(noise, decay, escape, recovery, accuracy) -> str:
+    cfg, t, rc, dc, ec = noise.config, noise.training, recovery.config, decay.config, escape.config
     return "\n".join([
         "# sgdnoise report", "",
         "## Gradient noise of a trained network (Battash et al. Table 1, Figs. 1 and 5)", "",
@@ -90,6 +96,12 @@ def _markdown(noise, decay, recovery, accuracy) -> str:
         f"run's batch size) before the milestone and after epoch {dc.epochs}, same {dc.per_layer} entries per tensor.", "",
         markdown_table(decay.table), "",
         "![step noise before and after](lr_decay/step_noise.png)", "",
+        "## Parameters with heavier tails are the escape route (Battash et al. Fig. 6)", "",
+        f"GD plus SαS noise (ε = {ec.eps}, dt = {ec.dt}) on the 2-D Ackley function from its minimum, α₂ = {ec.alpha}, "
+        f"α₁ = α₂ − Δ, {ec.paths} paths per Δ; a path exits when it passes radius {ec.radius}, through the axis of its "
+        "larger coordinate.", "",
+        markdown_table(escape.table), "",
+        "![exit share](escape_axis/escape_axis.png)", "",
         "## Estimator recovery", "",
         f"{rc.rows_per_alpha} samples of K = {rc.k} SαS draws (scale 1) per α, seed {rc.seed}; RMSE of α̂ by method:", "",
         markdown_table(accuracy.reset_index().rename(columns={"alpha": "true α"}), "{:.3f}"), "",

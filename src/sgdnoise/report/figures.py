@@ -127,3 +127,15 @@ def step_noise_histograms(step_noise: dict[str, np.ndarray], path: str | Path, b
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("density of η·u")
     return _save(fig, path)
+
+
+def exit_share_plot(table: pd.DataFrame, path: str | Path) -> Path:
+    """P(exit via x1) against Δ = α_2 − α_1 with binomial error bars (Battash et al. Fig. 6)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    ax.errorbar(table["delta"], table["p_exit_x1"], yerr=2 * table["stderr"], fmt="o-", color="C3", capsize=3)
+    ax.axhline(0.5, color="0.5", lw=0.8, ls=":")
+    ax.set_xlabel("Δ = α₂ − α₁")
+    ax.set_ylabel("P(exit via x₁)")
+    ax.set_title("Escape axis on 2-D Ackley (±2 s.e.)", fontsize=9)
+    return _save(fig, path)

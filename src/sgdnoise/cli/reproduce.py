@@ -10,6 +10,7 @@ from rich.table import Table
 from sgdnoise.experiments.escape_axis import EscapeAxisConfig, run_escape_axis
 from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
 from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
+from sgdnoise.experiments.zhu_toy import ZhuConfig, run_zhu_toy
 from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
 from sgdnoise.report import markdown_table, summary_table
 from sgdnoise.report.tables import console as report_console
@@ -45,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
         escape = run_escape_axis(EscapeAxisConfig(paths=args.paths, seed=args.seed))
     escape.write(args.out / "escape_axis")
     console.print(_frame_table(escape.table, "Exit through the heavier-tailed axis (2-D Ackley, α₁ = α₂ − Δ)"))
+    with console.status("Zhu et al.'s 2-D toy: GD with noise of different shapes ..."):
+        zhu = run_zhu_toy(ZhuConfig(seed=args.seed))
+    zhu.write(args.out / "zhu_toy")
+    console.print(_frame_table(zhu.table, "Escapes from the sharp minimum, equal noise variance (Zhu et al.)"))
     with console.status("estimator recovery: fitting samples of known α ..."):
         recovery = run_recovery(RecoveryConfig(rows_per_alpha=args.rows, seed=args.seed))
     recovery.write(args.out / "estimator_recovery")
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     report = args.out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(noise, decay, escape, recovery, accuracy))
+        tmp.write_text(_markdown(noise, decay, escape, zhu, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
 
@@ -72,7 +77,7 @@ def _frame_table(frame, title: str) -> Table:
     return table
 
 
-def _markdown(noise, decay, escape, recovery, accuracy) -> str:
+def _markdown(noise, decay, escape, zhu, recovery, accuracy) -> str:
     cfg, t, rc, dc, ec = noise.config, noise.training, recovery.config, decay.config, escape.config
     return "\n".join([
         "# sgdnoise report", "",
@@ -102,6 +107,11 @@ def _markdown(noise, decay, escape, recovery, accuracy) -> str:
         "larger coordinate.", "",
         markdown_table(escape.table), "",
         "![exit share](escape_axis/escape_axis.png)", "",
+        "## Anisotropic noise escapes a sharp minimum (Zhu et al. 2019, 2-D toy)", "",
+        f"From the sharp minimum (1, 1), {zhu.config.n_steps} steps of lr {zhu.config.lr}; every noisy variant adds "
+        f"noise of total variance {zhu.config.noise_variance} per step; success = both coordinates < −0.5 at the end "
+        f"({zhu.config.n_repeats} repeats each).", "",
+        markdown_table(zhu.table), "",
         "## Estimator recovery", "",
         f"{rc.rows_per_alpha} samples of K = {rc.k} SαS draws (scale 1) per α, seed {rc.seed}; RMSE of α̂ by method:", "",
         markdown_table(accuracy.reset_index().rename(columns={"alpha": "true α"}), "{:.3f}"), "",

@@ -18,6 +18,7 @@ import pandas as pd
 
 from sgdnoise.dynamics import Ackley, Ball, simulate_exit
 from sgdnoise.errors import ConfigError
+from sgdnoise.parallel import torch_threads
 from sgdnoise.report.figures import exit_share_plot
 from sgdnoise.store import manifest, write_json, write_table
 
@@ -59,9 +60,10 @@ def run_escape_axis(config: EscapeAxisConfig = EscapeAxisConfig()) -> EscapeAxis
     deltas = np.asarray(config.deltas, dtype=float)
     n = config.paths
     alpha = np.stack([np.repeat(config.alpha - deltas, n), np.full(deltas.size * n, config.alpha)], axis=1)
-    r = simulate_exit(Ackley(), [0.0, 0.0], alpha=alpha, eps=config.eps, dt=config.dt,
-                      domain=Ball([0.0, 0.0], config.radius), n_paths=len(alpha), max_steps=config.max_steps,
-                      seed=config.seed, block_steps=256)
+    with torch_threads(1):  # thousands of small steps: dispatch-bound (see sgdnoise.parallel)
+        r = simulate_exit(Ackley(), [0.0, 0.0], alpha=alpha, eps=config.eps, dt=config.dt,
+                          domain=Ball([0.0, 0.0], config.radius), n_paths=len(alpha), max_steps=config.max_steps,
+                          seed=config.seed, block_steps=256)
     axis = np.asarray(r.axis).reshape(deltas.size, n)
     exited = np.asarray(r.exited).reshape(deltas.size, n)
     time = np.asarray(r.time).reshape(deltas.size, n)

@@ -7,9 +7,14 @@
 * :func:`simulate_exit`: Euler scheme with per-coordinate SαS Lévy, Gaussian or anisotropic
   Gaussian noise, thousands of paths at once; :class:`ExitResult` per path and its summary.
 * :func:`zhu_escape_table`: GD + noise variants at equal total variance on Zhu et al.'s toy.
+* :func:`sgd_ensemble`: many plain-SGD seeds of one network at once, bit-identical to the
+  seed-by-seed loop; :func:`escape_by_loss` / :func:`escape_by_distance` stop each seed at its
+  escape from a minimum; :func:`project_displacements` splits exit displacements over directions.
 """
 
 from sgdnoise.dynamics.domains import Ball, Box, Domain, PredicateDomain
+from sgdnoise.dynamics.ensemble import EnsembleResult, batch_indices, init_seed, sgd_ensemble
+from sgdnoise.dynamics.escape import EscapeResult, ProjectionShares, escape_by_distance, escape_by_loss, project_displacements
 from sgdnoise.dynamics.potentials import Ackley, DoubleWell, FunctionPotential, Potential, Quadratic, ZhuToy
 from sgdnoise.dynamics.results import ExitResult, ExitSummary
 from sgdnoise.dynamics.schedules import ConstantSchedule, ExponentialSchedule, MultiStepSchedule, Schedule
@@ -23,6 +28,8 @@ __all__ = [
     "ConstantSchedule",
     "Domain",
     "DoubleWell",
+    "EnsembleResult",
+    "EscapeResult",
     "ExitResult",
     "ExitSummary",
     "ExponentialSchedule",
@@ -30,11 +37,19 @@ __all__ = [
     "MultiStepSchedule",
     "Potential",
     "PredicateDomain",
+    "ProjectionShares",
     "Quadratic",
     "Schedule",
     "ZHU_VARIANTS",
     "ZhuEscapeTable",
     "ZhuToy",
+    "batch_indices",
+    "escape_by_distance",
+    "escape_by_loss",
+    "init_seed",
+    "project_displacements",
+    "sgd_ensemble",
     "simulate_exit",
     "zhu_escape_table",
 ]
+

@@ -1,0 +1,191 @@
+"""Escape of SGD from a minimum of a real network, many seeds at once (on :func:`sgd_ensemble`).
+
+Two protocols, both started from the same minimum ``w*`` (a state_dict), each seed stopped and
+frozen at its escape step σ:
+
+* :func:`escape_by_loss` — Battash et al. (Fig. 3/4): after training to ``w*`` (lr 0.05, batch
+  128 in the paper), run SGD with a smaller batch; σ is the first step t with
+  ``L_eval(w_t) > factor · L_eval(w*)``, ``L_eval`` the mean loss over ``eval_data`` (the full
+  training set or a fixed subset). The paper does not state its threshold; this relative rule
+  (scale-free across data sets and losses) is our choice. With ``L_eval(w*) = 0`` every step escapes.
+* :func:`escape_by_distance` — Simsekli et al.'s ``sgd_first_exit_time``: σ is the first step with
+  ``‖w_t − w*‖₂ > radius``.
+
+Per seed: σ (or ``max_steps``, censored), the escaped flag and the exit displacement
+``w_σ − w*`` (flat, ``named_parameters()`` order — the layout of
+``sgdnoise.curvature.hessian_eigenvalues``' eigenvectors). :func:`project_displacements` splits
+each displacement's squared norm between given orthonormal directions and the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import vmap
+
+from sgdnoise.dynamics.ensemble import LossFn, Params, data_tensors, seed_loss, sgd_ensemble
+from sgdnoise.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class EscapeResult:
+    """Per-seed escape from ``w*``.
+
+    steps : ``(S,)`` escape step σ (first step past the threshold), ``max_steps`` if censored.
+    escaped : ``(S,)`` bool. displacement : ``(S, D)`` ``w_σ − w*`` (last weights if censored).
+    """
+
+    seeds: tuple[int, ...]
+    steps: np.ndarray
+    escaped: np.ndarray
+    displacement: torch.Tensor
+    max_steps: int
+    lr: float
+    batch_size: int
+    protocol: str
+
+    def survival(self, u: Any) -> np.ndarray:
+        """Empirical ``P(σ > u)`` over seeds at steps ``u`` (any shape); NaN beyond ``max_steps``."""
+        u_arr = np.asarray(u, dtype=np.float64)
+        sigma = np.where(self.escaped, self.steps, np.inf)
+        out = (sigma[None, :] > u_arr.reshape(-1, 1)).mean(axis=1).reshape(u_arr.shape)
+        return np.where(u_arr <= self.max_steps, out, np.nan)
+
+    def summary(self) -> dict[str, float]:
+        """Mean σ ± sd/√S (NaN unless every seed escaped), and the exponential-law MLE
+        (total steps of all seeds, censored included, / number escaped), usable when some are censored."""
+        n, k = len(self.steps), int(self.escaped.sum())
+        complete = k == n
+        return {
+            "n_seeds": n, "n_escaped": k,
+            "mean_steps": float(self.steps.mean()) if complete else float("nan"),
+            "mean_steps_stderr": float(self.steps.std(ddof=1) / np.sqrt(n)) if complete and n > 1 else float("nan"),
+            "mean_steps_exponential_mle": float(self.steps.sum() / k) if k else float("inf"),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seeds": list(self.seeds), "steps": self.steps.tolist(), "escaped": self.escaped.tolist(),
+                "max_steps": self.max_steps, "lr": self.lr, "batch_size": self.batch_size, "protocol": self.protocol,
+                "summary": self.summary()}
+
+
+@dataclass(frozen=True)
+class ProjectionShares:
+    """Squared displacement split over directions: ``share_top[s] = Σ_i c_{s,i}² / ‖d_s‖²`` with
+    ``c = d V`` (V: (D, k) orthonormal columns), ``share_rest = 1 − share_top``; ``coefficients`` (S, k)."""
+
+    coefficients: torch.Tensor
+    share_each: torch.Tensor
+    share_top: torch.Tensor
+    share_rest: torch.Tensor
+
+    def mean(self) -> dict[str, float]:
+        """Mean share on the directions and on the rest, with standard errors over seeds."""
+        n = self.share_top.numel()
+        se = float(self.share_top.double().std() / np.sqrt(n)) if n > 1 else float("nan")
+        return {"share_top": float(self.share_top.double().mean()), "share_rest": float(self.share_rest.double().mean()), "stderr": se}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"share_each": self.share_each.tolist(), "share_top": self.share_top.tolist(),
+                "share_rest": self.share_rest.tolist(), "mean": self.mean()}
+
+
+def _flat(params: Params) -> torch.Tensor:
+    return torch.cat([p.reshape(p.shape[0], -1) for p in params.values()], dim=1)
+
+
+def _minimum(model: nn.Module, minimum: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    ref = dict(model.named_parameters())
+    minimum = dict(minimum) if minimum is not None else ref
+    missing = [n for n in ref if n not in minimum]
+    if missing:
+        raise InvalidInputError(f"minimum lacks parameters {missing[:5]}; pass the trained model's state_dict()")
+    return {n: minimum[n].detach().to(ref[n]) for n in ref}
+
+
+def _escape(model, loss_fn, data, minimum, crossed, *, seeds, lr, batch_size, max_steps, protocol, progress) -> EscapeResult:
+    res = sgd_ensemble(model, loss_fn, data, seeds=seeds, lr=lr, batch_size=batch_size, steps=max_steps,
+                       init=minimum, stop=lambda t, params, idx: crossed(params), progress=progress)
+    w_opt = torch.cat([v.reshape(-1) for v in minimum.values()])
+    return EscapeResult(seeds=res.seeds, steps=res.stop_step, escaped=res.stopped, displacement=res.flat() - w_opt,
+                        max_steps=max_steps, lr=res.lr, batch_size=res.batch_size, protocol=protocol)
+
+
+def escape_by_distance(model: nn.Module, loss_fn: LossFn, data: Any, *, radius: float, seeds: Sequence[int], lr: float,
+                       batch_size: int, max_steps: int, minimum: Mapping[str, torch.Tensor] | None = None,
+                       progress: bool = False) -> EscapeResult:
+    """Simsekli's protocol: σ = first step with ``‖w_t − w*‖₂ > radius`` (``w*`` = ``minimum``,
+    default the model's weights). Other arguments as :func:`sgd_ensemble`."""
+    if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
+        raise InvalidInputError(f"radius must be a finite number > 0; got {radius!r}")
+    w_min = _minimum(model, minimum)
+    w_opt = torch.cat([v.reshape(-1) for v in w_min.values()])
+
+    def crossed(params: Params) -> torch.Tensor:
+        return torch.linalg.vector_norm(_flat(params) - w_opt, dim=1) > radius
+
+    return _escape(model, loss_fn, data, w_min, crossed, seeds=seeds, lr=lr, batch_size=batch_size,
+                   max_steps=max_steps, protocol=f"distance>{radius:g}", progress=progress)
+
+
+def escape_by_loss(model: nn.Module, loss_fn: LossFn, data: Any, *, factor: float, seeds: Sequence[int], lr: float,
+                   batch_size: int, max_steps: int, minimum: Mapping[str, torch.Tensor] | None = None,
+                   eval_data: Any = None, progress: bool = False) -> EscapeResult:
+    """Battash et al.'s protocol: σ = first step with ``L_eval(w_t) > factor · L_eval(w*)``.
+
+    ``eval_data`` (default ``data``) is evaluated in full for every running seed after every
+    step — pass a fixed subset to make that cheaper. ``factor`` > 1.
+    """
+    if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
+        raise InvalidInputError(f"factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); got {factor!r}")
+    w_min = _minimum(model, minimum)
+    device = next(model.parameters()).device
+    xe, ye = data_tensors(eval_data if eval_data is not None else data, device)
+    loss_at = seed_loss(model, loss_fn)  # the ensemble's own forward, so σ matches a seed-by-seed loop
+
+    def eval_loss(params: Params) -> torch.Tensor:
+        return loss_at(params, xe, ye)
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            threshold = factor * eval_loss(w_min)
+    finally:
+        model.train(was_training)
+    batched = vmap(eval_loss)
+
+    def crossed(params: Params) -> torch.Tensor:
+        with torch.no_grad():
+            return batched(params) > threshold
+
+    return _escape(model, loss_fn, data, w_min, crossed, seeds=seeds, lr=lr, batch_size=batch_size,
+                   max_steps=max_steps, protocol=f"loss>{factor:g}×minimum", progress=progress)
+
+
+def project_displacements(displacement: torch.Tensor, directions: Any) -> ProjectionShares:
+    """Share of each seed's squared displacement on the columns of ``directions`` vs the rest.
+
+    displacement : ``(S, D)``. directions : ``(D, k)`` orthonormal columns, or an object with
+    ``.eigenvectors`` such (e.g. ``sgdnoise.curvature.hessian_eigenvalues(...)``). Rows with
+    zero displacement get NaN shares.
+    """
+    V = getattr(directions, "eigenvectors", directions)
+    V = torch.as_tensor(V).to(displacement)
+    d = displacement
+    if d.ndim != 2 or V.ndim != 2 or V.shape[0] != d.shape[1]:
+        raise InvalidInputError(f"displacement must be (S, D) and directions (D, k); got {tuple(d.shape)} and {tuple(V.shape)}")
+    gram = V.T @ V
+    tol = 1e-4 if V.dtype == torch.float32 else 1e-8
+    if not torch.allclose(gram, torch.eye(V.shape[1], dtype=V.dtype, device=V.device), atol=tol, rtol=0):
+        raise InvalidInputError("directions must have orthonormal columns (e.g. Hessian eigenvectors); orthonormalise them with torch.linalg.qr")
+    coef = d @ V
+    total = (d * d).sum(dim=1)
+    each = coef.square() / total[:, None]
+    top = each.sum(dim=1)
+    return ProjectionShares(coefficients=coef, share_each=each, share_top=top, share_rest=1 - top)

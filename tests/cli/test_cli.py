@@ -45,7 +45,8 @@ def test_reproduce_writes_its_report(tmp_path):
     assert main(["reproduce", "--out", str(tmp_path), "--rows", "5", "--batches", "50", "--epochs", "2", "--paths", "100"]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "Estimator recovery" in report and "| true α |" in report and "Gradient noise of a trained network" in report
-    for figure in ("noise_fits/histograms.png", "lr_decay/step_noise.png", "escape_axis/escape_axis.png"):
+    for figure in ("noise_fits/histograms.png", "lr_decay/step_noise.png", "escape_axis/escape_axis.png",
+                   "escape_time/escape_time.png"):
         assert (tmp_path / figure).exists()
     accuracy = pd.read_csv(tmp_path / "estimator_recovery" / "accuracy.csv")
     assert set(accuracy.method) == {"cf", "quantile", "tail", "mle"}

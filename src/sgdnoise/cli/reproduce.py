@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from sgdnoise.experiments.escape_axis import EscapeAxisConfig, run_escape_axis
+from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
 from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
 from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
 from sgdnoise.experiments.zhu_toy import ZhuConfig, run_zhu_toy
@@ -46,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         escape = run_escape_axis(EscapeAxisConfig(paths=args.paths, seed=args.seed))
     escape.write(args.out / "escape_axis")
     console.print(_frame_table(escape.table, "Exit through the heavier-tailed axis (2-D Ackley, α₁ = α₂ − Δ)"))
+    with console.status("escape from a minimum of an MLP: SGD ensembles over learning rates and batch sizes ..."):
+        escape_time = run_escape_time(EscapeTimeConfig(seeds=max(10, args.paths // 10), seed=args.seed))
+    escape_time.write(args.out / "escape_time")
+    console.print(_frame_table(escape_time.times, "Escape time from a trained minimum (steps)"))
+    console.print(_frame_table(escape_time.fits[["model", "formula", "r2", "aic"]], "Theories fitted to the escape times"))
     with console.status("Zhu et al.'s 2-D toy: GD with noise of different shapes ..."):
         zhu = run_zhu_toy(ZhuConfig(seed=args.seed))
     zhu.write(args.out / "zhu_toy")
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     report = args.out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(noise, decay, escape, zhu, recovery, accuracy))
+        tmp.write_text(_markdown(noise, decay, escape, escape_time, zhu, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
 
@@ -77,7 +83,7 @@ def _frame_table(frame, title: str) -> Table:
     return table
 
 
-def _markdown(noise, decay, escape, zhu, recovery, accuracy) -> str:
+def _markdown(noise, decay, escape, escape_time, zhu, recovery, accuracy) -> str:
     cfg, t, rc, dc, ec = noise.config, noise.training, recovery.config, decay.config, escape.config
     return "\n".join([
         "# sgdnoise report", "",
@@ -107,6 +113,14 @@ def _markdown(noise, decay, escape, zhu, recovery, accuracy) -> str:
         "larger coordinate.", "",
         markdown_table(escape.table), "",
         "![exit share](escape_axis/escape_axis.png)", "",
+        "## Escape time from a minimum of a network (Battash et al. Figs. 3 and 4)", "",
+        f"A 3-layer ReLU MLP trained on `{escape_time.config.data}` (lr {escape_time.config.train_lr}, batch "
+        f"{escape_time.config.train_batch_size}) to a minimum; from there {escape_time.config.seeds} SGD seeds at once until the "
+        f"training loss exceeds {escape_time.config.factor}× its minimum value (at most {escape_time.config.max_steps} steps). "
+        "τ is the exponential-law estimate (total steps / escapes), the plain mean when every seed escaped.", "",
+        markdown_table(escape_time.times), "",
+        markdown_table(escape_time.fits[["model", "formula", "r2", "aic"]]), "",
+        "![escape time and survival](escape_time/escape_time.png)", "",
         "## Anisotropic noise escapes a sharp minimum (Zhu et al. 2019, 2-D toy)", "",
         f"From the sharp minimum (1, 1), {zhu.config.n_steps} steps of lr {zhu.config.lr}; every noisy variant adds "
         f"noise of total variance {zhu.config.noise_variance} per step; success = both coordinates < −0.5 at the end "

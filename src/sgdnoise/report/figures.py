@@ -139,3 +139,25 @@ def exit_share_plot(table: pd.DataFrame, path: str | Path) -> Path:
     ax.set_ylabel("P(exit via x₁)")
     ax.set_title("Escape axis on 2-D Ackley (±2 s.e.)", fontsize=9)
     return _save(fig, path)
+
+
+def escape_time_plot(times: pd.DataFrame, predictions: dict[str, np.ndarray], survival: pd.DataFrame, path: str | Path) -> Path:
+    """Left: mean escape time against the learning rate with fitted theories (Battash et al. Fig. 3);
+    right: survival ``P(σ > u)`` for several batch sizes (Fig. 4)."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    left.plot(times["lr"], times["mean_steps_exponential_mle"], "ko", label="measured τ")
+    for (name, tau), style in zip(predictions.items(), ("C3-", "C0--", "C2:")):
+        left.plot(times["lr"], tau, style, label=name)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("learning rate η")
+    left.set_ylabel("mean escape time (steps)")
+    left.legend(fontsize=7)
+    for batch, part in survival.groupby("batch_size"):
+        right.semilogx(part["u"], part["survival"], label=f"B = {batch}")
+    right.set_xlabel("steps u")
+    right.set_ylabel("P(σ > u)")
+    right.legend(fontsize=7)
+    fig.suptitle("Escape from a minimum of an MLP", fontsize=9)
+    return _save(fig, path)

@@ -11,6 +11,7 @@ from sgdnoise.experiments.escape_axis import EscapeAxisConfig, run_escape_axis
 from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
 from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
 from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
+from sgdnoise.experiments.mori_stationary import MoriConfig, run_mori_stationary
 from sgdnoise.experiments.zhu_toy import ZhuConfig, run_zhu_toy
 from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
 from sgdnoise.report import markdown_table, summary_table
@@ -56,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         zhu = run_zhu_toy(ZhuConfig(seed=args.seed))
     zhu.write(args.out / "zhu_toy")
     console.print(_frame_table(zhu.table, "Escapes from the sharp minimum, equal noise variance (Zhu et al.)"))
+    with console.status("Mori et al.'s stationary law: simulating SGD's multiplicative-noise SDE ..."):
+        mori = run_mori_stationary(MoriConfig(n_paths=20 * args.paths, seed=args.seed))
+    mori.write(args.out / "mori_stationary")
+    console.print(_frame_table(mori.table, "Stationary law p ∝ L^-φ: fitted φ against 1 + B/(ηh)"))
     with console.status("estimator recovery: fitting samples of known α ..."):
         recovery = run_recovery(RecoveryConfig(rows_per_alpha=args.rows, seed=args.seed))
     recovery.write(args.out / "estimator_recovery")
@@ -69,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     report = args.out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(noise, decay, escape, escape_time, zhu, recovery, accuracy))
+        tmp.write_text(_markdown(noise, decay, escape, escape_time, zhu, mori, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
 
@@ -83,7 +88,7 @@ def _frame_table(frame, title: str) -> Table:
     return table
 
 
-def _markdown(noise, decay, escape, escape_time, zhu, recovery, accuracy) -> str:
+def _markdown(noise, decay, escape, escape_time, zhu, mori, recovery, accuracy) -> str:
     cfg, t, rc, dc, ec = noise.config, noise.training, recovery.config, decay.config, escape.config
     return "\n".join([
         "# sgdnoise report", "",
@@ -126,6 +131,10 @@ def _markdown(noise, decay, escape, escape_time, zhu, recovery, accuracy) -> str
         f"noise of total variance {zhu.config.noise_variance} per step; success = both coordinates < −0.5 at the end "
         f"({zhu.config.n_repeats} repeats each).", "",
         markdown_table(zhu.table), "",
+        "## The stationary law is a power of the loss (Mori et al. 2022)", "",
+        f"1-D SDE of SGD near a minimum of a mean-square loss, L = {mori.config.loss_min} + h x²/2 (h = {mori.config.curvature}), "
+        f"noise variance 2ηhL/B, {mori.config.n_paths} paths; φ fitted by maximum likelihood against φ = 1 + B/(ηh).", "",
+        markdown_table(mori.table), "",
         "## Estimator recovery", "",
         f"{rc.rows_per_alpha} samples of K = {rc.k} SαS draws (scale 1) per α, seed {rc.seed}; RMSE of α̂ by method:", "",
         markdown_table(accuracy.reset_index().rename(columns={"alpha": "true α"}), "{:.3f}"), "",

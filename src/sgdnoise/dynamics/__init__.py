@@ -14,6 +14,7 @@
 
 from sgdnoise.dynamics.domains import Ball, Box, Domain, PredicateDomain
 from sgdnoise.dynamics.ensemble import EnsembleResult, batch_indices, init_seed, sgd_ensemble
+from sgdnoise.dynamics.multiplicative import stationary_samples
 from sgdnoise.dynamics.escape import EscapeResult, ProjectionShares, escape_by_distance, escape_by_loss, project_displacements
 from sgdnoise.dynamics.potentials import Ackley, DoubleWell, FunctionPotential, Potential, Quadratic, ZhuToy
 from sgdnoise.dynamics.results import ExitResult, ExitSummary
@@ -50,6 +51,7 @@ __all__ = [
     "project_displacements",
     "sgd_ensemble",
     "simulate_exit",
+    "stationary_samples",
     "zhu_escape_table",
 ]
 

@@ -11,8 +11,6 @@ command again resumes after the last finished epoch.
 from __future__ import annotations
 
 import argparse
-import ast
-from typing import Any
 
 from sgdnoise.cli.options import parse_options
 

@@ -20,7 +20,8 @@ from sgdnoise.dynamics import Ackley, Ball, simulate_exit
 from sgdnoise.errors import ConfigError
 from sgdnoise.parallel import torch_threads
 from sgdnoise.report.figures import exit_share_plot
-from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.experiments.common import write_manifest
+from sgdnoise.store import write_table
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,7 @@ class EscapeAxisResult:
         folder = Path(folder)
         return {"table": write_table(self.table, folder / "escape_axis.csv"),
                 "figure": exit_share_plot(self.table, folder / "escape_axis.png"),
-                "manifest": write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
-                                       folder / "manifest.json")}
+                "manifest": write_manifest(self, folder)}
 
 
 def run_escape_axis(config: EscapeAxisConfig = EscapeAxisConfig()) -> EscapeAxisResult:

@@ -26,7 +26,8 @@ from sgdnoise.errors import ConfigError
 from sgdnoise.models import build_model
 from sgdnoise.parallel import torch_threads
 from sgdnoise.report.figures import escape_time_plot
-from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.experiments.common import write_manifest
+from sgdnoise.store import write_table
 from sgdnoise.theory import compare_escape_fits
 from sgdnoise.training import TrainConfig, train
 
@@ -71,8 +72,7 @@ class EscapeTimeResult:
                 "fits": write_table(self.fits, folder / "theory_fits.csv"),
                 "survival": write_table(self.survival, folder / "survival.csv"),
                 "figure": escape_time_plot(self.times, self.predictions, self.survival, folder / "escape_time.png"),
-                "manifest": write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
-                                       folder / "manifest.json")}
+                "manifest": write_manifest(self, folder)}
 
 
 def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTimeResult:

@@ -15,7 +15,8 @@ import pandas as pd
 
 from sgdnoise.errors import ConfigError
 from sgdnoise.stable import METHODS, compare_fits, fit_sas, sample_sas, summarize_fits
-from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.experiments.common import write_manifest
+from sgdnoise.store import write_table
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,7 @@ class RecoveryResult:
             "fits": write_table(self.fits, folder / "fits.parquet"),
             "summary": write_table(self.summary, folder / "summary.csv"),
         }
-        paths["manifest"] = write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
-                                       folder / "manifest.json")
+        paths["manifest"] = write_manifest(self, folder)
         return paths
 
 

@@ -27,7 +27,8 @@ from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.noise_fits import fit_network_noise
 from sgdnoise.models import build_model, load_checkpoint
 from sgdnoise.report.figures import step_noise_histograms
-from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.experiments.common import write_manifest
+from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
 
 SCHEDULES = ("constant", "lr_decay", "batch_increase")
@@ -82,8 +83,7 @@ class DecayResult:
             "table": write_table(self.table, folder / "schedules.csv"),
             "fits": write_table(self.fits, folder / "fits.parquet"),
             "figure": step_noise_histograms(self.step_noise, folder / "step_noise.png"),
-            "manifest": write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
-                                   folder / "manifest.json"),
+            "manifest": write_manifest(self, folder),
         }
 
 

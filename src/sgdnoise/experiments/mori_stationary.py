@@ -19,7 +19,8 @@ from scipy import optimize, special
 
 from sgdnoise.dynamics.multiplicative import stationary_samples
 from sgdnoise.parallel import torch_threads
-from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.experiments.common import write_manifest
+from sgdnoise.store import write_table
 from sgdnoise.theory import mori_stationary_exponent
 
 
@@ -44,8 +45,7 @@ class MoriResult:
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
         return {"table": write_table(self.table, folder / "mori_stationary.csv"),
-                "manifest": write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
-                                       folder / "manifest.json")}
+                "manifest": write_manifest(self, folder)}
 
 
 def fit_loss_power(x: np.ndarray, curvature: float, loss_min: float) -> tuple[float, float]:

@@ -24,7 +24,8 @@ from sgdnoise.gradients import collect_noise
 from sgdnoise.models import build_model, load_checkpoint
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
-from sgdnoise.store import atomic_path, manifest, write_json, write_table
+from sgdnoise.experiments.common import write_manifest
+from sgdnoise.store import atomic_path, write_table
 from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
 
 
@@ -88,8 +89,7 @@ class NoiseFitResult:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, noise=self.samples, names=np.asarray(self.fits["name"], dtype=str))
         paths["samples"] = folder / "samples.npz"
-        paths["manifest"] = write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
-                                       folder / "manifest.json")
+        paths["manifest"] = write_manifest(self, folder)
         return paths
 
 

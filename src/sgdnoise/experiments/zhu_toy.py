@@ -16,7 +16,8 @@ import pandas as pd
 
 from sgdnoise.dynamics import zhu_escape_table
 from sgdnoise.parallel import torch_threads
-from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.experiments.common import write_manifest
+from sgdnoise.store import write_table
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ class ZhuResult:
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
         return {"table": write_table(self.table, folder / "zhu_toy.csv"),
-                "manifest": write_json(manifest(asdict(self.config), seed=self.config.seed, result=self.to_dict()),
-                                       folder / "manifest.json")}
+                "manifest": write_manifest(self, folder)}
 
 
 def run_zhu_toy(config: ZhuConfig = ZhuConfig()) -> ZhuResult:

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from sgdnoise.experiments.escape_axis import EscapeAxisConfig, run_escape_axis
+from sgdnoise.experiments.escape_direction import EscapeDirectionConfig, run_escape_direction
 from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
 from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
 from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
@@ -53,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     escape_time.write(args.out / "escape_time")
     console.print(_frame_table(escape_time.times, "Escape time from a trained minimum (steps)"))
     console.print(_frame_table(escape_time.fits[["model", "formula", "r2", "aic"]], "Theories fitted to the escape times"))
+    with console.status("escape directions of GD and SGD from a sharp minimum ..."):
+        direction = run_escape_direction(EscapeDirectionConfig(seed=args.seed))
+    direction.write(args.out / "escape_direction")
+    console.print(_frame_table(direction.table, "Share of the exit displacement on the top Hessian eigenvectors"))
     with console.status("Zhu et al.'s 2-D toy: GD with noise of different shapes ..."):
         zhu = run_zhu_toy(ZhuConfig(seed=args.seed))
     zhu.write(args.out / "zhu_toy")
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     report = args.out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(noise, decay, escape, escape_time, zhu, mori, recovery, accuracy))
+        tmp.write_text(_markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
 
@@ -88,7 +93,7 @@ def _frame_table(frame, title: str) -> Table:
     return table
 
 
-def _markdown(noise, decay, escape, escape_time, zhu, mori, recovery, accuracy) -> str:
+def _markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery, accuracy) -> str:
     cfg, t, rc, dc, ec = noise.config, noise.training, recovery.config, decay.config, escape.config
     return "\n".join([
         "# sgdnoise report", "",
@@ -126,6 +131,13 @@ def _markdown(noise, decay, escape, escape_time, zhu, mori, recovery, accuracy) 
         markdown_table(escape_time.times), "",
         markdown_table(escape_time.fits[["model", "formula", "r2", "aic"]]), "",
         "![escape time and survival](escape_time/escape_time.png)", "",
+        "## SGD leaves along flat directions, GD along the sharpest (Wang & Wu 2023)", "",
+        f"Over-parameterised linear regression (n = {direction.config.n_points}, d = {direction.config.dim}) from its "
+        f"interpolating minimum; GD at η·λ_max = {direction.config.gd_factor} (unstable), SGD (batch "
+        f"{direction.config.batch_size}) at η·λ_max = {direction.config.sgd_factor} (where GD is stable); share of the "
+        f"squared exit displacement (‖w − w*‖ > {direction.config.radius}) on the top eigenvector and the top "
+        f"{direction.config.k}.", "",
+        markdown_table(direction.table), "",
         "## Anisotropic noise escapes a sharp minimum (Zhu et al. 2019, 2-D toy)", "",
         f"From the sharp minimum (1, 1), {zhu.config.n_steps} steps of lr {zhu.config.lr}; every noisy variant adds "
         f"noise of total variance {zhu.config.noise_variance} per step; success = both coordinates < −0.5 at the end "

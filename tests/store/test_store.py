@@ -70,3 +70,12 @@ def test_write_table_formats_and_numpy_values_in_json(tmp_path):
         write_table(frame, tmp_path / "t.xlsx")
     write_json({"x": np.float32(1.5), "y": np.arange(2)}, tmp_path / "m.json")
     assert json.loads((tmp_path / "m.json").read_text()) == {"x": 1.5, "y": [0, 1]}
+
+
+def test_npz_names_label_the_rows(tmp_path):
+    np.savez(tmp_path / "s.npz", noise=X, names=np.array(["a[0]", "b[3]"]))
+    x, names = read_samples(tmp_path / "s.npz")
+    np.testing.assert_array_equal(x, X)
+    assert names == ["a[0]", "b[3]"]
+    np.savez(tmp_path / "t.npz", noise=X, names=np.array(["only-one"]))
+    assert read_samples(tmp_path / "t.npz")[1] == ["row0", "row1"]

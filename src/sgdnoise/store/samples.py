@@ -1,6 +1,7 @@
 """Reading samples for fitting: one sample (e.g. one parameter's noise) per row.
 
-Formats: ``.npy``; ``.npz`` (the array named ``key``, or the only / first 2-D array);
+Formats: ``.npy``; ``.npz`` (the array named ``key``, or the only / first 2-D array; a 1-D
+string array ``names`` in the same file labels the rows, as ``sgdnoise measure`` writes it);
 ``.csv`` (numeric columns, optional header, non-numeric columns such as a ``name`` column are
 taken as row labels); ``.parquet`` (same as CSV). A 1-D array is one sample (one row).
 """
@@ -36,7 +37,7 @@ def read_samples(path: str | os.PathLike, key: str | None = None) -> tuple[np.nd
         if suffix == ".npy":
             x = np.load(p, allow_pickle=False)
         elif suffix == ".npz":
-            x = _pick_npz(p, key)
+            x, names = _pick_npz(p, key)
         else:
             frame = pd.read_parquet(p) if suffix == ".parquet" else pd.read_csv(p)
             labels = frame.select_dtypes(exclude="number")
@@ -55,13 +56,16 @@ def read_samples(path: str | os.PathLike, key: str | None = None) -> tuple[np.nd
     return x.astype(np.float64, copy=False), names or [f"row{i}" for i in range(x.shape[0])]
 
 
-def _pick_npz(p: Path, key: str | None) -> np.ndarray:
+def _pick_npz(p: Path, key: str | None) -> tuple[np.ndarray, list[str] | None]:
     with np.load(p, allow_pickle=False) as archive:
-        if key is not None:
-            if key not in archive.files:
-                raise DataFileError(f"{p} has no array named {key!r}; it has {archive.files}")
-            return archive[key]
-        candidates = [k for k in archive.files if archive[k].ndim == 2] or archive.files
-        if not candidates:
+        if key is not None and key not in archive.files:
+            raise DataFileError(f"{p} has no array named {key!r}; it has {archive.files}")
+        candidates = [k for k in archive.files if archive[k].ndim == 2] or [k for k in archive.files if k != "names"]
+        if key is None and not candidates:
             raise DataFileError(f"{p} holds no arrays")
-        return archive[candidates[0]]
+        x = archive[key if key is not None else candidates[0]]
+        names = archive["names"] if "names" in archive.files and key != "names" else None
+        rows = x.shape[0] if x.ndim == 2 else 1
+        if names is not None and (names.ndim != 1 or len(names) != rows):
+            names = None
+        return x, None if names is None else [str(n) for n in names]

@@ -187,7 +187,8 @@ def compare_fits(
         "alpha": _np(sas.alpha), "scale": _np(sas.scale), "loc": _np(sas.loc),
         "gauss_loc": _np(gauss.loc), "gauss_std": _np(gauss.std),
     })
-    xs, sorted_rows = rows[ok], torch.sort(rows[ok], 1).values
+    sorted_all = torch.sort(rows, 1).values
+    xs, sorted_rows = rows[ok], sorted_all[ok]
     laws = {"gauss": _Law("gauss", (gauss.loc[ok], gauss.std[ok])), "sas": _Law("sas", (sas.alpha[ok], sas.scale[ok], sas.loc[ok]))}
     bins = chi2_bins or default_chi2_bins(k)
     ok_np = _np(ok)
@@ -199,7 +200,7 @@ def compare_fits(
     lr = 2 * (frame["loglik_sas"] - frame["loglik_gauss"])
     frame["lr_stat"] = lr
     frame["lr_pvalue"] = np.where(lr > 0, 0.5 * stats.chi2.sf(lr.clip(lower=0), 1), np.where(lr.isna(), np.nan, 1.0))
-    q10, q50, q90 = quantiles(torch.sort(rows, 1).values, [0.1, 0.5, 0.9]).unbind(-1)
+    q10, q50, q90 = quantiles(sorted_all, [0.1, 0.5, 0.9]).unbind(-1)
     frame["kelley_skew"] = _np((q90 + q10 - 2 * q50) / (q90 - q10))
     frame["symmetry_p"] = np.nan
     if ok_np.any():

@@ -79,3 +79,17 @@ def test_errors_name_the_problem():
     with pytest.raises(ConfigError, match="num_classes"):
         build_model("mlp", input_shape=(3,), num_classes=0)
     assert set(model_names()) >= {"mlp", "cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34", "resnet50"}
+
+
+def test_seeded_model_is_reproducible_and_leaves_the_global_rng_alone():
+    import torch
+
+    from sgdnoise.models import seeded_model
+
+    before = torch.random.get_rng_state()
+    a = seeded_model("mlp", input_shape=(4,), num_classes=3, seed=7)
+    b = seeded_model("mlp", input_shape=(4,), num_classes=3, seed=7)
+    c = seeded_model("mlp", input_shape=(4,), num_classes=3, seed=8)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))

@@ -39,12 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from rich.console import Console
     from rich.table import Table
 
     from sgdnoise.data import load_dataset
-    from sgdnoise.models import build_model
+    from sgdnoise.models import seeded_model
     from sgdnoise.training import TrainConfig, train
 
     model_opts = parse_options(args.model_opt, "--model-opt")
@@ -66,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
     )
     data = load_dataset(args.data, split="train", **data_opts)
     test = None if args.no_eval else load_dataset(args.data, split="test", **data_opts)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(args.seed)
-        model = build_model(args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, **model_opts)
+    model = seeded_model(args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=args.seed, **model_opts)
     metadata = {"model": args.model, "model_options": model_opts, "data": str(args.data), "data_options": data_opts, "dataset": data.info.to_dict()}
     result = train(model, data, config, eval_data=test, metadata=metadata)
 

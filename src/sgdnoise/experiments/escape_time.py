@@ -17,13 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch.nn import functional as F
 
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import escape_by_loss
 from sgdnoise.errors import ConfigError
-from sgdnoise.models import build_model
+from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
 from sgdnoise.report.figures import escape_time_plot
 from sgdnoise.experiments.common import write_manifest
@@ -78,10 +77,8 @@ class EscapeTimeResult:
 def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTimeResult:
     """Train to a minimum, then measure escapes for every learning rate and batch size."""
     data = load_dataset(config.data, split="train", seed=config.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = build_model("mlp", input_shape=data.info.input_shape, num_classes=data.info.num_outputs,
-                            depth=2, width=config.width)
+    model = seeded_model("mlp", input_shape=data.info.input_shape, num_classes=data.info.num_outputs,
+                         seed=config.seed, depth=2, width=config.width)
     seeds = range(config.seed, config.seed + config.seeds)
     with torch_threads(1):  # many small steps: dispatch-bound (see sgdnoise.parallel)
         train(model, data, TrainConfig(epochs=config.train_epochs, lr=config.train_lr,

@@ -25,7 +25,7 @@ import torch
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.noise_fits import fit_network_noise
-from sgdnoise.models import build_model, load_checkpoint
+from sgdnoise.models import load_checkpoint, seeded_model
 from sgdnoise.report.figures import step_noise_histograms
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.store import write_table
@@ -96,9 +96,7 @@ def run_lr_decay(config: DecayConfig = DecayConfig()) -> DecayResult:
     loss_fn = default_loss(y)
 
     def fresh_model():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            return build_model(config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs)
+        return seeded_model(config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=config.seed)
 
     rows, fits, samples_by_run = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:

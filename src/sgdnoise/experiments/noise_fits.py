@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.gradients import collect_noise
-from sgdnoise.models import build_model, load_checkpoint
+from sgdnoise.models import load_checkpoint, seeded_model
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
 from sgdnoise.experiments.common import write_manifest
@@ -130,9 +129,8 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
     test = load_dataset(config.data, split="test", seed=config.seed, **config.data_options)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = build_model(config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, **config.model_options)
+    model = seeded_model(config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs,
+                         seed=config.seed, **config.model_options)
     if config.checkpoint:
         load_checkpoint(model, config.checkpoint)
     else:

@@ -10,7 +10,7 @@ from sgdnoise.models.bert import TinyBert
 from sgdnoise.models.checkpoint import check_state_dict, load_checkpoint, model_state, read_checkpoint, save_checkpoint
 from sgdnoise.models.cnn import SmallCNN
 from sgdnoise.models.mlp import ACTIVATIONS, MLP
-from sgdnoise.models.registry import build_model, model_names
+from sgdnoise.models.registry import build_model, model_names, seeded_model
 from sgdnoise.models.resnet import ResNet
 from sgdnoise.models.resnet_cifar import CifarResNet
 
@@ -28,4 +28,5 @@ __all__ = [
     "model_state",
     "read_checkpoint",
     "save_checkpoint",
+    "seeded_model",
 ]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import torch
 from torch import nn
 
 from sgdnoise.errors import ConfigError
@@ -60,3 +61,10 @@ def build_model(name: str, *, input_shape: tuple[int, ...], num_classes: int, **
     if unknown:
         raise ConfigError(f"model {name!r} does not take {unknown}; its options are {accepted or 'none'}")
     return builder(tuple(int(s) for s in input_shape), num_classes, **kw)
+
+
+def seeded_model(name: str, *, input_shape: tuple[int, ...], num_classes: int, seed: int, **kw: Any) -> nn.Module:
+    """:func:`build_model` with its initial weights drawn from ``seed``; the global torch RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(name, input_shape=input_shape, num_classes=num_classes, **kw)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.table import Table
-
 from sgdnoise.experiments.escape_axis import EscapeAxisConfig, run_escape_axis
 from sgdnoise.experiments.escape_direction import EscapeDirectionConfig, run_escape_direction
 from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
@@ -15,7 +13,7 @@ from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
 from sgdnoise.experiments.mori_stationary import MoriConfig, run_mori_stationary
 from sgdnoise.experiments.zhu_toy import ZhuConfig, run_zhu_toy
 from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
-from sgdnoise.report import markdown_table, summary_table
+from sgdnoise.report import frame_table, markdown_table, summary_table
 from sgdnoise.report.tables import console as report_console
 from sgdnoise.report.tables import layers_table, summary_caption
 from sgdnoise.store import atomic_path
@@ -44,53 +42,39 @@ def run(args: argparse.Namespace) -> int:
     with console.status("learning-rate decay vs batch increase: training three schedules ..."):
         decay = run_lr_decay(DecayConfig(seed=args.seed, noise_batches=max(20, args.batches // 2)))
     decay.write(args.out / "lr_decay")
-    console.print(_frame_table(decay.table, "Noise before/after the milestone (u: gradient noise, η·u: step noise)"))
+    console.print(frame_table(decay.table, "Noise before/after the milestone (u: gradient noise, η·u: step noise)"))
     with console.status("escape axis on 2-D Ackley: simulating Lévy-driven paths ..."):
         escape = run_escape_axis(EscapeAxisConfig(paths=args.paths, seed=args.seed))
     escape.write(args.out / "escape_axis")
-    console.print(_frame_table(escape.table, "Exit through the heavier-tailed axis (2-D Ackley, α₁ = α₂ − Δ)"))
+    console.print(frame_table(escape.table, "Exit through the heavier-tailed axis (2-D Ackley, α₁ = α₂ − Δ)"))
     with console.status("escape from a minimum of an MLP: SGD ensembles over learning rates and batch sizes ..."):
         escape_time = run_escape_time(EscapeTimeConfig(seeds=max(10, args.paths // 10), seed=args.seed))
     escape_time.write(args.out / "escape_time")
-    console.print(_frame_table(escape_time.times, "Escape time from a trained minimum (steps)"))
-    console.print(_frame_table(escape_time.fits[["model", "formula", "r2", "aic"]], "Theories fitted to the escape times"))
+    console.print(frame_table(escape_time.times, "Escape time from a trained minimum (steps)"))
+    console.print(frame_table(escape_time.fits[["model", "formula", "r2", "aic"]], "Theories fitted to the escape times"))
     with console.status("escape directions of GD and SGD from a sharp minimum ..."):
         direction = run_escape_direction(EscapeDirectionConfig(seed=args.seed))
     direction.write(args.out / "escape_direction")
-    console.print(_frame_table(direction.table, "Share of the exit displacement on the top Hessian eigenvectors"))
+    console.print(frame_table(direction.table, "Share of the exit displacement on the top Hessian eigenvectors"))
     with console.status("Zhu et al.'s 2-D toy: GD with noise of different shapes ..."):
         zhu = run_zhu_toy(ZhuConfig(seed=args.seed))
     zhu.write(args.out / "zhu_toy")
-    console.print(_frame_table(zhu.table, "Escapes from the sharp minimum, equal noise variance (Zhu et al.)"))
+    console.print(frame_table(zhu.table, "Escapes from the sharp minimum, equal noise variance (Zhu et al.)"))
     with console.status("Mori et al.'s stationary law: simulating SGD's multiplicative-noise SDE ..."):
         mori = run_mori_stationary(MoriConfig(n_paths=20 * args.paths, seed=args.seed))
     mori.write(args.out / "mori_stationary")
-    console.print(_frame_table(mori.table, "Stationary law p ∝ L^-φ: fitted φ against 1 + B/(ηh)"))
+    console.print(frame_table(mori.table, "Stationary law p ∝ L^-φ: fitted φ against 1 + B/(ηh)"))
     with console.status("estimator recovery: fitting samples of known α ..."):
         recovery = run_recovery(RecoveryConfig(rows_per_alpha=args.rows, seed=args.seed))
     recovery.write(args.out / "estimator_recovery")
     accuracy = recovery.accuracy.pivot(index="alpha", columns="method", values="rmse_alpha")
-    table = Table(title=f"RMSE of α̂ at K = {recovery.config.k} ({recovery.config.rows_per_alpha} samples per α)")
-    table.add_column("true α", justify="right")
-    for method in accuracy.columns:
-        table.add_column(method, justify="right")
-    for alpha, row in accuracy.iterrows():
-        table.add_row(f"{alpha:g}", *(f"{v:.3f}" for v in row))
-    console.print(table)
+    console.print(frame_table(accuracy.reset_index().rename(columns={"alpha": "true α"}),
+                              f"RMSE of α̂ at K = {recovery.config.k} ({recovery.config.rows_per_alpha} samples per α)", "{:.3f}"))
     report = args.out / "report.md"
     with atomic_path(report) as tmp:
         tmp.write_text(_markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
-
-
-def _frame_table(frame, title: str) -> Table:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(str(column), justify="left" if frame[column].dtype == object else "right")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    return table
 
 
 def _markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery, accuracy) -> str:

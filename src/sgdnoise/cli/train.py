@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
+    from sgdnoise.report import frame_table
 
     from sgdnoise.data import load_dataset
     from sgdnoise.models import seeded_model
@@ -69,13 +69,9 @@ def run(args: argparse.Namespace) -> int:
     metadata = {"model": args.model, "model_options": model_opts, "data": str(args.data), "data_options": data_opts, "dataset": data.info.to_dict()}
     result = train(model, data, config, eval_data=test, metadata=metadata)
 
-    table = Table(title=f"{args.model} on {data.info.name}: {result.checkpoint_dir}")
     columns = ["epoch", "lr", "batch_size", "train_loss", "train_accuracy"] + ([] if test is None else ["test_loss", "test_accuracy"])
-    for column in columns:
-        table.add_column(column.replace("accuracy", "acc").replace("_", " "), justify="right")
-    for row in result.history[columns].itertuples(index=False):
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    Console().print(table)
+    history = result.history[columns].rename(columns=lambda c: c.replace("accuracy", "acc").replace("_", " "))
+    Console().print(frame_table(history, f"{args.model} on {data.info.name}: {result.checkpoint_dir}"))
     if result.resumed_from_epoch:
         Console().print(f"resumed after epoch {result.resumed_from_epoch} from {result.checkpoint_dir / 'last.pt'}")
     return 0

@@ -85,6 +85,16 @@ def summary_caption(summary: pd.DataFrame) -> str:
     return text + "."
 
 
+def frame_table(frame: pd.DataFrame, title: str, float_format: str = "{:.4g}") -> Table:
+    """A rich table of ``frame`` (no index): text columns left-aligned, numbers right-aligned."""
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="left" if frame[column].dtype == object else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(float_format.format(v) if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
 def markdown_table(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
     """A GitHub-flavoured Markdown table of ``frame`` (no index)."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"

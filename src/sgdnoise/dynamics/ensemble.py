@@ -43,6 +43,7 @@ from torch.func import functional_call, vmap
 from torch.overrides import TorchFunctionMode
 
 from sgdnoise.errors import ConvergenceError, InvalidInputError
+from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.rng import as_generator
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -54,14 +55,14 @@ def batch_indices(seed: int, num_points: int, batch_size: int, steps: int, *, st
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Mini-batches ``start+1 … start+steps`` of seed ``seed``'s stream, int64 ``(steps, B)``.
 
-    Row t holds the positions of the ``B`` largest of ``N`` uniforms (float32, from a generator
-    seeded with ``seed``, ``N`` uniforms per step). Pass ``generator`` to continue a stream
-    (``start`` is then ignored).
+    The rule is :func:`sgdnoise.gradients.sample_batch_indices` (row t: the positions of the ``B``
+    largest of ``N`` uniforms) on a generator seeded with ``seed``. Pass ``generator`` to continue
+    a stream (``start`` is then ignored).
     """
     gen = generator if generator is not None else as_generator(seed)
     if generator is None and start:
-        torch.rand(start, num_points, generator=gen)
-    return torch.rand(steps, num_points, generator=gen).topk(batch_size, dim=1).indices
+        torch.rand(start, num_points, generator=gen)  # skip the first `start` batches of the stream
+    return sample_batch_indices(num_points, batch_size, steps, gen)
 
 
 def init_seed(seed: int) -> int:

@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
     from rich.table import Table
-    from torch.nn import functional as F
 
     from sgdnoise.cli.options import parse_options
     from sgdnoise.curvature.summary import curvature_summary
@@ -47,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from sgdnoise.report import figures
     from sgdnoise.report.tables import console as report_console
     from sgdnoise.store import manifest, write_json, write_table
+    from sgdnoise.training import default_loss
 
     if args.max_samples < 2 or args.k < 1:
         raise ConfigError("--max-samples must be >= 2 and --k >= 1")
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         load_checkpoint(model, args.checkpoint)
     x, y = data.tensors
     pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[: args.max_samples]
-    loss_fn = F.cross_entropy if data.info.task == "classification" else F.mse_loss
+    loss_fn = default_loss(y)
     s = curvature_summary(model, loss_fn, (x[pick], y[pick]), k=args.k, batch_size=args.batch_size,
                           n_products=args.trace_products, tol=args.tol, params=args.params, seed=args.seed)
 

@@ -13,6 +13,7 @@ from sgdnoise.curvature import hessian_eigenvalues
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import escape_by_distance, escape_by_loss, project_displacements
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.models import MLP
 
 SEEDS = (0, 1, 2, 3, 4, 5)
@@ -49,7 +50,7 @@ def _loop_escape(model, data, seed, *, lr, batch, max_steps, crossed):
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     for t in range(1, max_steps + 1):
-        idx = torch.rand(len(x), generator=gen).topk(batch).indices
+        idx = sample_batch_indices(len(x), batch, 1, gen)[0]  # the package rule, one step at a time
         opt.zero_grad()
         F.cross_entropy(net(x[idx]), y[idx]).backward()
         opt.step()

@@ -2,9 +2,9 @@
 
 Seed ``s`` (one of ``seeds``) is the run ``w_{t+1} = w_t − η ∇_w (1/B) Σ_{ℓ∈Ω_t^s} loss_ℓ(w_t)``
 (no momentum, no weight decay). Its mini-batch stream ``Ω_1^s, Ω_2^s, …`` is :func:`batch_indices`:
-a ``torch.Generator`` seeded with ``s``; batch t is the positions of the B largest of N uniforms
-``torch.rand(N, generator=g)`` (a uniform random B-subset, without replacement within the batch,
-independent across steps; the same rule as ``sgdnoise.gradients.sample_batch_indices``).
+a ``torch.Generator`` seeded with ``s`` and :func:`sgdnoise.gradients.sample_batch_indices`
+(a uniform random B-subset per step, without replacement within the batch, independent across
+steps; drawing steps in blocks gives the same stream as drawing them one at a time).
 
 All seeds' parameters are stacked, ``{name: (S, *shape)}``; one step is one
 ``vmap(loss ∘ functional_call)`` forward over the seeds and one ordinary ``autograd.grad`` of the
@@ -51,18 +51,29 @@ Params = dict[str, torch.Tensor]
 StopRule = Callable[[int, Params, torch.Tensor], torch.Tensor]
 
 
+DEFAULT_BLOCK_STEPS = 256
+
+
 def batch_indices(seed: int, num_points: int, batch_size: int, steps: int, *, start: int = 0,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  block_steps: int = DEFAULT_BLOCK_STEPS) -> torch.Tensor:
     """Mini-batches ``start+1 … start+steps`` of seed ``seed``'s stream, int64 ``(steps, B)``.
 
-    The rule is :func:`sgdnoise.gradients.sample_batch_indices` (row t: the positions of the ``B``
-    largest of ``N`` uniforms) on a generator seeded with ``seed``. Pass ``generator`` to continue
-    a stream (``start`` is then ignored).
+    The stream: a generator seeded with ``seed`` draws whole blocks of ``K = block_steps`` batches,
+    block ``b = 0, 1, …`` being :func:`sgdnoise.gradients.sample_batch_indices` ``(N, B, K, g)``;
+    step t is row ``(t−1) mod K`` of block ``⌊(t−1)/K⌋``. Blocks are always drawn whole, so a seed's
+    batches do not depend on how many steps are run (nor on how the sampler orders its draws).
     """
-    gen = generator if generator is not None else as_generator(seed)
-    if generator is None and start:
-        torch.rand(start, num_points, generator=gen)  # skip the first `start` batches of the stream
-    return sample_batch_indices(num_points, batch_size, steps, gen)
+    for name, value in (("steps", steps), ("block_steps", block_steps)):
+        _positive_int(value, name)
+    if not (isinstance(start, int) and start >= 0):
+        raise InvalidInputError(f"start must be an int ≥ 0; got {start!r}")
+    gen = as_generator(seed)
+    first, last = start // block_steps, (start + steps - 1) // block_steps
+    for _ in range(first):  # skip the blocks before `start`
+        sample_batch_indices(num_points, batch_size, block_steps, gen)
+    rows = torch.cat([sample_batch_indices(num_points, batch_size, block_steps, gen) for _ in range(first, last + 1)])
+    offset = start - first * block_steps
+    return rows[offset:offset + steps]
 
 
 def init_seed(seed: int) -> int:
@@ -188,6 +199,74 @@ def seed_loss(model: nn.Module, loss_fn: LossFn) -> Callable[[Params, torch.Tens
     return loss
 
 
+class _StackedMLP:
+    """Direct path for an ``nn.Sequential`` of an optional leading ``Flatten``, ``Linear``, ``ReLU``,
+    ``Identity`` and ``Dropout`` (off in eval mode): every seed's forward and backward on stacked
+    tensors, without vmap, ``functional_call`` or an autograd graph through the layers.
+
+    Per Linear layer the products are :class:`_StackedLinear`'s (``z = b + h Wᵀ``; backward
+    ``∂W = gᵀ h``, ``∂b = Σ_rows g``, ``∂h = g W``) and ReLU's backward is autograd's own
+    ``threshold_backward(g, relu(z), 0)``, so the gradients are bit-identical to the generic path.
+    Only the loss, ``vmap(loss_fn)`` on the stacked outputs, goes through autograd.
+    """
+
+    _PASS_THROUGH = (nn.Identity, nn.Dropout)
+
+    def __init__(self, layers: list[tuple[str, str, str | None]], flatten: bool, loss_fn: LossFn):
+        self.layers, self.flatten = layers, flatten  # ("linear", weight key, bias key or None) | ("relu", "", None)
+        self.seed_losses = vmap(loss_fn)
+
+    @classmethod
+    def of(cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor) -> "_StackedMLP | None":
+        """The direct path for ``model`` on inputs ``x``, or None when the model is anything else."""
+        if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
+            return None
+        children = list(model.named_children())
+        flatten = bool(children) and isinstance(children[0][1], nn.Flatten)
+        if flatten and (children[0][1].start_dim, children[0][1].end_dim) != (1, -1):
+            return None
+        layers, keys = [], set()
+        for name, module in children[int(flatten):]:
+            if type(module) is nn.Linear:
+                bias = f"{name}.bias" if module.bias is not None else None
+                layers.append(("linear", f"{name}.weight", bias))
+                keys |= {f"{name}.weight", bias} - {None}
+            elif type(module) is nn.ReLU:
+                layers.append(("relu", "", None))
+            elif not isinstance(module, cls._PASS_THROUGH):
+                return None
+        if keys != {n for n, _ in model.named_parameters()} or (x.ndim != 2 and not flatten):
+            return None
+        return cls(layers, flatten, loss_fn)
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The data as the first layer sees it, ``(N, D)``."""
+        return x.reshape(len(x), -1) if self.flatten else x
+
+    def gradients(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> tuple[Params, torch.Tensor]:
+        """Each seed's gradient and loss for stacked batches ``x (S, B, D)``, ``y (S, B, …)``."""
+        saved, h = [], x
+        for kind, weight, bias in self.layers:
+            saved.append(h)
+            h = _seedwise_mm(h, params[weight].transpose(1, 2), None if bias is None else params[bias]) if kind == "linear" else torch.relu(h)
+        outputs = h.requires_grad_(True)
+        with torch.enable_grad():
+            loss = self.seed_losses(outputs, y)
+            (g,) = torch.autograd.grad(loss.sum(), outputs)
+        grads = {}
+        for i in range(len(self.layers) - 1, -1, -1):
+            kind, weight, bias = self.layers[i]
+            if kind == "relu":
+                g = torch.ops.aten.threshold_backward(g, saved[i + 1] if i + 1 < len(saved) else outputs.detach(), 0)
+                continue
+            grads[weight] = _seedwise_mm(g.transpose(1, 2), saved[i])
+            if bias is not None:
+                grads[bias] = g.sum(1)
+            if any(k == "linear" for k, _, _ in self.layers[:i]):
+                g = _seedwise_mm(g, params[weight])
+        return grads, loss.detach()
+
+
 @dataclass(frozen=True)
 class EnsembleResult:
     """Outcome of :func:`sgd_ensemble` for ``S`` seeds.
@@ -307,7 +386,7 @@ def sgd_ensemble(
     record_every: int | None = None,
     record_trajectory: bool = False,
     stop: StopRule | None = None,
-    block_steps: int = 64,
+    block_steps: int = DEFAULT_BLOCK_STEPS,
     progress: bool = False,
 ) -> EnsembleResult:
     """Run ``len(seeds)`` independent plain-SGD runs of ``model`` at once.
@@ -327,7 +406,8 @@ def sgd_ensemble(
     stop : ``stop(t, params, seed_idx) -> (S_a,) bool`` called after step t with the running seeds'
         stacked parameters ``{name: (S_a, *shape)}`` and their positions ``seed_idx`` in ``seeds``;
         seeds for which it is True stop there (``stop_step = t``) and stay frozen.
-    block_steps : steps whose mini-batch indices are drawn at once per seed.
+    block_steps : K, the block size of every seed's batch stream (:func:`batch_indices`; part of
+        the stream's definition when the sampler's rows depend on how many are drawn at once).
     progress : show a rich progress bar (steps done, seeds still running).
 
     Raises :class:`InvalidInputError` for bad arguments and :class:`ConvergenceError` when a
@@ -381,9 +461,24 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[int, int], None]]
         yield lambda steps, running: bar.update(task, advance=steps, running=str(running))
 
 
+def _gradient_path(model: nn.Module, loss_fn: LossFn, x: torch.Tensor):
+    """``(gradients(params, x_batch, y_batch) -> (grads, loss), data as gathered)``: the direct
+    stacked-MLP path when the model allows it, else vmap over ``functional_call``."""
+    direct = _StackedMLP.of(model, loss_fn, x)
+    if direct is not None:
+        return direct.gradients, direct.inputs(x)
+    seed_losses = vmap(seed_loss(model, loss_fn))
+    return (lambda params, xb, yb: _gradients(seed_losses, params, xb, yb)), x
+
+
+def _gather(data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``data[idx]`` for ``idx (S, B)`` as ``(S, B, …)``, by one ``index_select``."""
+    return data.index_select(0, idx.reshape(-1)).view(*idx.shape, *data.shape[1:])
+
+
 def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_every, record_trajectory, stop, block_steps, advance) -> EnsembleResult:
     n_seeds, n_points = len(seeds), len(x)
-    seed_losses = vmap(seed_loss(model, loss_fn))
+    gradients, x = _gradient_path(model, loss_fn, x)
     generators = [as_generator(s) for s in seeds]
     final = {k: v.clone() for k, v in params.items()}
     active = torch.arange(n_seeds, device=x.device)
@@ -393,12 +488,12 @@ def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_ever
     t = 0
     while t < steps and active.numel() > 0:
         k = min(block_steps, steps - t)
-        block = torch.stack([batch_indices(0, n_points, batch_size, k, generator=generators[i]) for i in active.tolist()]).to(x.device)
+        # (k, S_a, B): whole blocks of each running seed's stream (see batch_indices), step-major
+        block = torch.stack([sample_batch_indices(n_points, batch_size, block_steps, generators[i]) for i in active.tolist()], dim=1)[:k].to(x.device)
         for j in range(k):
             t += 1
-            idx = block[:, j]
-            grads, loss = _gradients(seed_losses, params, x[idx], y[idx])
-            if not torch.all(torch.isfinite(loss)):
+            grads, loss = gradients(params, _gather(x, block[j]), _gather(y, block[j]))
+            if not bool(torch.isfinite(loss).all()):
                 bad = int(active[~torch.isfinite(loss)][0])
                 raise ConvergenceError(f"the loss of seed {seeds[bad]} is {float(loss[~torch.isfinite(loss)][0])} at step {t}; lower the learning rate")
             params = {n: torch.add(p, grads[n], alpha=-lr) for n, p in params.items()}
@@ -420,7 +515,7 @@ def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_ever
                 stop_step[done.cpu().numpy()] = t
                 stopped[done.cpu().numpy()] = True
                 keep = ~halt
-                active, block = active[keep], block[keep]
+                active, block = active[keep], block[:, keep]
                 params = {n: p[keep] for n, p in params.items()}
                 if active.numel() == 0:
                     break

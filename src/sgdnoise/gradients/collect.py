@@ -143,9 +143,9 @@ class _Run:
         return NoiseResult(
             full_grad=full_grad,
             batch_indices=self.batch_indices,
-            noise={n: torch.cat([k[0][n] for k in kept]) for n in self.selection.names},
+            noise={n: _concat([k[0][n] for k in kept]) for n in self.selection.names},
             selection=self.selection,
-            losses=torch.cat([k[1] for k in kept]),
+            losses=_concat([k[1] for k in kept]),
             stats=moments.result("selected" if self.engine == "entries" and not self._selects_everything() else "all"),
             method=self.engine,
             chunk_size=chunk,
@@ -188,6 +188,11 @@ class _Run:
             warnings.warn(f"the {self.engine} engine cannot take this model ({exc}); falling back to the loop", stacklevel=4)
             self.engine = "loop"
             return self.gradients(x, y)
+
+
+def _concat(chunks: list[torch.Tensor]) -> torch.Tensor:
+    """The chunks joined along the mini-batch axis (a single chunk as it is, without a copy)."""
+    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
 def _gather_width(selection: ParameterSelection) -> int:

@@ -94,7 +94,7 @@ def entry_gradients(
             ]
             out = model(wrt[0] if flat_x.is_floating_point() else flat_x)
             out = out.reshape(kc, b, *out.shape[1:])
-            losses = torch.stack([loss_fn(out[k], y[k]) for k in range(kc)])
+            losses = _batch_losses(loss_fn, out, y)
             torch.autograd.grad(losses.sum(), wrt, allow_unused=True)
     finally:
         for h in handles:
@@ -106,8 +106,8 @@ def entry_gradients(
             raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
         calls = [(inputs[owner][c], deltas[owner][c]) for c in range(len(inputs[owner]))]
         module = modules[owner]
-        if selection.entries[name] is None and attr == "weight" and isinstance(module, nn.Linear):
-            grads[name] = sum(_linear_weight_per_batch(module, a, d, kc) for a, d in calls)
+        if selection.entries[name] is None and isinstance(module, nn.Linear):
+            grads[name] = sum(_linear_per_batch(module, attr, a, d, kc) for a, d in calls)
             continue
         if selection.entries[name] is None and attr == "weight" and _unfoldable(module):
             grads[name] = sum(_conv2d_weight_per_batch(module, a, d, kc) for a, d in calls)
@@ -149,12 +149,23 @@ def _batchnorm(module: nn.Module, attr: str, a: torch.Tensor, delta: torch.Tenso
     return (d * xhat).sum(2)
 
 
-def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, kc: int) -> torch.Tensor:
-    """Whole ``nn.Linear`` weight per mini-batch without per-sample gradients:
-    ``g_k = Σ_{n∈Ω_k} Σ_T δ[n,T]ᵀ a[n,T]``, one batched matmul ``(Kc, O, B·T) @ (Kc, B·T, I)``."""
+def _batch_losses(loss_fn: LossFn, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``(Kc,)`` mean losses of the mini-batches ``out[k], y[k]``: one ``vmap`` call, or one call
+    per mini-batch if ``torch.func`` cannot batch ``loss_fn``."""
+    try:
+        return torch.func.vmap(loss_fn)(out, y)
+    except (RuntimeError, NotImplementedError, ValueError):
+        return torch.stack([loss_fn(out[k], y[k]) for k in range(out.shape[0])])
+
+
+def _linear_per_batch(module: nn.Linear, attr: str, a: torch.Tensor, delta: torch.Tensor, kc: int) -> torch.Tensor:
+    """Whole ``nn.Linear`` weight or bias per mini-batch without per-sample gradients:
+    ``g_k = Σ_{n∈Ω_k} Σ_T δ[n,T]ᵀ a[n,T]``, one batched matmul ``(Kc, O, B·T) @ (Kc, B·T, I)``;
+    bias ``Σ_{n∈Ω_k} Σ_T δ[n,T]``."""
     d3 = delta.reshape(kc, -1, module.out_features)
-    a3 = a.reshape(kc, -1, module.in_features)
-    return torch.bmm(d3.transpose(1, 2), a3)
+    if attr == "bias":
+        return d3.sum(1)
+    return torch.bmm(d3.transpose(1, 2), a.reshape(kc, -1, module.in_features))
 
 
 def _linear(module: nn.Linear, attr: str, a: torch.Tensor, delta: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,14 @@ def sample_batch_indices(
     Row ``k`` is ``Ω_k``: ``B`` of the ``D = num_points`` indices drawn uniformly *without*
     replacement within the row (``replacement=False``, a uniform random B-subset, as an epoch
     of shuffled SGD sees), or i.i.d. uniform *with* replacement (``replacement=True``). Rows are
-    independent of each other. Same seed, same indices.
+    independent of each other. Same seed, same indices. The order of indices within a row
+    carries no meaning.
+
+    Without replacement, rows are drawn by Floyd's algorithm when ``B² ≤ 8·D`` (``B`` draws per
+    row, ``O(K·B²)`` work, independent of ``D``) and otherwise as the positions of the ``B``
+    largest of ``D`` i.i.d. uniforms (``O(K·D)``); both give uniform B-subsets. Either way the
+    generator is consumed row by row, so drawing ``K`` rows at once gives the same rows as
+    drawing them one at a time from the same generator (a stream does not depend on blocking).
     """
     for name, value in (("num_points", num_points), ("batch_size", batch_size), ("num_batches", num_batches)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -29,8 +36,26 @@ def sample_batch_indices(
     gen = as_generator(seed)
     if replacement:
         return torch.randint(num_points, (num_batches, batch_size), generator=gen, dtype=torch.int64)
-    # The positions of the B largest of D i.i.d. uniforms are a uniform random B-subset;
-    # rows are drawn in blocks of at most 2^22 uniforms to bound memory.
+    if batch_size**2 <= 8 * num_points:
+        return _floyd_subsets(num_points, batch_size, num_batches, gen)
+    return _top_uniform_subsets(num_points, batch_size, num_batches, gen)
+
+
+def _floyd_subsets(num_points: int, batch_size: int, num_batches: int, gen: torch.Generator) -> torch.Tensor:
+    """Floyd's algorithm (Bentley & Floyd 1987), vectorised over rows: for ``m = D−B … D−1`` take
+    ``t`` uniform in ``{0 … m}``, or ``m`` if ``t`` is already in the row. The ``t`` are
+    ``⌊u·(m+1)⌋`` of float64 uniforms ``u`` drawn as one row-major ``(K, B)`` array (bias below
+    ``D/2⁵³``)."""
+    bounds = torch.arange(num_points - batch_size + 1, num_points + 1, dtype=torch.float64)
+    rows = (torch.rand(num_batches, batch_size, generator=gen, dtype=torch.float64) * bounds).long()
+    for j in range(1, batch_size):
+        taken = (rows[:, :j] == rows[:, j : j + 1]).any(1)
+        rows[:, j] = torch.where(taken, num_points - batch_size + j, rows[:, j])
+    return rows
+
+
+def _top_uniform_subsets(num_points: int, batch_size: int, num_batches: int, gen: torch.Generator) -> torch.Tensor:
+    """Positions of the B largest of D i.i.d. uniforms per row; blocks of ≤ 2^22 uniforms bound memory."""
     rows_per_block = max(1, (1 << 22) // num_points)
     blocks = [
         torch.rand(min(rows_per_block, num_batches - start), num_points, generator=gen).topk(batch_size, dim=1).indices

@@ -16,6 +16,7 @@ float32 chunk sums), the merged accumulators are float64 on the CPU; nothing of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Any
 
 import torch
@@ -46,51 +47,67 @@ class NoiseStats:
 
 
 class RunningMoments:
-    """Mergeable running moments of many named tensors (see module docstring)."""
+    """Mergeable running moments of many named tensors (see module docstring).
+
+    All names are merged as one flat vector (their entries concatenated in first-seen order), so
+    the per-chunk cost is a few tensor operations however many tensors a model has.
+    """
 
     def __init__(self, state: dict[str, torch.Tensor] | None = None) -> None:
         self.count = 0
-        self.mean: dict[str, torch.Tensor] = {}
-        self.m2: dict[str, torch.Tensor] = {}
-        self.m3: dict[str, torch.Tensor] = {}
+        self.shapes: dict[str, torch.Size] = {}
+        self.mean = self.m2 = self.m3 = torch.empty(0, dtype=torch.float64)
         if state:
             self._load(state)
 
     def update(self, chunk: dict[str, torch.Tensor]) -> None:
-        """Merge a chunk ``name → (Kc, *shape)`` (all names share ``Kc``)."""
+        """Merge a chunk ``name → (Kc, *shape)`` (all names share ``Kc`` and, after the first
+        chunk, the same names and shapes)."""
         nb = next(iter(chunk.values())).shape[0]
+        if not self.shapes:
+            self.shapes = {n: v.shape[1:] for n, v in chunk.items()}
+        flat = torch.cat([chunk[n].detach().reshape(nb, -1) for n in self.shapes], dim=1)
+        mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in _chunk_moments(flat))
         na, n = self.count, self.count + nb
-        for name, values in chunk.items():
-            mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in _chunk_moments(values.detach()))
-            if na == 0:
-                self.mean[name], self.m2[name], self.m3[name] = mean_b, m2_b, m3_b
-                continue
-            delta = mean_b - self.mean[name]
-            m2_a, m3_a = self.m2[name], self.m3[name]
-            self.mean[name] = self.mean[name] + delta * nb / n
-            self.m2[name] = m2_a + m2_b + delta**2 * na * nb / n
-            self.m3[name] = m3_a + m3_b + delta**3 * na * nb * (na - nb) / n**2 + 3 * delta * (na * m2_b - nb * m2_a) / n
+        if na == 0:
+            self.mean, self.m2, self.m3 = mean_b, m2_b, m3_b
+        else:
+            delta = mean_b - self.mean
+            m2_a, m3_a = self.m2, self.m3
+            self.mean = self.mean + delta * nb / n
+            self.m2 = m2_a + m2_b + delta**2 * na * nb / n
+            self.m3 = m3_a + m3_b + delta**3 * na * nb * (na - nb) / n**2 + 3 * delta * (na * m2_b - nb * m2_a) / n
         self.count = n
 
     def result(self, scope: str) -> NoiseStats:
         n = self.count
-        var = {k: m2 / max(n - 1, 1) for k, m2 in self.m2.items()}
-        skew = {k: n**0.5 * self.m3[k] / torch.where(m2 > 0, m2, torch.nan) ** 1.5 for k, m2 in self.m2.items()}
-        return NoiseStats(count=n, mean=dict(self.mean), var=var, skew=skew, scope=scope)
+        var = self.m2 / max(n - 1, 1)
+        skew = n**0.5 * self.m3 / torch.where(self.m2 > 0, self.m2, torch.nan) ** 1.5
+        return NoiseStats(count=n, mean=self._split(self.mean), var=self._split(var), skew=self._split(skew), scope=scope)
 
     def state(self) -> dict[str, torch.Tensor]:
         """Flat ``key → tensor`` state for saving (``count``, ``mean:<name>``, ``m2:…``, ``m3:…``)."""
         out = {"count": torch.tensor(self.count)}
         for key in ("mean", "m2", "m3"):
-            out.update({f"{key}:{n}": t for n, t in getattr(self, key).items()})
+            out.update({f"{key}:{n}": t for n, t in self._split(getattr(self, key)).items()})
         return out
+
+    def _split(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        sizes = [math.prod(shape) for shape in self.shapes.values()]
+        return {n: part.reshape(shape) for (n, shape), part in zip(self.shapes.items(), flat.split(sizes))}
 
     def _load(self, state: dict[str, torch.Tensor]) -> None:
         self.count = int(state["count"])
+        parts: dict[str, dict[str, torch.Tensor]] = {"mean": {}, "m2": {}, "m3": {}}
         for full_key, t in state.items():
             key, _, name = full_key.partition(":")
             if name:
-                getattr(self, key)[name] = t.to(torch.float64)
+                parts[key][name] = t.to(torch.float64)
+        self.shapes = {n: t.shape for n, t in parts["mean"].items()}
+        self.mean, self.m2, self.m3 = (
+            torch.cat([parts[k][n].reshape(-1) for n in self.shapes]) if self.shapes else torch.empty(0, dtype=torch.float64)
+            for k in ("mean", "m2", "m3")
+        )
 
 
 _BLOCK_FLOATS = 1 << 16  # temporaries of one column block: 256 KiB in float32, cache-sized

@@ -112,3 +112,14 @@ def brute_force_noise(model: nn.Module, loss_fn, data, batch_indices: torch.Tens
             noise[n].append(f - gk)
     model.train(was_training)
     return dict(zip(params, full)), {n: torch.stack(v) for n, v in noise.items()}
+
+
+def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int) -> int:
+    """The memory_budget under which one chunk holds ``mini_batches`` full-gradient mini-batches
+    (the documented rule s·(3P + 12·B·A) per mini-batch, from the model's probe)."""
+    from sgdnoise.gradients.modes import evaluation_mode
+    from sgdnoise.gradients.planning import probe_model
+
+    with evaluation_mode(model):
+        probe = probe_model(model, data[0][:1], owners=set())
+    return mini_batches * probe.itemsize * (3 * probe.num_params + 12 * batch_size * probe.activations_per_sample)

@@ -77,6 +77,7 @@ def test_empty_selection(params, loss_fn):
         ({"num_batches": 0}, "num_batches must be a positive int"),
         ({"method": "fast"}, "method must be one of"),
         ({"memory_budget": -1}, "memory_budget must be a positive"),
+        ({"memory_budget": 1000}, "too small for this model.*raise memory_budget"),
         ({"full_grad": {"fc1.weight": torch.zeros(2)}}, "full_grad must hold"),
         ({"seed": "x"}, "seed must be an int"),
         ({"params": 0}, "per_layer"),

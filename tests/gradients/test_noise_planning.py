@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
+import pytest
 import torch
-from .cases import make_case
+from .cases import brute_force_noise, budget_for, make_case
 from torch import nn
 
+from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
-from sgdnoise.gradients.planning import ModelProbe, choose_method, chunk_size, probe_model
+from sgdnoise.gradients.planning import ModelProbe, choose_method, chunk_size, micro_batch_size, probe_model
 
 
 def test_probe_counts_parameters_and_leaf_outputs():
@@ -45,3 +49,29 @@ def test_auto_in_collect_noise(loss_fn):
     assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "vmap"
     model, data = make_case("resnet")
     assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "loop"
+
+
+def test_micro_batch_rule():
+    probe = ModelProbe(num_params=1000, activations_per_sample=50, max_positions=4, itemsize=4)
+    one_sample = 4 * (3 * 1000 + 12 * 50)
+    assert micro_batch_size(probe, 8, 4 * (3 * 1000 + 12 * 8 * 50)) == 8  # the mini-batch fits
+    assert micro_batch_size(probe, 8, 4 * (3 * 1000 + 12 * 3 * 50) + 1) == 3
+    assert micro_batch_size(probe, 8, one_sample) == 1
+    with pytest.raises(InvalidInputError, match="raise memory_budget"):
+        micro_batch_size(probe, 8, one_sample - 1)
+
+
+@pytest.mark.parametrize(("kind", "method"), [("resnet", "auto"), ("transformer", "vmap")])
+def test_mini_batch_above_budget_is_split_exactly(kind, method, loss_fn):
+    """A budget of three samples: micro-batches of 3, 3, 2 through the loop engine, and the noise
+    is still the brute-force mini-batch noise (float64, so rounding stays far below 1e-10)."""
+    model, data = make_case(kind)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=4, seed=2, method=method,
+                               memory_budget=budget_for(model, data, 3, 1))
+    assert result.method == "loop" and result.chunk_size == 1
+    assert (method == "vmap") == any("micro-batches of 3" in str(w.message) for w in caught)
+    _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
+    for name in noise:
+        torch.testing.assert_close(result.noise[name], noise[name], atol=1e-10, rtol=0)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from .cases import make_case
+from .cases import budget_for, make_case
 from scipy import stats as sps
 
 from sgdnoise.errors import ConfigError
@@ -18,9 +18,9 @@ from sgdnoise.gradients import runstore
 @pytest.mark.parametrize("method", ["loop", "vmap"])
 def test_running_stats_match_scipy_on_all_parameters(method, loss_fn):
     model, data = make_case("cnn")
-    # A tiny budget forces chunks of one mini-batch; only fc.* samples are kept, but the
+    # A budget of one mini-batch forces chunks of one mini-batch; only fc.* samples are kept, but the
     # statistics cover every parameter.
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params="fc.*", memory_budget=1)
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params="fc.*", memory_budget=budget_for(model, data, 8, 1))
     full = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params=None)
     assert result.chunk_size == 1 and full.chunk_size == 13 and set(result.noise) == {"fc.weight", "fc.bias"}
     assert result.stats.scope == "all" and result.stats.count == 13
@@ -59,7 +59,7 @@ def _assert_same(a, b):
 
 def test_killed_run_resumes_to_identical_result(tmp_path, monkeypatch, loss_fn):
     model, data = make_case("resnet")
-    kwargs = dict(batch_size=8, num_batches=11, seed=9, params=2, method="loop", memory_budget=1)
+    kwargs = dict(batch_size=8, num_batches=11, seed=9, params=2, method="loop", memory_budget=budget_for(model, data, 8, 1))
     reference = collect_noise(model, loss_fn, data, out=tmp_path / "ref", **kwargs)
 
     # Kill the run after chunk 4's file is written but before the state counts it.
@@ -115,7 +115,7 @@ def test_out_folder_of_another_run_is_refused(tmp_path, loss_fn):
 
 def test_files_on_disk(tmp_path, loss_fn):
     model, data = make_case("mlp")
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=1, out=tmp_path, memory_budget=1, params="fc3.*")
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=1, out=tmp_path, memory_budget=budget_for(model, data, 8, 1), params="fc3.*")
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["config"]["seed"] == 1 and manifest["chunk_size"] == 1
     assert np.array_equal(np.load(tmp_path / "batch_indices.npy"), result.batch_indices.numpy())

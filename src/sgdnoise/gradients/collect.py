@@ -14,7 +14,7 @@ from sgdnoise.gradients.engines import LossFn, loop_gradients, vmap_gradients
 from sgdnoise.gradients.entries import entries_unsupported_reason, entry_gradients
 from sgdnoise.gradients.full import check_finite_gradient, full_gradient
 from sgdnoise.gradients.modes import evaluation_mode, trainable_parameters
-from sgdnoise.gradients.planning import choose_method, chunk_size, probe_model
+from sgdnoise.gradients.planning import choose_method, chunk_size, micro_batch_size, probe_model
 from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.running import RunningMoments
 from sgdnoise.gradients.runstore import NoiseRunStore
@@ -66,7 +66,9 @@ def collect_noise(
         :mod:`sgdnoise.gradients.planning`). An engine that cannot take the model falls back
         to ``"loop"`` with a warning.
     memory_budget:
-        Bytes one chunk of mini-batches may use (estimate, see ``planning``).
+        Bytes one chunk of mini-batches may use (estimate, see ``planning``). A mini-batch larger
+        than the budget is split into micro-batches (loop engine); a budget below one sample
+        raises :class:`InvalidInputError`.
     full_grad:
         ``name → ∇U`` if already known; otherwise computed in passes over the data.
     out:
@@ -94,7 +96,13 @@ def collect_noise(
         owners = {n.rpartition(".")[0] for n in selection.names}
         probe = probe_model(model, x1.to(device), owners)
         engine = _usable_engine(choose_method(method, model, probe), model, selection)
-        run = _Run(model, loss_fn, source, selection, batch_indices, device, engine)
+        micro = micro_batch_size(probe, batch_size, memory_budget)
+        if micro < batch_size and engine != "loop":
+            if method != "auto":
+                warnings.warn(f"one mini-batch of {batch_size} exceeds memory_budget; the {engine} engine cannot split it, "
+                              f"so the loop engine runs micro-batches of {micro} samples", stacklevel=2)
+            engine = "loop"
+        run = _Run(model, loss_fn, source, selection, batch_indices, device, engine, micro)
         chunk = chunk_size(probe, engine, batch_size, num_batches, memory_budget, _gather_width(selection))
         per_pass = min(source.size, max(batch_size, memory_budget // (3 * probe.itemsize * probe.activations_per_sample)))
 
@@ -113,9 +121,9 @@ def collect_noise(
 class _Run:
     """One collection: the chunk loop, shared by fresh and resumed runs."""
 
-    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, batch_indices, device, engine: str):
+    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, batch_indices, device, engine: str, micro_batch: int):
         self.model, self.loss_fn, self.source, self.selection = model, loss_fn, source, selection
-        self.batch_indices, self.device, self.engine = batch_indices, device, engine
+        self.batch_indices, self.device, self.engine, self.micro_batch = batch_indices, device, engine, micro_batch
 
     def execute(self, get_full_grad, chunk: int, seed, replacement: bool, store: NoiseRunStore | None, progress: bool) -> NoiseResult:
         """Run (or resume from ``store``) all chunks; ``get_full_grad()`` is only called for a new run."""
@@ -177,7 +185,7 @@ class _Run:
 
     def gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, torch.Tensor]:
         if self.engine == "loop":
-            return loop_gradients(self.model, self.loss_fn, x, y)
+            return loop_gradients(self.model, self.loss_fn, x, y, self.micro_batch)
         try:
             if self.engine == "vmap":
                 return vmap_gradients(self.model, self.loss_fn, x, y)

@@ -25,19 +25,29 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def loop_gradients(
-    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, micro_batch: int | None = None
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Mini-batch gradients by one ``autograd.grad`` per mini-batch (see module docstring)."""
+    """Mini-batch gradients by one ``autograd.grad`` per mini-batch (see module docstring).
+
+    With ``micro_batch = m < B`` each mini-batch is split into micro-batches ``Ω_k = ∪_j μ_j`` of
+    at most ``m`` samples and ``g_k = Σ_j (|μ_j|/B) ∇ loss_fn(μ_j)`` (equal to the mini-batch
+    gradient for a mean loss, up to rounding): one micro-batch's activations in memory at a time.
+    """
     params = trainable_parameters(model)
-    grads = {n: torch.empty((x.shape[0], *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
-    losses = torch.empty(x.shape[0], dtype=torch.float64)
+    grads = {n: torch.zeros((x.shape[0], *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+    losses = torch.zeros(x.shape[0], dtype=torch.float64)
+    b = x.shape[1]
+    step = micro_batch or b
     for k in range(x.shape[0]):
-        with torch.enable_grad():
-            loss = loss_fn(model(x[k]), y[k])
-            g = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        losses[k] = loss.detach().double()
-        for (n, p), gk in zip(params.items(), g):
-            grads[n][k] = 0 if gk is None else gk
+        for start in range(0, b, step):
+            weight = min(step, b - start) / b
+            with torch.enable_grad():
+                loss = loss_fn(model(x[k, start : start + step]), y[k, start : start + step])
+                g = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+            losses[k] += weight * loss.detach().double()
+            for (n, p), gk in zip(params.items(), g):
+                if gk is not None:
+                    grads[n][k].add_(gk, alpha=weight)
     return grads, losses
 
 

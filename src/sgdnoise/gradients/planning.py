@@ -16,6 +16,11 @@ all leaf-module outputs for one sample, measured by one probe forward pass):
 ``chunk = clamp(floor(memory_budget / per_batch), 1, K)``. The budget bounds these estimates,
 not the process RSS (the model, the data and the kept noise samples come on top).
 
+When even one mini-batch exceeds the budget (``s·(3P + 12·B·A) > memory_budget``), the mini-batch
+is split into micro-batches of ``m = floor((memory_budget/s − 3P) / (12·A))`` samples whose
+gradients are accumulated with weights ``m_j/B`` (exact for a mean loss, up to rounding), one
+backward at a time, by the ``loop`` engine; a budget below one sample (``m < 1``) is an error.
+
 Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU): ``vmap`` for models of at
 most ``VMAP_MAX_PARAMS`` trainable parameters without convolutions or BatchNorm (the engine call
 alone is ~15× the loop on a 6.6k-parameter MLP at B = 8, the whole collection 2–3×); otherwise
@@ -85,8 +90,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
 
 def chunk_size(probe: ModelProbe, method: str, batch_size: int, num_batches: int, memory_budget: int, selected_max: int) -> int:
     """Mini-batches per chunk under ``memory_budget`` bytes (rule in the module docstring)."""
-    if not isinstance(memory_budget, int) or memory_budget <= 0:
-        raise InvalidInputError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}")
+    _check_budget(memory_budget)
     a, s = probe.activations_per_sample, probe.itemsize
     if method == "entries":
         per_batch = s * batch_size * (3 * a + selected_max * probe.max_positions)
@@ -103,3 +107,27 @@ def choose_method(method: str, model: nn.Module, probe: ModelProbe) -> str:
         return method
     slow = any(isinstance(m, _VMAP_SLOW_MODULES) for m in model.modules())
     return "vmap" if probe.num_params <= VMAP_MAX_PARAMS and not slow else "loop"
+
+
+def micro_batch_size(probe: ModelProbe, batch_size: int, memory_budget: int) -> int:
+    """Samples per backward pass: ``B`` if one mini-batch fits ``memory_budget``, else the
+    micro-batch size of the module docstring. Raises when not even one sample fits."""
+    _check_budget(memory_budget)
+    s, a, p = probe.itemsize, probe.activations_per_sample, probe.num_params
+    if s * (3 * p + 12 * batch_size * a) <= memory_budget:
+        return batch_size
+    micro = math.floor((memory_budget / s - 3 * p) / (12 * a))
+    if micro < 1:
+        need = s * (3 * p + 12 * a) / 2**20
+        raise InvalidInputError(
+            f"memory_budget={memory_budget} bytes is too small for this model: one sample needs about "
+            f"{need:.1f} MiB (3 gradient copies of {p} parameters and the activations of one sample); "
+            "raise memory_budget"
+        )
+    return micro
+
+
+def _check_budget(memory_budget: int) -> None:
+    if not isinstance(memory_budget, int) or isinstance(memory_budget, bool) or memory_budget <= 0:
+        raise InvalidInputError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}")
+

@@ -1,9 +1,11 @@
 """K mini-batch gradients: sgdnoise's engines vs the plain loop, BackPACK BatchGrad and Opacus.
 
-Run:  python3 benchmarks/bench_noise.py            (about 3–4 minutes on 2 CPU cores)
-      python3 benchmarks/bench_noise.py --quick    (smaller K, for a smoke test)
+Run:  python3 benchmarks/bench_noise.py                 (about 3–4 minutes on 2 CPU cores)
+      python3 benchmarks/bench_noise.py --threads 1 2   (every case with 1, then 2 threads)
+      python3 benchmarks/bench_noise.py --quick         (smaller K, for a smoke test)
 
-Each (model, B, method) runs in a forked child process with THREADS (1) intra-op thread: one warm-up mini-batch,
+Each (model, B, method) runs in a forked child process with the given number of intra-op threads
+(default 1): one warm-up mini-batch,
 then K mini-batches timed. Peak memory is the child's peak RSS (``VmHWM``, reset through
 ``/proc/self/clear_refs`` after the model and data are built) minus its RSS at that point, so
 it counts what the method allocates (tracemalloc cannot see torch's CPU allocations).
@@ -11,7 +13,9 @@ Accuracy: max |difference| to the plain loop of mini-batch 0's gradient at 10 ra
 of every parameter tensor (float32).
 
 Methods: ``loop`` — what a user writes: ``loss.backward()`` per mini-batch, gradients copied
-out; ``ours-auto`` / ``ours-vmap`` / ``ours-loop`` — ``collect_noise(params=None)``, all
+out; ``ours-engine`` — the same work by the engine ``collect_noise(method="auto")`` picks
+(``vmap`` for the MLP, ``loop`` otherwise) on the same pre-drawn mini-batches, in chunks of the
+memory budget: K mini-batch gradients and nothing else; ``ours-auto`` / ``ours-vmap`` / ``ours-loop`` — ``collect_noise(params=None)``, all
 gradients kept (``full_grad`` given, so only the K mini-batch gradients are computed, plus
 running statistics); ``ours-entries`` — ``collect_noise(params=<10 entries per tensor>,
 method="entries")``, the large-batch trick that keeps only sampled entries (running
@@ -23,8 +27,9 @@ from ``nn.Sequential`` and ``backpack...branching.Parallel`` (same depth and wid
 shortcuts, 272k parameters); its error column is then blank. Opacus needs train mode: it runs
 in train mode on the MLP (no BatchNorm or dropout, so the same function) and refuses BatchNorm.
 
-Timing: CPU seconds of the (single-threaded) child, best of up to 3 runs of the K mini-batches
-(one run when a run takes > 2 s). On an idle machine that is the wall time; on a shared one it
+Timing: with one thread, CPU seconds of the child (the wall time on an idle machine, much less
+disturbed by other jobs); with more threads, wall seconds (run those on an idle machine); best
+of up to 3 runs of the K mini-batches (one run when a run takes > 2 s). On a shared machine it
 is much less disturbed by other jobs than the wall time.
 """
 
@@ -42,11 +47,10 @@ from torch import nn
 
 MEMORY_BUDGET = 512 << 20
 REPEATS, REPEAT_BELOW_SECONDS = 3, 2.0
-THREADS = 1  # one intra-op thread per case: robust to other jobs on a shared 2-core machine
 PER_SAMPLE_PASS = 256
 MODELS = {"mlp": 256, "cnn": 32, "resnet20": 8}  # name -> K
 BATCH_SIZES = (8, 32, 128)
-METHODS = ("loop", "ours-auto", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")
+METHODS = ("loop", "ours-engine", "ours-auto", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")
 
 
 def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
@@ -92,9 +96,9 @@ def _rss_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith(field))
 
 
-def run_case(name: str, batch_size: int, k: int, method: str, queue: mp.Queue) -> None:
+def run_case(name: str, batch_size: int, k: int, method: str, threads: int, queue: mp.Queue) -> None:
     try:
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(threads)
         warnings.simplefilter("ignore")
         from sgdnoise.gradients import collect_noise, sample_batch_indices, select_parameters
 
@@ -110,11 +114,11 @@ def run_case(name: str, batch_size: int, k: int, method: str, queue: mp.Queue) -
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
         base = _rss_kb("VmRSS")
-        seconds = float("inf")
+        seconds, clock = float("inf"), time.process_time if threads == 1 else time.perf_counter
         for _ in range(REPEATS):
-            start = time.process_time()
+            start = clock()
             g0 = run(indices)
-            seconds = min(seconds, time.process_time() - start)
+            seconds = min(seconds, clock() - start)
             if seconds > REPEAT_BELOW_SECONDS:
                 break
         peak = _rss_kb("VmHWM") - base
@@ -144,6 +148,8 @@ def _method(method, model, data, probe, collect_noise):
                 kept.append({n: p.grad.detach().clone() for n, p in params.items()})
             return probe_entries(kept[0])
         return run
+    if method == "ours-engine":
+        return _engine_run(model, loss_fn, data, probe_entries)
     if method.startswith("ours"):
         engine = method.split("-")[1]
         zeros = {n: torch.zeros_like(p) for n, p in params.items()}
@@ -171,6 +177,29 @@ def _method(method, model, data, probe, collect_noise):
         sum_loss = nn.CrossEntropyLoss(reduction="sum")
         return _per_sample_run(net, sum_loss, data, probe_entries, lambda loss: loss.backward(), "grad_sample")
     raise ValueError(method)
+
+
+def _engine_run(model, loss_fn, data, probe_entries):
+    """The engine collect_noise(method="auto") picks, on pre-drawn mini-batches, in budget-sized chunks."""
+    from sgdnoise.gradients.engines import loop_gradients, vmap_gradients
+    from sgdnoise.gradients.planning import choose_method, chunk_size, probe_model
+
+    x, y = data
+    probe = probe_model(model, x[:1], owners=set())
+    engine = vmap_gradients if choose_method("auto", model, probe) == "vmap" else loop_gradients
+
+    def run(idx):
+        k, b = idx.shape
+        chunk = chunk_size(probe, "vmap", b, k, MEMORY_BUDGET, 1)
+        first = None
+        for s in range(0, k, chunk):
+            rows = idx[s : s + chunk]
+            grads, _ = engine(model, loss_fn, x[rows.flatten()].reshape(*rows.shape, *x.shape[1:]), y[rows])
+            if first is None:
+                first = probe_entries({n: g[0] for n, g in grads.items()})
+        return first
+
+    return run
 
 
 def _backpack_resnet20() -> nn.Module:
@@ -224,32 +253,35 @@ def _per_sample_run(net, sum_loss, data, probe_entries, backward, attr):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="K/4 mini-batches, B in {8, 32}")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="intra-op threads per case (default 1)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
     ctx = mp.get_context("fork")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {THREADS} thread(s) per case; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB")
-    header = f"{'model':9s} {'B':>4s} {'K':>3s} {'method':13s} {'cpu ms/b':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB")
+    header = f"{'model':9s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':13s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
     print(header)
     print("-" * len(header))
-    for name, k in MODELS.items():
-        k = max(2, k // 4) if args.quick else k
+    for name in args.models:
+        k = max(2, MODELS[name] // 4) if args.quick else MODELS[name]
         for b in BATCH_SIZES[:2] if args.quick else BATCH_SIZES:
-            reference = None
-            for method in METHODS:
-                queue = ctx.Queue()
-                proc = ctx.Process(target=run_case, args=(name, b, k, method, queue))
-                proc.start()
-                out = queue.get()
-                proc.join()
-                if out["status"] != "ok":
-                    print(f"{name:9s} {b:4d} {k:3d} {method:13s} n/a: {out['status']}")
-                    continue
-                ms = 1000 * out["seconds"] / k
-                if method == "loop":
-                    reference = out
-                ratio = reference["seconds"] / out["seconds"] if reference else float("nan")
-                err = "" if out["g0"] is None or reference is None else \
-                    f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
-                print(f"{name:9s} {b:4d} {k:3d} {method:13s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
+            for threads in args.threads:
+                reference = None
+                for method in METHODS:
+                    queue = ctx.Queue()
+                    proc = ctx.Process(target=run_case, args=(name, b, k, method, threads, queue))
+                    proc.start()
+                    out = queue.get()
+                    proc.join()
+                    if out["status"] != "ok":
+                        print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:13s} n/a: {out['status']}")
+                        continue
+                    ms = 1000 * out["seconds"] / k
+                    if method == "loop":
+                        reference = out
+                    ratio = reference["seconds"] / out["seconds"] if reference else float("nan")
+                    err = "" if out["g0"] is None or reference is None else \
+                        f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
+                    print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:13s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
 
 
 if __name__ == "__main__":

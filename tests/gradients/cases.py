@@ -114,12 +114,15 @@ def brute_force_noise(model: nn.Module, loss_fn, data, batch_indices: torch.Tens
     return dict(zip(params, full)), {n: torch.stack(v) for n, v in noise.items()}
 
 
-def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int) -> int:
-    """The memory_budget under which one chunk holds ``mini_batches`` full-gradient mini-batches
-    (the documented rule s·(3P + 12·B·A) per mini-batch, from the model's probe)."""
+def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int, method: str = "loop", params=None) -> int:
+    """The memory_budget under which one chunk of ``method`` (``"auto"`` resolved as collect_noise
+    does) holds exactly ``mini_batches`` whole mini-batches, by the documented rule."""
+    from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.modes import evaluation_mode
-    from sgdnoise.gradients.planning import probe_model
+    from sgdnoise.gradients.planning import chunk_bytes, choose_method, gather_width, probe_model
 
     with evaluation_mode(model):
-        probe = probe_model(model, data[0][:1], owners=set())
-    return mini_batches * probe.itemsize * (3 * probe.num_params + 12 * batch_size * probe.activations_per_sample)
+        probe = probe_model(model, data[0][:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
+    width = gather_width(select_parameters({n: p.shape for n, p in model.named_parameters()}, params, seed=0))
+    engine = choose_method(method, model, probe)
+    return chunk_bytes(probe, engine, batch_size, mini_batches, batch_size, width)

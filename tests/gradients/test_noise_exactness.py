@@ -22,7 +22,7 @@ CASES = [
 @pytest.mark.parametrize(("kind", "method"), CASES)
 def test_noise_equals_brute_force_loop(kind, method, loss_fn):
     model, data = make_case(kind)
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=6, seed=3, method=method, memory_budget=budget_for(model, data, 8, 2))
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=6, seed=3, method=method, memory_budget=budget_for(model, data, 8, 2, method))
     full, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
     assert result.method == (method if method != "auto" else result.method)
     for name in noise:

@@ -20,7 +20,7 @@ def test_running_stats_match_scipy_on_all_parameters(method, loss_fn):
     model, data = make_case("cnn")
     # A budget of one mini-batch forces chunks of one mini-batch; only fc.* samples are kept, but the
     # statistics cover every parameter.
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params="fc.*", memory_budget=budget_for(model, data, 8, 1))
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params="fc.*", memory_budget=budget_for(model, data, 8, 1, method))
     full = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params=None)
     assert result.chunk_size == 1 and full.chunk_size == 13 and set(result.noise) == {"fc.weight", "fc.bias"}
     assert result.stats.scope == "all" and result.stats.count == 13

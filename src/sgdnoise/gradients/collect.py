@@ -14,7 +14,7 @@ from sgdnoise.gradients.engines import LossFn, loop_gradients, vmap_gradients
 from sgdnoise.gradients.entries import entries_unsupported_reason, entry_gradients
 from sgdnoise.gradients.full import check_finite_gradient, full_gradient
 from sgdnoise.gradients.modes import evaluation_mode, trainable_parameters
-from sgdnoise.gradients.planning import choose_method, chunk_size, micro_batch_size, probe_model
+from sgdnoise.gradients.planning import choose_method, chunk_size, fits_one_mini_batch, gather_width, micro_batch_size, probe_model
 from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.running import RunningMoments
 from sgdnoise.gradients.runstore import NoiseRunStore
@@ -96,14 +96,15 @@ def collect_noise(
         owners = {n.rpartition(".")[0] for n in selection.names}
         probe = probe_model(model, x1.to(device), owners)
         engine = _usable_engine(choose_method(method, model, probe), model, selection)
-        micro = micro_batch_size(probe, batch_size, memory_budget)
-        if micro < batch_size and engine != "loop":
+        width = gather_width(selection)
+        if engine != "loop" and not fits_one_mini_batch(probe, engine, batch_size, memory_budget, width):
             if method != "auto":
-                warnings.warn(f"one mini-batch of {batch_size} exceeds memory_budget; the {engine} engine cannot split it, "
-                              f"so the loop engine runs micro-batches of {micro} samples", stacklevel=2)
+                warnings.warn(f"one mini-batch of {batch_size} needs more than memory_budget under the {engine} engine; "
+                              "using the loop engine", stacklevel=2)
             engine = "loop"
+        micro = micro_batch_size(probe, batch_size, memory_budget) if engine == "loop" else batch_size
         run = _Run(model, loss_fn, source, selection, batch_indices, device, engine, micro)
-        chunk = chunk_size(probe, engine, batch_size, num_batches, memory_budget, _gather_width(selection))
+        chunk = chunk_size(probe, engine, batch_size, num_batches, memory_budget, width, micro)
         per_pass = min(source.size, max(batch_size, memory_budget // (3 * probe.itemsize * probe.activations_per_sample)))
 
         def get_full_grad() -> dict[str, torch.Tensor]:
@@ -201,14 +202,6 @@ class _Run:
 def _concat(chunks: list[torch.Tensor]) -> torch.Tensor:
     """The chunks joined along the mini-batch axis (a single chunk as it is, without a copy)."""
     return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
-
-
-def _gather_width(selection: ParameterSelection) -> int:
-    """Per-position width of the widest per-sample gather of the entries engine (see planning)."""
-    return max(
-        selection.count(n) if selection.entries[n] is not None else selection.count(n) // max(selection.shapes[n][:1] or (1,))
-        for n in selection.names
-    )
 
 
 def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection) -> str:

@@ -1,25 +1,26 @@
 """How many mini-batches per chunk, and which engine, from a probe of the model.
 
 Memory rule (bytes, ``s`` = bytes per float, ``P`` = trainable parameters, ``A`` = floats of
-all leaf-module outputs for one sample, measured by one probe forward pass):
+all leaf-module outputs for one sample, measured by one probe forward pass, ``Kc`` mini-batches
+in a chunk, :func:`chunk_bytes`):
 
-- full-gradient engines (``loop``, ``vmap``), per mini-batch in a chunk:
-  ``s·(3P + 12·B·A)`` — the kept gradient, its noise and a temporary (3P) plus, for vmap,
-  activations saved for backward, their gradients and batching/convolution temporaries (12A
-  per sample: the peak RSS of benchmarks/bench_noise.py was ≈10.5A per sample on a CNN with
-  BatchNorm at B = 128). The loop holds only one mini-batch's activations, but uses the same
-  rule so chunks (and files) do not depend on the engine.
-- ``entries`` engine, per mini-batch: ``s·B·(3A + G)``, ``G`` = the largest per-sample gather
-  of one layer: (selected entries, or entries per output unit for a whole tensor) × output
-  positions.
+- ``vmap``: ``s·Kc·(3P + 12·B·A)`` — the kept gradient, its noise and a temporary (3P) plus the
+  activations saved for backward, their gradients and batching/convolution temporaries of every
+  mini-batch of the chunk at once (12A per sample; measured peaks were 2–6·A per sample on
+  benchmarks/bench_noise.py's CNN and ResNet-20 at B = 128, and ≈10.5·A once with more chunks).
+- ``loop``: ``s·(Kc·3P + 2·m·A)`` — one backward of ``m`` samples at a time (``m = B``, or the
+  micro-batch below); measured peaks were 0.7–1.2·A per sample.
+- ``entries``: ``s·Kc·B·(3A + G)``, ``G`` = the largest per-sample gather of one layer:
+  (selected entries, or entries per output unit for a whole tensor) × output positions.
 
-``chunk = clamp(floor(memory_budget / per_batch), 1, K)``. The budget bounds these estimates,
-not the process RSS (the model, the data and the kept noise samples come on top).
+``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget``. The budget bounds these
+estimates, not the process RSS (the model, the data and the kept noise samples come on top).
 
-When even one mini-batch exceeds the budget (``s·(3P + 12·B·A) > memory_budget``), the mini-batch
-is split into micro-batches of ``m = floor((memory_budget/s − 3P) / (12·A))`` samples whose
-gradients are accumulated with weights ``m_j/B`` (exact for a mean loss, up to rounding), one
-backward at a time, by the ``loop`` engine; a budget below one sample (``m < 1``) is an error.
+When even one mini-batch does not fit, the ``loop`` engine takes over (a requested ``vmap`` or
+``entries`` warns) and, if ``s·(3P + 2·B·A)`` still exceeds the budget, splits every mini-batch
+into micro-batches of ``m = floor((memory_budget/s − 3P) / (2·A))`` samples whose gradients are
+accumulated with weights ``m_j/B`` (exact for a mean loss, up to rounding), one backward at a
+time; a budget below one sample (``m < 1``) is an error.
 
 Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU): ``vmap`` for models of at
 most ``VMAP_MAX_PARAMS`` trainable parameters without convolutions or BatchNorm (the engine call
@@ -39,6 +40,7 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.gradients.selection import ParameterSelection
 
 METHODS = ("auto", "loop", "vmap", "entries")
 VMAP_MAX_PARAMS = 100_000
@@ -88,15 +90,39 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
     )
 
 
-def chunk_size(probe: ModelProbe, method: str, batch_size: int, num_batches: int, memory_budget: int, selected_max: int) -> int:
-    """Mini-batches per chunk under ``memory_budget`` bytes (rule in the module docstring)."""
-    _check_budget(memory_budget)
-    a, s = probe.activations_per_sample, probe.itemsize
+def chunk_bytes(probe: ModelProbe, method: str, batch_size: int, chunk: int, micro_batch: int, selected_max: int) -> int:
+    """Estimated bytes of one chunk of ``chunk`` mini-batches (rule in the module docstring)."""
+    a, s, p = probe.activations_per_sample, probe.itemsize, probe.num_params
     if method == "entries":
-        per_batch = s * batch_size * (3 * a + selected_max * probe.max_positions)
-    else:
-        per_batch = s * (3 * probe.num_params + 12 * batch_size * a)
-    return max(1, min(num_batches, math.floor(memory_budget / per_batch)))
+        return s * chunk * batch_size * (3 * a + selected_max * probe.max_positions)
+    if method == "vmap":
+        return s * chunk * (3 * p + 12 * batch_size * a)
+    return s * (chunk * 3 * p + 2 * micro_batch * a)
+
+
+def chunk_size(probe: ModelProbe, method: str, batch_size: int, num_batches: int, memory_budget: int,
+               selected_max: int, micro_batch: int | None = None) -> int:
+    """Mini-batches per chunk under ``memory_budget`` bytes: the largest ``Kc ≤ K`` whose
+    :func:`chunk_bytes` fit, at least 1."""
+    _check_budget(memory_budget)
+    micro = micro_batch or batch_size
+    one = chunk_bytes(probe, method, batch_size, 1, micro, selected_max)
+    extra = chunk_bytes(probe, method, batch_size, 2, micro, selected_max) - one  # bytes per further mini-batch
+    return max(1, min(num_batches, 1 + math.floor((memory_budget - one) / extra))) if memory_budget >= one else 1
+
+
+def fits_one_mini_batch(probe: ModelProbe, method: str, batch_size: int, memory_budget: int, selected_max: int) -> bool:
+    """Whether one whole mini-batch of ``method`` fits ``memory_budget``."""
+    _check_budget(memory_budget)
+    return chunk_bytes(probe, method, batch_size, 1, batch_size, selected_max) <= memory_budget
+
+
+def gather_width(selection: ParameterSelection) -> int:
+    """Per-position width of the widest per-sample gather of the entries engine (``G`` of the memory rule)."""
+    return max(
+        selection.count(n) if selection.entries[n] is not None else selection.count(n) // max(selection.shapes[n][:1] or (1,))
+        for n in selection.names
+    )
 
 
 def choose_method(method: str, model: nn.Module, probe: ModelProbe) -> str:
@@ -110,15 +136,16 @@ def choose_method(method: str, model: nn.Module, probe: ModelProbe) -> str:
 
 
 def micro_batch_size(probe: ModelProbe, batch_size: int, memory_budget: int) -> int:
-    """Samples per backward pass: ``B`` if one mini-batch fits ``memory_budget``, else the
-    micro-batch size of the module docstring. Raises when not even one sample fits."""
+    """Samples per backward pass of the ``loop`` engine: ``B`` if one mini-batch fits
+    ``memory_budget``, else the micro-batch size of the module docstring. Raises when not even
+    one sample fits."""
     _check_budget(memory_budget)
-    s, a, p = probe.itemsize, probe.activations_per_sample, probe.num_params
-    if s * (3 * p + 12 * batch_size * a) <= memory_budget:
+    if fits_one_mini_batch(probe, "loop", batch_size, memory_budget, 0):
         return batch_size
-    micro = math.floor((memory_budget / s - 3 * p) / (12 * a))
+    s, a, p = probe.itemsize, probe.activations_per_sample, probe.num_params
+    micro = math.floor((memory_budget / s - 3 * p) / (2 * a))
     if micro < 1:
-        need = s * (3 * p + 12 * a) / 2**20
+        need = chunk_bytes(probe, "loop", 1, 1, 1, 0) / 2**20
         raise InvalidInputError(
             f"memory_budget={memory_budget} bytes is too small for this model: one sample needs about "
             f"{need:.1f} MiB (3 gradient copies of {p} parameters and the activations of one sample); "

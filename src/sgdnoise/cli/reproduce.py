@@ -11,6 +11,7 @@ from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
 from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
 from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
 from sgdnoise.experiments.mori_stationary import MoriConfig, run_mori_stationary
+from sgdnoise.experiments.zhu_network import ZhuNetworkConfig, run_zhu_network
 from sgdnoise.experiments.zhu_toy import ZhuConfig, run_zhu_toy
 from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
 from sgdnoise.report import frame_table, markdown_table, summary_table
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", type=int, default=1000, help="noise mini-batches K for the network (default 1000)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs of the network (default 30)")
     p.add_argument("--paths", type=int, default=1000, help="simulated paths per Δ in the escape-axis experiment (default 1000)")
+    p.add_argument("--zhu-steps", type=int, default=1000, help="steps of each noise variant on the network (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -60,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         zhu = run_zhu_toy(ZhuConfig(seed=args.seed))
     zhu.write(args.out / "zhu_toy")
     console.print(frame_table(zhu.table, "Escapes from the sharp minimum, equal noise variance (Zhu et al.)"))
+    with console.status("Zhu et al. on a network: GD + shaped noise vs SGD from a memorising minimum ..."):
+        zhu_net = run_zhu_network(ZhuNetworkConfig(n_steps=args.zhu_steps, seed=args.seed))
+    zhu_net.write(args.out / "zhu_network")
+    console.print(frame_table(zhu_net.table, "Zhu et al. on a network: GD + noise of equal total variance vs SGD"))
     with console.status("Mori et al.'s stationary law: simulating SGD's multiplicative-noise SDE ..."):
         mori = run_mori_stationary(MoriConfig(n_paths=20 * args.paths, seed=args.seed))
     mori.write(args.out / "mori_stationary")
@@ -72,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
                               f"RMSE of α̂ at K = {recovery.config.k} ({recovery.config.rows_per_alpha} samples per α)", "{:.3f}"))
     report = args.out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery, accuracy))
+        tmp.write_text(_markdown(noise, decay, escape, escape_time, direction, zhu, zhu_net, mori, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
 
 
-def _markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery, accuracy) -> str:
+def _markdown(noise, decay, escape, escape_time, direction, zhu, zhu_net, mori, recovery, accuracy) -> str:
     cfg, t, rc, dc, ec = noise.config, noise.training, recovery.config, decay.config, escape.config
     return "\n".join([
         "# sgdnoise report", "",
@@ -127,6 +133,10 @@ def _markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery,
         f"noise of total variance {zhu.config.noise_variance} per step; success = both coordinates < −0.5 at the end "
         f"({zhu.config.n_repeats} repeats each).", "",
         markdown_table(zhu.table), "",
+        "## ... and on a network? (Zhu et al. 2019, scaled down)", "",
+        _zhu_network_text(zhu_net), "",
+        markdown_table(zhu_net.table), "",
+        "![test accuracy and distance per variant](zhu_network/zhu_network.png)", "",
         "## The stationary law is a power of the loss (Mori et al. 2022)", "",
         f"1-D SDE of SGD near a minimum of a mean-square loss, L = {mori.config.loss_min} + h x²/2 (h = {mori.config.curvature}), "
         f"noise variance 2ηhL/B, {mori.config.n_paths} paths; φ fitted by maximum likelihood against φ = 1 + B/(ηh).", "",
@@ -135,3 +145,15 @@ def _markdown(noise, decay, escape, escape_time, direction, zhu, mori, recovery,
         f"{rc.rows_per_alpha} samples of K = {rc.k} SαS draws (scale 1) per α, seed {rc.seed}; RMSE of α̂ by method:", "",
         markdown_table(accuracy.reset_index().rename(columns={"alpha": "true α"}), "{:.3f}"), "",
     ])
+
+
+def _zhu_network_text(result) -> str:
+    c, a, st = result.config, result.anisotropy, result.start
+    return (f"An MLP (width {c.width}) trained by full-batch GD on {c.n_train} digits with {c.corrupt_fraction:.0%} random labels to "
+            f"a memorising minimum (train accuracy {st['train_accuracy']:.3f}, test accuracy {st['test_accuracy']:.3f}). From there "
+            f"{c.n_repeats} repeats of {c.n_steps} steps at lr {c.lr}: SGD (batch {c.batch_size}), GD, and GD + Gaussian noise of "
+            f"SGD's total variance with the shapes of Zhu et al. — either SGD's variance at the start (v = {result.noise_variance:.3g}, "
+            "Zhu's protocol, `start`) or at each path's current point (`current`). Escape indicator at the start: "
+            f"Tr(HΣ) = {a.trace_h_sigma:.3g} against {a.isotropic:.3g} for isotropic noise of the same total variance "
+            f"({a.ratio:.0f}×). Mean ± standard error over repeats; train metrics on the corrupted labels.")
+

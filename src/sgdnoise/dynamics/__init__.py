@@ -6,7 +6,8 @@
   ``t^{γ−1}``, multi-step.
 * :func:`simulate_exit`: Euler scheme with per-coordinate SαS Lévy, Gaussian or anisotropic
   Gaussian noise, thousands of paths at once; :class:`ExitResult` per path and its summary.
-* :func:`zhu_escape_table`: GD + noise variants at equal total variance on Zhu et al.'s toy.
+* :func:`zhu_escape_table`: GD + noise variants at equal total variance on Zhu et al.'s toy;
+  :func:`zhu_network_dynamics`: the same variants and SGD on a network, all repeats at once.
 * :func:`sgd_ensemble`: many plain-SGD seeds of one network at once, bit-identical to the
   seed-by-seed loop; :func:`escape_by_loss` / :func:`escape_by_distance` stop each seed at its
   escape from a minimum; :func:`project_displacements` splits exit displacements over directions.
@@ -21,9 +22,11 @@ from sgdnoise.dynamics.results import ExitResult, ExitSummary
 from sgdnoise.dynamics.schedules import ConstantSchedule, ExponentialSchedule, MultiStepSchedule, Schedule
 from sgdnoise.dynamics.simulate import simulate_exit
 from sgdnoise.dynamics.zhu import ZHU_VARIANTS, ZhuEscapeTable, zhu_escape_table
+from sgdnoise.dynamics.zhu_network import MATCH_AT, ZhuNetworkRun, sgd_noise_variance, zhu_network_dynamics
 
 __all__ = [
     "Ackley",
+    "MATCH_AT",
     "Ball",
     "Box",
     "ConstantSchedule",
@@ -43,15 +46,18 @@ __all__ = [
     "Schedule",
     "ZHU_VARIANTS",
     "ZhuEscapeTable",
+    "ZhuNetworkRun",
     "ZhuToy",
     "batch_indices",
     "escape_by_distance",
     "escape_by_loss",
     "init_seed",
     "project_displacements",
+    "sgd_noise_variance",
     "sgd_ensemble",
     "simulate_exit",
     "stationary_samples",
     "zhu_escape_table",
+    "zhu_network_dynamics",
 ]
 

@@ -161,3 +161,23 @@ def escape_time_plot(times: pd.DataFrame, predictions: dict[str, np.ndarray], su
     right.legend(fontsize=7)
     fig.suptitle("Escape from a minimum of an MLP", fontsize=9)
     return _save(fig, path)
+
+
+def zhu_network_plot(table: pd.DataFrame, path: str | Path) -> Path:
+    """Test accuracy (left) and distance from the start (right) per noise variant, one bar group
+    per noise protocol, ±2 standard errors over repeats (Zhu et al. on a network)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    protocols = list(dict.fromkeys(table["match_at"]))
+    variants = list(dict.fromkeys(table["variant"]))
+    width = 0.8 / len(protocols)
+    for ax, column, label in ((axes[0], "test_accuracy", "test accuracy"), (axes[1], "distance", "‖w − w₀‖")):
+        for j, protocol in enumerate(protocols):
+            part = table[table["match_at"] == protocol].set_index("variant").reindex(variants)
+            ax.bar(np.arange(len(variants)) + (j - (len(protocols) - 1) / 2) * width, part[column], width,
+                   yerr=2 * part[f"{column}_stderr"], capsize=2, label=f"variance: {protocol}")
+        ax.set_xticks(np.arange(len(variants)), variants, rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("From a memorising GD minimum: SGD vs GD + shaped noise (±2 s.e.)", fontsize=9)
+    return _save(fig, path)

@@ -27,6 +27,10 @@ from ``nn.Sequential`` and ``backpack...branching.Parallel`` (same depth and wid
 shortcuts, 272k parameters); its error column is then blank. Opacus needs train mode: it runs
 in train mode on the MLP (no BatchNorm or dropout, so the same function) and refuses BatchNorm.
 
+Arithmetic floor: the FLOPs of one mini-batch's forward and backward (``torch.utils.flop_counter``)
+divided by the measured single-thread throughput of a 1024² float32 GEMM — no engine can beat
+it on this CPU, so ``loop ms / floor ms`` bounds the speed-up any engine could reach.
+
 Timing: with one thread, CPU seconds of the child (the wall time on an idle machine, much less
 disturbed by other jobs); with more threads, wall seconds (run those on an idle machine); best
 of up to 3 runs of the K mini-batches (one run when a run takes > 2 s). On a shared machine it
@@ -250,6 +254,33 @@ def _per_sample_run(net, sum_loss, data, probe_entries, backward, attr):
     return run
 
 
+def gemm_gflops() -> float:
+    """Single-thread float32 GEMM throughput (best of 5 products of 1024² matrices)."""
+    from sgdnoise.parallel import torch_threads
+
+    with torch_threads(1):
+        a = torch.randn(1024, 1024)
+        best = min(_timed(lambda: a @ a) for _ in range(5))
+    return 2 * 1024**3 / best / 1e9
+
+
+def floor_ms(name: str, batch_size: int, gflops: float) -> float:
+    """Milliseconds of one mini-batch's forward + backward at ``gflops`` (see module docstring)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, shape = build(name)
+    model.eval()
+    with FlopCounterMode(display=False) as counter:
+        nn.functional.cross_entropy(model(torch.randn(batch_size, *shape)), torch.randint(0, 10, (batch_size,))).backward()
+    return counter.get_total_flops() / (gflops * 1e9) * 1e3
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="K/4 mini-batches, B in {8, 32}")
@@ -257,13 +288,17 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
     ctx = mp.get_context("fork")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB")
+    gflops = gemm_gflops()
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
+          f"1-thread GEMM {gflops:.0f} GFLOP/s")
     header = f"{'model':9s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':13s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
     print(header)
     print("-" * len(header))
     for name in args.models:
         k = max(2, MODELS[name] // 4) if args.quick else MODELS[name]
         for b in BATCH_SIZES[:2] if args.quick else BATCH_SIZES:
+            floor = floor_ms(name, b, gflops)
+            print(f"{name:9s} {b:4d} {k:3d}   - arithmetic floor {floor:9.3f} ms/batch at 1 thread")
             for threads in args.threads:
                 reference = None
                 for method in METHODS:

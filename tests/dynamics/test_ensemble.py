@@ -1,6 +1,5 @@
 """sgd_ensemble against the seed-by-seed loop a user would write: copy the model, torch.optim.SGD,
-one mini-batch per step from the seed's own generator, which draws the documented stream (blocks of
-K batches by sample_batch_indices, each drawn when the loop reaches it). Exact equality."""
+one mini-batch per step drawn one step at a time from the seed's own generator. Exact equality."""
 
 import copy
 import math
@@ -11,7 +10,6 @@ import torch.nn.functional as F
 
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import batch_indices, init_seed, sgd_ensemble
-from sgdnoise.dynamics.ensemble import DEFAULT_BLOCK_STEPS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.models import MLP
@@ -28,14 +26,6 @@ def _data(dtype, n=300):
 def _mlp(dtype):
     torch.manual_seed(0)
     return MLP((1, 8, 8), 10, depth=2, width=24).to(dtype)  # 3 Linear layers with ReLU
-
-
-def _stream(n_points, batch, seed, block):
-    """The seed's batches one step at a time: a block of ``block`` rows by the public sampler, drawn
-    from the seed's own generator whenever the previous block is used up."""
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        yield from sample_batch_indices(n_points, batch, block, gen)
 
 
 def _reset(model, seed):
@@ -74,7 +64,7 @@ def test_ensemble_equals_seed_by_seed_loop_exactly(dtype, random_init):
     res = sgd_ensemble(model, F.cross_entropy, data, seeds=SEEDS, lr=LR, batch_size=BATCH, steps=steps,
                        init="random" if random_init else None, record_every=1, record_trajectory=True, block_steps=16)
     for i, s in enumerate(SEEDS):
-        ref, losses, path = _loop(model, data, s, steps, random_init=random_init, block=16)
+        ref, losses, path = _loop(model, data, s, steps, random_init=random_init)
         for name, p in ref.items():
             assert torch.equal(res.params[name][i], p.detach()), (s, name)
         # the batch mean is summed in another order under vmap: losses agree to rounding (parameters exactly)
@@ -133,20 +123,18 @@ def test_stopped_seeds_are_frozen_at_their_stop_step():
     assert res.stop_step.tolist() == expected.tolist()
     assert res.stopped.tolist() == (target <= 25).tolist()
     for i, s in enumerate(SEEDS):
-        ref, losses, _ = _loop(model, data, s, int(expected[i]), block=8)
+        ref, losses, _ = _loop(model, data, s, int(expected[i]))
         assert all(torch.equal(res.params[k][i], v.detach()) for k, v in ref.items()), s
         for row, t in enumerate(res.loss_steps):  # recorded losses: the loop's while running, NaN after the stop
             assert (math.isnan(res.losses[row, i]) if t > expected[i] else res.losses[row, i] == pytest.approx(losses[t - 1], rel=1e-14))
 
 
 def test_batch_stream_is_the_documented_rule():
-    # whole blocks of the noise-measurement sampler from one generator; `start` continues the stream
-    gen = torch.Generator().manual_seed(7)
-    ref = torch.cat([sample_batch_indices(300, BATCH, 16, gen) for _ in range(4)])
-    assert torch.equal(batch_indices(7, 300, BATCH, 50, block_steps=16), ref[:50])
-    assert torch.equal(batch_indices(7, 300, BATCH, 20, start=30, block_steps=16), ref[30:50])
-    assert torch.equal(batch_indices(7, 300, BATCH, 5, start=33, block_steps=16), ref[33:38])
-    assert torch.equal(batch_indices(7, 300, BATCH, 50)[:3], sample_batch_indices(300, BATCH, DEFAULT_BLOCK_STEPS, seed=7)[:3])
+    # the same B-subset rule as the noise-measurement sampler, and independent of how it is blocked
+    ref = sample_batch_indices(300, BATCH, 600, seed=7)
+    assert torch.equal(batch_indices(7, 300, BATCH, 50), ref[:50])
+    assert torch.equal(batch_indices(7, 300, BATCH, 20, start=30), ref[30:50])
+    assert torch.equal(batch_indices(7, 300, BATCH, 40, start=530), ref[530:570])  # skips more than one block
     assert all(len(set(row.tolist())) == BATCH for row in ref)
 
 

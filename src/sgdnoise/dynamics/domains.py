@@ -57,7 +57,8 @@ class Box(Domain):
 
     def contains(self, x: torch.Tensor) -> torch.Tensor:
         lo, up = self._bounds(x)
-        return ((x > lo) & (x < up)).all(dim=-1)
+        inside = (x > lo) & (x < up)
+        return inside.view(-1) if inside.shape[-1] == 1 else inside.all(dim=-1)  # one axis: no reduction
 
     def exit_axis(self, x: torch.Tensor) -> torch.Tensor:
         lo, up = self._bounds(x)

@@ -1,27 +1,39 @@
-"""Many plain-SGD runs of one network at once: ``torch.func`` over a leading seed axis.
+"""Many plain-SGD runs of one network at once, over a leading seed axis.
 
 Seed ``s`` (one of ``seeds``) is the run ``w_{t+1} = w_t − η ∇_w (1/B) Σ_{ℓ∈Ω_t^s} loss_ℓ(w_t)``
 (no momentum, no weight decay). Its mini-batch stream ``Ω_1^s, Ω_2^s, …`` is :func:`batch_indices`:
-a ``torch.Generator`` seeded with ``s`` and :func:`sgdnoise.gradients.sample_batch_indices`
-(a uniform random B-subset per step, without replacement within the batch, independent across
-steps; drawing steps in blocks gives the same stream as drawing them one at a time).
+``sgdnoise.gradients.sample_batch_indices`` on a ``torch.Generator`` seeded with ``s``, row after
+row (uniform random B-subsets, independent across steps; the sampler's stream does not depend on
+how many rows are drawn at once, so the ensemble draws each seed's next ``block_steps`` batches in
+one call).
 
-All seeds' parameters are stacked, ``{name: (S, *shape)}``; one step is one
-``vmap(loss ∘ functional_call)`` forward over the seeds and one ordinary ``autograd.grad`` of the
-summed seed losses. Seeds whose ``stop`` fires are frozen (their parameters stop changing) and
-dropped from the computation, as exited paths in :func:`~sgdnoise.dynamics.simulate_exit`;
-memory does not grow with the number of steps.
+All seeds' parameters are stacked, ``{name: (S, *shape)}``. One step is one forward and backward
+over all seeds, by one of two paths:
+
+* direct (:class:`_StackedMLP`), for an ``nn.Sequential`` of an optional leading ``Flatten``,
+  ``Linear``, ``ReLU``, ``Identity`` and ``Dropout`` layers: the layers' forward and backward are
+  written out on the stacked tensors (no vmap, no ``functional_call``, no autograd graph through
+  the layers), and for plain ``F.cross_entropy`` the output gradient too;
+* generic, for any other network: ``vmap(loss ∘ functional_call)`` forward over the seeds and one
+  ordinary ``autograd.grad`` of the summed seed losses.
+
+Seeds whose ``stop`` fires are frozen (their parameters stop changing) and dropped from the
+computation, as exited paths in :func:`~sgdnoise.dynamics.simulate_exit`; memory does not grow
+with the number of steps.
 
 Exactness: each seed's parameters are bit-identical (``torch.equal``, CPU, float32 and float64,
 one intra-op thread) to ``torch.optim.SGD`` on a copy of the model fed the same batches. Plain
 vmap is not: its rule for ``F.linear`` adds the bias after the batched GEMM (the unbatched layer
 fuses it into ``addmm``, which rounds differently in float64), ``bmm`` switches to a naive kernel
 for small products, and MKL rounds small GEMMs differently when an operand is not 64-byte
-aligned. So 2-D ``F.linear`` calls run through :class:`_SeedLinear`/:class:`_StackedLinear`,
-whose forward and backward use ``baddbmm``/``bmm`` on aligned per-seed blocks where these round
-as the unbatched layer, and a seed-by-seed product where they do not. Other layers use vmap's
-own rules (exactness is tested for MLPs; convolutions may differ in the last bit). With several
-threads MKL may split one product's sum across threads differently in the two runs.
+aligned. So every 2-D ``F.linear`` runs through :func:`_seedwise_mm` (directly, or under vmap via
+:class:`_SeedLinear`/:class:`_StackedLinear`), which uses ``baddbmm``/``bmm`` on aligned per-seed
+blocks where these round as the unbatched layer, and a seed-by-seed product where they do not;
+ReLU and the cross-entropy gradient act element- or row-wise as in one seed's autograd. In the
+generic path other layers use vmap's own rules (exactness is tested for MLPs; convolutions may
+differ in the last bit). With several threads MKL may split one product's sum across threads
+differently in the two runs. The per-seed GEMMs are the floor of a step's cost: MKL's batched
+small products cost about as much per seed as the loop's single ones.
 
 The network is run in eval mode: BatchNorm uses its running statistics (buffers shared by all
 seeds and never updated) and dropout is off. For networks without such layers this is plain SGD.
@@ -31,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,26 +67,20 @@ StopRule = Callable[[int, Params, torch.Tensor], torch.Tensor]
 DEFAULT_BLOCK_STEPS = 256
 
 
-def batch_indices(seed: int, num_points: int, batch_size: int, steps: int, *, start: int = 0,
-                  block_steps: int = DEFAULT_BLOCK_STEPS) -> torch.Tensor:
+def batch_indices(seed: int, num_points: int, batch_size: int, steps: int, *, start: int = 0) -> torch.Tensor:
     """Mini-batches ``start+1 … start+steps`` of seed ``seed``'s stream, int64 ``(steps, B)``.
 
-    The stream: a generator seeded with ``seed`` draws whole blocks of ``K = block_steps`` batches,
-    block ``b = 0, 1, …`` being :func:`sgdnoise.gradients.sample_batch_indices` ``(N, B, K, g)``;
-    step t is row ``(t−1) mod K`` of block ``⌊(t−1)/K⌋``. Blocks are always drawn whole, so a seed's
-    batches do not depend on how many steps are run (nor on how the sampler orders its draws).
+    The stream is :func:`sgdnoise.gradients.sample_batch_indices` on a generator seeded with
+    ``seed``, row after row; that sampler consumes its generator row by row, so the stream does not
+    depend on how many rows are drawn at once (:func:`sgd_ensemble` draws blocks of steps).
     """
-    for name, value in (("steps", steps), ("block_steps", block_steps)):
-        _positive_int(value, name)
-    if not (isinstance(start, int) and start >= 0):
+    _positive_int(steps, "steps")
+    if not (isinstance(start, int) and not isinstance(start, bool) and start >= 0):
         raise InvalidInputError(f"start must be an int ≥ 0; got {start!r}")
     gen = as_generator(seed)
-    first, last = start // block_steps, (start + steps - 1) // block_steps
-    for _ in range(first):  # skip the blocks before `start`
-        sample_batch_indices(num_points, batch_size, block_steps, gen)
-    rows = torch.cat([sample_batch_indices(num_points, batch_size, block_steps, gen) for _ in range(first, last + 1)])
-    offset = start - first * block_steps
-    return rows[offset:offset + steps]
+    for done in range(0, start, DEFAULT_BLOCK_STEPS):  # skip the first `start` batches, a bounded block at a time
+        sample_batch_indices(num_points, batch_size, min(DEFAULT_BLOCK_STEPS, start - done), gen)
+    return sample_batch_indices(num_points, batch_size, steps, gen)
 
 
 def init_seed(seed: int) -> int:
@@ -199,6 +206,38 @@ def seed_loss(model: nn.Module, loss_fn: LossFn) -> Callable[[Params, torch.Tens
     return loss
 
 
+def _autograd_output_grad(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """``(outputs (S, B, C), y) -> (loss (S,), ∂Σ_s L_s/∂outputs)`` by autograd through ``vmap(loss_fn)``."""
+    seed_losses = vmap(loss_fn)
+
+    def output_grad(outputs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        leaf = outputs.detach().requires_grad_(True)
+        with torch.enable_grad():
+            loss = seed_losses(leaf, y)
+            (g,) = torch.autograd.grad(loss.sum(), leaf)
+        return loss.detach(), g
+
+    return output_grad
+
+
+def _is_plain_cross_entropy(loss_fn: LossFn, y: torch.Tensor) -> bool:
+    """``loss_fn`` is ``F.cross_entropy`` (or a default ``nn.CrossEntropyLoss``) on class indices."""
+    default_module = (isinstance(loss_fn, nn.CrossEntropyLoss) and loss_fn.weight is None and loss_fn.reduction == "mean"
+                      and loss_fn.label_smoothing == 0.0)
+    return (loss_fn is F.cross_entropy or default_module) and y.ndim == 1 and not y.is_floating_point() and bool((y >= 0).all())
+
+
+def _cross_entropy_grad(outputs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy of logits ``(S, B, C)`` against classes ``y (S, B)`` per seed, and its
+    gradient as autograd forms it for one seed: ``nll_loss`` backward puts ``−1/B`` (divided in the
+    logits' dtype) at each target, then ``_log_softmax_backward_data``; both act row by row."""
+    log_p = torch.log_softmax(outputs, dim=-1)
+    picked = log_p.gather(-1, y.unsqueeze(-1))
+    minus_inv_b = -(torch.ones((), dtype=outputs.dtype, device=outputs.device) / y.shape[1])
+    g_log_p = torch.zeros_like(log_p).scatter_(-1, y.unsqueeze(-1), minus_inv_b.expand_as(picked))
+    return -picked.squeeze(-1).mean(1), torch._log_softmax_backward_data(g_log_p, log_p, -1, outputs.dtype)
+
+
 class _StackedMLP:
     """Direct path for an ``nn.Sequential`` of an optional leading ``Flatten``, ``Linear``, ``ReLU``,
     ``Identity`` and ``Dropout`` (off in eval mode): every seed's forward and backward on stacked
@@ -207,17 +246,19 @@ class _StackedMLP:
     Per Linear layer the products are :class:`_StackedLinear`'s (``z = b + h Wᵀ``; backward
     ``∂W = gᵀ h``, ``∂b = Σ_rows g``, ``∂h = g W``) and ReLU's backward is autograd's own
     ``threshold_backward(g, relu(z), 0)``, so the gradients are bit-identical to the generic path.
-    Only the loss, ``vmap(loss_fn)`` on the stacked outputs, goes through autograd.
+    Only the loss goes through autograd (``vmap(loss_fn)`` on the stacked outputs), except plain
+    ``F.cross_entropy``, whose gradient is formed directly (:func:`_cross_entropy_grad`).
     """
 
     _PASS_THROUGH = (nn.Identity, nn.Dropout)
 
-    def __init__(self, layers: list[tuple[str, str, str | None]], flatten: bool, loss_fn: LossFn):
+    def __init__(self, layers: list[tuple[str, str, str | None]], flatten: bool, loss_fn: LossFn, y: torch.Tensor):
         self.layers, self.flatten = layers, flatten  # ("linear", weight key, bias key or None) | ("relu", "", None)
-        self.seed_losses = vmap(loss_fn)
+        self.first_linear = next((i for i, (kind, _, _) in enumerate(layers) if kind == "linear"), len(layers))
+        self.output_grad = _cross_entropy_grad if _is_plain_cross_entropy(loss_fn, y) else _autograd_output_grad(loss_fn)
 
     @classmethod
-    def of(cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor) -> "_StackedMLP | None":
+    def of(cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor) -> "_StackedMLP | None":
         """The direct path for ``model`` on inputs ``x``, or None when the model is anything else."""
         if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
             return None
@@ -237,7 +278,7 @@ class _StackedMLP:
                 return None
         if keys != {n for n, _ in model.named_parameters()} or (x.ndim != 2 and not flatten):
             return None
-        return cls(layers, flatten, loss_fn)
+        return cls(layers, flatten, loss_fn, y)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         """The data as the first layer sees it, ``(N, D)``."""
@@ -248,23 +289,21 @@ class _StackedMLP:
         saved, h = [], x
         for kind, weight, bias in self.layers:
             saved.append(h)
-            h = _seedwise_mm(h, params[weight].transpose(1, 2), None if bias is None else params[bias]) if kind == "linear" else torch.relu(h)
-        outputs = h.requires_grad_(True)
-        with torch.enable_grad():
-            loss = self.seed_losses(outputs, y)
-            (g,) = torch.autograd.grad(loss.sum(), outputs)
+            h = _seedwise_mm(h, params[weight].transpose(1, 2), None if bias is None else params[bias]) if kind == "linear" else h.relu_()
+        loss, g = self.output_grad(h, y)
+        saved.append(h)  # saved[i] is layer i's input, saved[i + 1] its output
         grads = {}
-        for i in range(len(self.layers) - 1, -1, -1):
+        for i in range(len(self.layers) - 1, self.first_linear - 1, -1):
             kind, weight, bias = self.layers[i]
             if kind == "relu":
-                g = torch.ops.aten.threshold_backward(g, saved[i + 1] if i + 1 < len(saved) else outputs.detach(), 0)
+                g = torch.ops.aten.threshold_backward(g, saved[i + 1], 0)
                 continue
             grads[weight] = _seedwise_mm(g.transpose(1, 2), saved[i])
             if bias is not None:
                 grads[bias] = g.sum(1)
-            if any(k == "linear" for k, _, _ in self.layers[:i]):
+            if i > self.first_linear:
                 g = _seedwise_mm(g, params[weight])
-        return grads, loss.detach()
+        return grads, loss
 
 
 @dataclass(frozen=True)
@@ -404,10 +443,10 @@ def sgd_ensemble(
     record_every : record each seed's mini-batch loss every that many steps (memory grows with steps).
     record_trajectory : with ``record_every``, also keep the flat parameters ``(R, S, D)``.
     stop : ``stop(t, params, seed_idx) -> (S_a,) bool`` called after step t with the running seeds'
-        stacked parameters ``{name: (S_a, *shape)}`` and their positions ``seed_idx`` in ``seeds``;
-        seeds for which it is True stop there (``stop_step = t``) and stay frozen.
-    block_steps : K, the block size of every seed's batch stream (:func:`batch_indices`; part of
-        the stream's definition when the sampler's rows depend on how many are drawn at once).
+        stacked parameters ``{name: (S_a, *shape)}`` (updated in place by later steps: copy what you
+        keep) and their positions ``seed_idx`` in ``seeds``; seeds for which it is True stop there
+        (``stop_step = t``) and stay frozen.
+    block_steps : steps whose mini-batch indices are drawn at once per seed (the batches do not depend on it).
     progress : show a rich progress bar (steps done, seeds still running).
 
     Raises :class:`InvalidInputError` for bad arguments and :class:`ConvergenceError` when a
@@ -461,14 +500,13 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[int, int], None]]
         yield lambda steps, running: bar.update(task, advance=steps, running=str(running))
 
 
-def _gradient_path(model: nn.Module, loss_fn: LossFn, x: torch.Tensor):
+def _gradient_path(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor):
     """``(gradients(params, x_batch, y_batch) -> (grads, loss), data as gathered)``: the direct
     stacked-MLP path when the model allows it, else vmap over ``functional_call``."""
-    direct = _StackedMLP.of(model, loss_fn, x)
+    direct = _StackedMLP.of(model, loss_fn, x, y)
     if direct is not None:
         return direct.gradients, direct.inputs(x)
-    seed_losses = vmap(seed_loss(model, loss_fn))
-    return (lambda params, xb, yb: _gradients(seed_losses, params, xb, yb)), x
+    return functools.partial(_gradients, vmap(seed_loss(model, loss_fn))), x
 
 
 def _gather(data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -478,7 +516,7 @@ def _gather(data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_every, record_trajectory, stop, block_steps, advance) -> EnsembleResult:
     n_seeds, n_points = len(seeds), len(x)
-    gradients, x = _gradient_path(model, loss_fn, x)
+    gradients, x = _gradient_path(model, loss_fn, x, y)
     generators = [as_generator(s) for s in seeds]
     final = {k: v.clone() for k, v in params.items()}
     active = torch.arange(n_seeds, device=x.device)
@@ -488,15 +526,16 @@ def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_ever
     t = 0
     while t < steps and active.numel() > 0:
         k = min(block_steps, steps - t)
-        # (k, S_a, B): whole blocks of each running seed's stream (see batch_indices), step-major
-        block = torch.stack([sample_batch_indices(n_points, batch_size, block_steps, generators[i]) for i in active.tolist()], dim=1)[:k].to(x.device)
+        # (k, S_a, B), step-major: the next k batches of each running seed's stream
+        block = torch.stack([sample_batch_indices(n_points, batch_size, k, generators[i]) for i in active.tolist()], dim=1).to(x.device)
         for j in range(k):
             t += 1
             grads, loss = gradients(params, _gather(x, block[j]), _gather(y, block[j]))
             if not bool(torch.isfinite(loss).all()):
                 bad = int(active[~torch.isfinite(loss)][0])
                 raise ConvergenceError(f"the loss of seed {seeds[bad]} is {float(loss[~torch.isfinite(loss)][0])} at step {t}; lower the learning rate")
-            params = {n: torch.add(p, grads[n], alpha=-lr) for n, p in params.items()}
+            for n, p in params.items():  # in place, as torch.optim.SGD (the stacked tensors are the ensemble's own)
+                p.add_(grads[n], alpha=-lr)
             if record_every is not None and t % record_every == 0:
                 row = np.full(n_seeds, np.nan)
                 row[active.cpu().numpy()] = loss.detach().cpu().double().numpy()

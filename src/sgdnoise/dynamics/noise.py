@@ -10,16 +10,65 @@ scheduler factor ``s_t^{e}``:
 * :class:`GaussianNoise` — standard Brownian motion (variance dt): ``ε scale_l s_t^{1/2} √dt Z``.
   Langevin dynamics at temperature D is ``ε = √(2D)``.
 * :class:`CovarianceNoise` — ``ε s_t^{1/2} √dt Σ^{1/2} Z`` (symmetric square root).
+
+On the CPU the standard variates come from NumPy's PCG64 (:class:`NumpyDraws`, seeded once from the
+torch generator), whose doubles and ziggurat exponentials/normals cost about half of torch's
+mt19937 doubles; the Lévy increments are then Chambers–Mallows–Stuck in place
+(:func:`sgdnoise.stable.sampling.cms_transform`). On other devices they are :func:`sgdnoise.stable.sampling.standard_sas`
+and ``torch.randn``. Either way the same seed gives the same increments.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
+import numpy as np
 import torch
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.stable.sampling import standard_sas
+from sgdnoise.stable.sampling import cms_transform, standard_sas
+
+
+class NumpyDraws:
+    """Standard uniform, exponential and normal variates from NumPy's PCG64 as torch tensors (CPU).
+
+    Seeded with 63 bits drawn from the torch generator when created (a source creates it on its
+    first draw), so a torch seed fixes the stream; NumPy fills the tensor's memory in place.
+    """
+
+    def __init__(self, generator: torch.Generator):
+        self.rng = np.random.Generator(np.random.PCG64(int(torch.randint(0, 2**63 - 1, (), generator=generator))))
+
+    @staticmethod
+    def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> tuple[torch.Tensor, np.ndarray]:
+        out = torch.empty(shape, dtype=dtype)
+        return out, out.numpy()
+
+    def uniform(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """U[0, 1) of ``shape``."""
+        out, view = self._empty(shape, dtype)
+        self.rng.random(out=view, dtype=view.dtype)
+        return out
+
+    def exponential(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """Exp(1) of ``shape`` (ziggurat)."""
+        out, view = self._empty(shape, dtype)
+        self.rng.standard_exponential(out=view, dtype=view.dtype)
+        return out
+
+    def normal(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """N(0, 1) of ``shape`` (ziggurat)."""
+        out, view = self._empty(shape, dtype)
+        self.rng.standard_normal(out=view, dtype=view.dtype)
+        return out
+
+
+def _shared_row(t: torch.Tensor) -> torch.Tensor | float:
+    """``t`` (A, d) as a float if all its entries are equal, as its row (d,) if all rows are, else itself."""
+    if bool((t == t.reshape(-1)[0]).all()):
+        return float(t.reshape(-1)[0])
+    return t[0] if bool((t == t[:1]).all()) else t
 
 
 class NoiseSource:
@@ -29,6 +78,16 @@ class NoiseSource:
 
     def __init__(self, amp: torch.Tensor, exponent: torch.Tensor):
         self.amp, self.exponent = amp, exponent
+        self._numpy: NumpyDraws | None = None
+
+    def _draws(self, generator: torch.Generator) -> NumpyDraws | None:
+        """The NumPy stream (created on the first call, shared by :meth:`take` copies), or None off
+        the CPU or for dtypes other than float32/float64."""
+        if self.amp.device.type != "cpu" or self.amp.dtype not in (torch.float32, torch.float64):
+            return None
+        if self._numpy is None:
+            self._numpy = NumpyDraws(generator)
+        return self._numpy
 
     def take(self, keep: torch.Tensor) -> "NoiseSource":
         """The same source restricted to the paths where ``keep`` (A,) is true."""
@@ -45,7 +104,7 @@ class NoiseSource:
         z = self._standard(k, generator)
         if schedule_values is not None:
             z.mul_(schedule_values[:, None, None].pow(self.exponent))
-        return z.mul_(self.amp)
+        return z.mul_(_shared_row(self.amp))
 
 
 class LevyNoise(NoiseSource):
@@ -56,7 +115,10 @@ class LevyNoise(NoiseSource):
         super().__init__(eps * scale * dt ** (1.0 / alpha), (alpha - 1.0) / alpha)
 
     def _standard(self, k, generator):
-        return standard_sas(self.alpha, (k, *self.alpha.shape), generator)
+        shape, draws = (k, *self.alpha.shape), self._draws(generator)
+        if draws is None:
+            return standard_sas(self.alpha, shape, generator)
+        return cms_transform(_shared_row(self.alpha), draws.uniform(shape, self.alpha.dtype), draws.exponential(shape, self.alpha.dtype))
 
 
 class GaussianNoise(NoiseSource):
@@ -65,7 +127,10 @@ class GaussianNoise(NoiseSource):
         super().__init__(amp, torch.full_like(amp, 0.5))
 
     def _standard(self, k, generator):
-        return torch.randn((k, *self.amp.shape), generator=generator, dtype=self.amp.dtype, device=self.amp.device)
+        shape, draws = (k, *self.amp.shape), self._draws(generator)
+        if draws is None:
+            return torch.randn(shape, generator=generator, dtype=self.amp.dtype, device=self.amp.device)
+        return draws.normal(shape, self.amp.dtype)
 
 
 class CovarianceNoise(GaussianNoise):

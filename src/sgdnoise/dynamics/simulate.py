@@ -2,9 +2,11 @@
 
 ``dX = drift(X) dt + noise``, with the noises of :mod:`sgdnoise.dynamics.noise`: per-coordinate
 SαS Lévy (Battash et al. eq. 3), Gaussian (Langevin) or anisotropic Gaussian ``Σ^{1/2} dW``,
-optionally scaled by a learning-rate scheduler. Paths that leave are frozen at their exit point
-and dropped from the computation; noise is drawn in blocks of steps (one batched tensor op per
-block), and nothing that grows with the number of steps is kept unless a trajectory is asked for.
+optionally scaled by a learning-rate scheduler. Work goes in blocks of steps: the noise of a
+block is drawn at once, each step is the drift plus two in-place adds (no per-step bookkeeping or
+host sync), and the domain is checked, exits found and frozen at their exit point, and exited
+paths dropped once per block. Nothing that grows with the number of steps is kept unless a
+trajectory is asked for.
 """
 
 from __future__ import annotations
@@ -138,7 +140,11 @@ def simulate_exit(
     noise : ``"levy"``, ``"gaussian"`` or a (d, d) covariance matrix Σ.
     scale : per-coordinate factor (Battash's ``1ᵀλ_l``); scalar, (d,) or (n_paths, d).
     record_every : if given, keep positions every that many steps (memory grows with steps).
-    progress : show a rich progress bar. block_steps : steps whose noise is drawn at once.
+    progress : show a rich progress bar.
+    block_steps : steps simulated per block: their noise is drawn at once, the domain is checked
+        once per block, and exited paths are dropped at block ends (a path that left mid-block is
+        frozen at its exit point, but the drift is still evaluated, and discarded, at the points it
+        would have moved on to until the block ends). Memory is O(block_steps · n_paths · d).
 
     Raises :class:`InvalidInputError` for α outside (0, 2], non-positive dt/eps, a start outside
     the domain, or a drift that is not finite at the start or produces NaN during the run.
@@ -190,9 +196,19 @@ def _domain_for(domain: Domain | Callable[[torch.Tensor], torch.Tensor], x: torc
     return domain
 
 
+def _step_column(k: int, device: torch.device) -> torch.Tensor:
+    """``[[0], [1], …, [k−1]]`` (int32), the step index of each row of a block."""
+    return torch.arange(k, dtype=torch.int32, device=device).unsqueeze(1)
+
+
 def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, record_every, generator, progress) -> ExitResult:
-    """The block loop: per block draw the noise of ``block_steps`` steps for the running paths, step
-    them (exited paths frozen by a mask), then record the exits and drop them."""
+    """The block loop: per block draw the noise of ``k = block_steps`` steps for the running paths
+    and step them all k times, each step overwriting its own noise with the new positions
+    (``X_{j+1} = ξ_j + dt·drift(X_j) + X_j``, so the block's path is kept at no extra memory);
+    then test the block's k·A positions against the domain at once, find each path's first step
+    outside, freeze it there, and drop the exited paths. Paths that left mid-block keep stepping
+    until the block ends (those positions, and the drift there, are discarded), so a step costs
+    the drift and two in-place adds."""
     n_paths, device, dtype = x.shape[0], x.device, x.dtype
     time = torch.full((n_paths,), np.nan, dtype=dtype, device=device)
     exit_axis = torch.full((n_paths,), -1, dtype=torch.long, device=device)
@@ -206,28 +222,29 @@ def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, r
         while steps < max_steps and active.numel() > 0:
             k = min(block_steps, max_steps - steps)
             s_values = None if schedule is None else schedule(torch.arange(steps, steps + k, dtype=dtype, device=device) * dt)
-            increments = source.draw(k, s_values, generator)
-            steps_inside = torch.zeros(active.numel(), dtype=torch.long, device=device)
-            running = torch.ones(active.numel(), dtype=torch.bool, device=device)
+            path = source.draw(k, s_values, generator)  # (k, A, d): the noise, then the positions
             for j in range(k):
-                moved = torch.add(xa, drift_fn(xa), alpha=dt).add_(increments[j])
-                xa = torch.where(running.unsqueeze(1), moved, xa)
-                steps_inside += running  # a path that leaves on step j has counted j + 1 steps
-                running &= domain.contains(xa)
-                if frames is not None and (steps + j + 1) % record_every == 0:
-                    frames.append(final.index_copy(0, active, xa).cpu())
-            if torch.any(torch.isnan(xa)):
+                xa = path[j].add_(drift_fn(xa), alpha=dt).add_(xa)
+            inside = domain.contains(path.view(-1, path.shape[-1])).view(k, -1)  # (k, A), one check per block
+            first_out = torch.where(inside, k, _step_column(k, device)).amin(0)  # first step outside, k if none
+            left = first_out < k
+            end = path[first_out.clamp(max=k - 1), torch.arange(left.numel(), device=device)]  # exit or last point
+            if torch.any(torch.isnan(end)):
                 raise InvalidInputError(
                     f"the simulation produced NaN between steps {steps} and {steps + k} "
                     "(the drift returned NaN, the Euler scheme blew up, or — in float32 — the SαS sampler "
                     "returned NaN); check the drift, reduce dt, or use float64"
                 )
-            left = ~running
+            if frames is not None:
+                for j in range(-(steps + 1) % record_every, k, record_every):  # steps + j + 1 ≡ 0 (mod record_every)
+                    gone = (left & (first_out <= j)).unsqueeze(1)
+                    frames.append(final.index_copy(0, active, torch.where(gone, end, path[j])).cpu())
             ids = active[left]
-            time[ids] = (steps + steps_inside[left]).to(dtype) * dt
-            exit_axis[ids] = domain.exit_axis(xa[left])
-            final[active] = xa
-            active, xa, source = active[running], xa[running], source.take(running)
+            time[ids] = (steps + 1 + first_out[left]).to(dtype) * dt  # a path that leaves on step j has taken j + 1 steps
+            exit_axis[ids] = domain.exit_axis(end[left])
+            final[active] = end
+            keep = ~left
+            active, xa, source = active[keep], end[keep], source.take(keep)
             steps += k
             if bar is not None:
                 bar.update(bar.task_ids[0], advance=k, running=str(active.numel()))

@@ -28,25 +28,35 @@ def _check_positive(value: torch.Tensor, name: str) -> None:
 
 
 def standard_sas(alpha: torch.Tensor, size: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Chambers–Mallows–Stuck draws of standard SαS (scale 1), tensor in, tensor out.
-
-    With ``V ~ U(−π/2, π/2)`` and ``W ~ Exp(1)`` independent,
-    ``X = sin(αV)/cos(V)^{1/α} · (cos((1−α)V)/W)^{(1−α)/α}`` (Chambers, Mallows & Stuck 1976,
-    β = 0). The formula is continuous at α = 1 (``tan V``, Cauchy) and exact at α = 2
-    (``2 sin(V) √W``, a Gaussian of variance 2), so no case needs special treatment.
+    """Chambers–Mallows–Stuck draws of standard SαS (scale 1), tensor in, tensor out
+    (:func:`cms_transform` of ``U ~ U[0, 1)`` and ``W = −log(1 − U′) ~ Exp(1)``).
 
     ``alpha`` must broadcast to ``size``; the result has ``alpha``'s dtype and device.
     """
     opts = dict(dtype=alpha.dtype, device=alpha.device, generator=generator)
+    u = torch.rand(size, **opts)
+    w = torch.rand(size, **opts).neg_().log1p_().neg_()
+    return cms_transform(alpha, u, w)
+
+
+def cms_transform(alpha: torch.Tensor | float, u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Standard SαS (``E e^{iuX} = e^{−|u|^α}``) from uniforms ``u ∈ [0, 1)`` and ``w ~ Exp(1)``,
+    computed in place in their memory (both are overwritten).
+
+    With ``V = π(U − ½)``, ``X = sin(αV)/cos(V)^{1/α} · (cos((1−α)V)/W)^{(1−α)/α}`` (Chambers,
+    Mallows & Stuck 1976, β = 0). The formula is continuous at α = 1 (``tan V``, Cauchy) and exact
+    at α = 2 (``2 sin(V) √W``, a Gaussian of variance 2), so no case needs special treatment.
+    ``alpha`` broadcasts against ``u`` (a float when every element shares it, the cheapest case).
+    """
     # U is kept off 0: at V = −π/2 a float32 cos(V) rounds to a tiny negative number (log → NaN)
-    v = torch.rand(size, **opts).clamp_(min=torch.finfo(alpha.dtype).eps).sub_(0.5).mul_(math.pi)
-    log_w = torch.rand(size, **opts).neg_().log1p_().neg_().log_()  # log W, W = −log(1 − U) ~ Exp(1)
-    a = alpha
-    b = (1.0 - a) / a
-    # log of cos(V)^{-1/α} · (cos((1−α)V)/W)^{(1−α)/α}, accumulated in place to spare memory traffic
-    log_mag = torch.cos(v).log_().mul_(-1.0 / a)
-    log_mag.add_(torch.cos((1.0 - a) * v).log_().sub_(log_w).mul_(b))
-    return torch.sin(a * v).mul_(log_mag.exp_())
+    v = u.clamp_(min=torch.finfo(u.dtype).eps).sub_(0.5).mul_(math.pi)
+    log_ratio = torch.mul(v, 1.0 - alpha).cos_().log_().sub_(w.log_())  # log(cos((1−α)V)/W)
+    log_mag = torch.cos(v, out=w).log_().mul_(-1.0 / alpha)  # −log cos(V)/α, in W's memory
+    if isinstance(alpha, float):
+        log_mag.add_(log_ratio, alpha=(1.0 - alpha) / alpha)
+    else:
+        log_mag.add_(log_ratio.mul_((1.0 - alpha) / alpha))
+    return v.mul_(alpha).sin_().mul_(log_mag.exp_())
 
 
 def sample_sas(

@@ -256,17 +256,28 @@ def _per_sample_run(net, sum_loss, data, probe_entries, backward, attr):
 
 def gemm_gflops() -> float:
     """Single-thread float32 GEMM throughput (best of 5 products of 1024² matrices)."""
-    from sgdnoise.parallel import torch_threads
-
-    with torch_threads(1):
-        a = torch.randn(1024, 1024)
-        best = min(_timed(lambda: a @ a) for _ in range(5))
+    torch.set_num_threads(1)
+    a = torch.randn(1024, 1024)
+    best = min(_timed(lambda: a @ a) for _ in range(5))
     return 2 * 1024**3 / best / 1e9
+
+
+def _in_child(ctx, fn, *args):
+    """``fn(*args)`` in a forked child: the parent must not start torch's OpenMP pool, or children
+    forked later with several threads can deadlock."""
+    queue = ctx.Queue()
+    proc = ctx.Process(target=lambda: queue.put(fn(*args)))
+    proc.start()
+    value = queue.get()
+    proc.join()
+    return value
 
 
 def floor_ms(name: str, batch_size: int, gflops: float) -> float:
     """Milliseconds of one mini-batch's forward + backward at ``gflops`` (see module docstring)."""
     from torch.utils.flop_counter import FlopCounterMode
+
+    torch.set_num_threads(1)
 
     model, shape = build(name)
     model.eval()
@@ -288,7 +299,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
     ctx = mp.get_context("fork")
-    gflops = gemm_gflops()
+    gflops = _in_child(ctx, gemm_gflops)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
           f"1-thread GEMM {gflops:.0f} GFLOP/s")
     header = f"{'model':9s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':13s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
@@ -297,7 +308,7 @@ def main() -> None:
     for name in args.models:
         k = max(2, MODELS[name] // 4) if args.quick else MODELS[name]
         for b in BATCH_SIZES[:2] if args.quick else BATCH_SIZES:
-            floor = floor_ms(name, b, gflops)
+            floor = _in_child(ctx, floor_ms, name, b, gflops)
             print(f"{name:9s} {b:4d} {k:3d}   - arithmetic floor {floor:9.3f} ms/batch at 1 thread")
             for threads in args.threads:
                 reference = None

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from sgdnoise.gradients import ParameterSelection, collect_noise, sample_batch_indices, select_parameters
+from sgdnoise.gradients.sampling import sample_batch_indices_per_stream
 
 SHAPES = {"a.weight": (4, 3), "a.bias": (4,), "b.weight": (2, 4), "b.bias": (2,)}
 
@@ -94,6 +95,13 @@ def test_batch_indices_do_not_depend_on_blocking(num_points, batch_size):
     gen = torch.Generator().manual_seed(3)
     one_by_one = torch.cat([sample_batch_indices(num_points, batch_size, 1, gen) for _ in range(7)])
     assert torch.equal(together, one_by_one)
+
+
+@pytest.mark.parametrize("num_points, batch_size", [(100, 5), (100, 50)])  # both algorithms
+def test_many_streams_at_once_equal_each_stream_alone(num_points, batch_size):
+    together = sample_batch_indices_per_stream(num_points, batch_size, 6, [torch.Generator().manual_seed(s) for s in range(4)])
+    alone = [sample_batch_indices(num_points, batch_size, 6, torch.Generator().manual_seed(s)) for s in range(4)]
+    assert together.shape == (4, 6, batch_size) and torch.equal(together, torch.stack(alone))
 
 
 def test_modes_restored_and_buffers_untouched(loss_fn):

@@ -56,7 +56,7 @@ from torch.func import functional_call, vmap
 from torch.overrides import TorchFunctionMode
 
 from sgdnoise.errors import ConvergenceError, InvalidInputError
-from sgdnoise.gradients.sampling import sample_batch_indices
+from sgdnoise.gradients.sampling import sample_batch_indices, sample_batch_indices_per_stream
 from sgdnoise.rng import as_generator
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -527,7 +527,8 @@ def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_ever
     while t < steps and active.numel() > 0:
         k = min(block_steps, steps - t)
         # (k, S_a, B), step-major: the next k batches of each running seed's stream
-        block = torch.stack([sample_batch_indices(n_points, batch_size, k, generators[i]) for i in active.tolist()], dim=1).to(x.device)
+        streams = [generators[i] for i in active.tolist()]
+        block = sample_batch_indices_per_stream(n_points, batch_size, k, streams).transpose(0, 1).to(x.device)
         for j in range(k):
             t += 1
             grads, loss = gradients(params, _gather(x, block[j]), _gather(y, block[j]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from sgdnoise.errors import InvalidInputError
@@ -25,6 +27,29 @@ def sample_batch_indices(
     generator is consumed row by row, so drawing ``K`` rows at once gives the same rows as
     drawing them one at a time from the same generator (a stream does not depend on blocking).
     """
+    _check_sizes(num_points, batch_size, num_batches, replacement)
+    gen = as_generator(seed)
+    if replacement:
+        return torch.randint(num_points, (num_batches, batch_size), generator=gen, dtype=torch.int64)
+    if _uses_floyd(num_points, batch_size):
+        return _floyd_subsets(num_points, _floyd_uniforms(batch_size, num_batches, gen))
+    return _top_uniform_subsets(num_points, batch_size, num_batches, gen)
+
+
+def sample_batch_indices_per_stream(
+    num_points: int, batch_size: int, num_batches: int, generators: Sequence[torch.Generator]
+) -> torch.Tensor:
+    """``(S, K, B)``: row ``s`` is exactly ``sample_batch_indices(num_points, batch_size, num_batches,
+    generators[s])`` (without replacement), but the ``S`` streams' Floyd steps run as one batched
+    computation — for many independent streams at once (one SGD seed each)."""
+    _check_sizes(num_points, batch_size, num_batches, False)
+    if not _uses_floyd(num_points, batch_size):
+        return torch.stack([_top_uniform_subsets(num_points, batch_size, num_batches, g) for g in generators])
+    uniforms = torch.stack([_floyd_uniforms(batch_size, num_batches, g) for g in generators])
+    return _floyd_subsets(num_points, uniforms.reshape(-1, batch_size)).reshape(len(generators), num_batches, batch_size)
+
+
+def _check_sizes(num_points: int, batch_size: int, num_batches: int, replacement: bool) -> None:
     for name, value in (("num_points", num_points), ("batch_size", batch_size), ("num_batches", num_batches)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInputError(f"{name} must be a positive int; got {value!r}")
@@ -33,21 +58,24 @@ def sample_batch_indices(
             f"batch_size={batch_size} is larger than the data set ({num_points} points); "
             "use a batch size of at most the number of points, or replacement=True"
         )
-    gen = as_generator(seed)
-    if replacement:
-        return torch.randint(num_points, (num_batches, batch_size), generator=gen, dtype=torch.int64)
-    if batch_size**2 <= 8 * num_points:
-        return _floyd_subsets(num_points, batch_size, num_batches, gen)
-    return _top_uniform_subsets(num_points, batch_size, num_batches, gen)
 
 
-def _floyd_subsets(num_points: int, batch_size: int, num_batches: int, gen: torch.Generator) -> torch.Tensor:
+def _uses_floyd(num_points: int, batch_size: int) -> bool:
+    return batch_size**2 <= 8 * num_points
+
+
+def _floyd_uniforms(batch_size: int, num_batches: int, gen: torch.Generator) -> torch.Tensor:
+    """The float64 uniforms of Floyd's draws, one row-major ``(K, B)`` array."""
+    return torch.rand(num_batches, batch_size, generator=gen, dtype=torch.float64)
+
+
+def _floyd_subsets(num_points: int, uniforms: torch.Tensor) -> torch.Tensor:
     """Floyd's algorithm (Bentley & Floyd 1987), vectorised over rows: for ``m = D−B … D−1`` take
-    ``t`` uniform in ``{0 … m}``, or ``m`` if ``t`` is already in the row. The ``t`` are
-    ``⌊u·(m+1)⌋`` of float64 uniforms ``u`` drawn as one row-major ``(K, B)`` array (bias below
-    ``D/2⁵³``)."""
+    ``t = ⌊u·(m+1)⌋`` uniform in ``{0 … m}`` (``u`` a float64 uniform; bias below ``D/2⁵³``), or
+    ``m`` if ``t`` is already in the row. ``uniforms``: ``(rows, B)``."""
+    batch_size = uniforms.shape[1]
     bounds = torch.arange(num_points - batch_size + 1, num_points + 1, dtype=torch.float64)
-    rows = (torch.rand(num_batches, batch_size, generator=gen, dtype=torch.float64) * bounds).long()
+    rows = (uniforms * bounds).long()
     for j in range(1, batch_size):
         taken = (rows[:, :j] == rows[:, j : j + 1]).any(1)
         rows[:, j] = torch.where(taken, num_points - batch_size + j, rows[:, j])

@@ -24,7 +24,7 @@ time; a budget below one sample (``m < 1``) is an error.
 
 Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU): ``vmap`` for models of at
 most ``VMAP_MAX_PARAMS`` trainable parameters without convolutions or BatchNorm (the engine call
-alone is ~15× the loop on a 6.6k-parameter MLP at B = 8, the whole collection 2–3×); otherwise
+alone is 14.5× the loop on a 6.6k-parameter MLP at B = 8, the whole collection 6.4×); otherwise
 ``loop`` (vmap is slower than the loop on CNNs and CIFAR ResNets on CPU, and needs far more
 memory). ``entries`` is never chosen automatically: on CPU it was not faster than the loop on
 conv nets; use it explicitly to keep only sampled entries of a big model without forming any

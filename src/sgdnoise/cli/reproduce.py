@@ -41,35 +41,29 @@ def run(args: argparse.Namespace) -> int:
     noise.write(args.out / "noise_fits")
     console.print(layers_table(noise.layers))
     console.print(summary_table(noise.summary, title="Gradient noise of the digits MLP: Gaussian vs SαS"))
-    with console.status("learning-rate decay vs batch increase: training three schedules ..."):
-        decay = run_lr_decay(DecayConfig(seed=args.seed, noise_batches=max(20, args.batches // 2)))
-    decay.write(args.out / "lr_decay")
-    console.print(frame_table(decay.table, "Noise before/after the milestone (u: gradient noise, η·u: step noise)"))
-    with console.status("escape axis on 2-D Ackley: simulating Lévy-driven paths ..."):
-        escape = run_escape_axis(EscapeAxisConfig(paths=args.paths, seed=args.seed))
-    escape.write(args.out / "escape_axis")
-    console.print(frame_table(escape.table, "Exit through the heavier-tailed axis (2-D Ackley, α₁ = α₂ − Δ)"))
+    decay = _step(console, "learning-rate decay vs batch increase: training three schedules ...",
+                  lambda: run_lr_decay(DecayConfig(seed=args.seed, noise_batches=max(20, args.batches // 2))),
+                  args.out / "lr_decay", "Noise before/after the milestone (u: gradient noise, η·u: step noise)")
+    escape = _step(console, "escape axis on 2-D Ackley: simulating Lévy-driven paths ...",
+                   lambda: run_escape_axis(EscapeAxisConfig(paths=args.paths, seed=args.seed)),
+                   args.out / "escape_axis", "Exit through the heavier-tailed axis (2-D Ackley, α₁ = α₂ − Δ)")
     with console.status("escape from a minimum of an MLP: SGD ensembles over learning rates and batch sizes ..."):
         escape_time = run_escape_time(EscapeTimeConfig(seeds=max(10, args.paths // 10), seed=args.seed))
     escape_time.write(args.out / "escape_time")
     console.print(frame_table(escape_time.times, "Escape time from a trained minimum (steps)"))
     console.print(frame_table(escape_time.fits[["model", "formula", "r2", "aic"]], "Theories fitted to the escape times"))
-    with console.status("escape directions of GD and SGD from a sharp minimum ..."):
-        direction = run_escape_direction(EscapeDirectionConfig(seed=args.seed))
-    direction.write(args.out / "escape_direction")
-    console.print(frame_table(direction.table, "Share of the exit displacement on the top Hessian eigenvectors"))
-    with console.status("Zhu et al.'s 2-D toy: GD with noise of different shapes ..."):
-        zhu = run_zhu_toy(ZhuConfig(seed=args.seed))
-    zhu.write(args.out / "zhu_toy")
-    console.print(frame_table(zhu.table, "Escapes from the sharp minimum, equal noise variance (Zhu et al.)"))
-    with console.status("Zhu et al. on a network: GD + shaped noise vs SGD from a memorising minimum ..."):
-        zhu_net = run_zhu_network(ZhuNetworkConfig(n_steps=args.zhu_steps, seed=args.seed))
-    zhu_net.write(args.out / "zhu_network")
-    console.print(frame_table(zhu_net.table, "Zhu et al. on a network: GD + noise of equal total variance vs SGD"))
-    with console.status("Mori et al.'s stationary law: simulating SGD's multiplicative-noise SDE ..."):
-        mori = run_mori_stationary(MoriConfig(n_paths=20 * args.paths, seed=args.seed))
-    mori.write(args.out / "mori_stationary")
-    console.print(frame_table(mori.table, "Stationary law p ∝ L^-φ: fitted φ against 1 + B/(ηh)"))
+    direction = _step(console, "escape directions of GD and SGD from a sharp minimum ...",
+                      lambda: run_escape_direction(EscapeDirectionConfig(seed=args.seed)),
+                      args.out / "escape_direction", "Share of the exit displacement on the top Hessian eigenvectors")
+    zhu = _step(console, "Zhu et al.'s 2-D toy: GD with noise of different shapes ...",
+                lambda: run_zhu_toy(ZhuConfig(seed=args.seed)),
+                args.out / "zhu_toy", "Escapes from the sharp minimum, equal noise variance (Zhu et al.)")
+    zhu_net = _step(console, "Zhu et al. on a network: GD + shaped noise vs SGD from a memorising minimum ...",
+                    lambda: run_zhu_network(ZhuNetworkConfig(n_steps=args.zhu_steps, seed=args.seed)),
+                    args.out / "zhu_network", "Zhu et al. on a network: GD + noise of equal total variance vs SGD")
+    mori = _step(console, "Mori et al.'s stationary law: simulating SGD's multiplicative-noise SDE ...",
+                 lambda: run_mori_stationary(MoriConfig(n_paths=20 * args.paths, seed=args.seed)),
+                 args.out / "mori_stationary", "Stationary law p ∝ L^-φ: fitted φ against 1 + B/(ηh)")
     with console.status("estimator recovery: fitting samples of known α ..."):
         recovery = run_recovery(RecoveryConfig(rows_per_alpha=args.rows, seed=args.seed))
     recovery.write(args.out / "estimator_recovery")
@@ -81,6 +75,15 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(_markdown(noise, decay, escape, escape_time, direction, zhu, zhu_net, mori, recovery, accuracy))
     console.print(f"report: {report} (tables and figures in the folders beside it)")
     return 0
+
+
+def _step(console, status: str, make, folder: Path, title: str):
+    """Run one recipe under a status line, write its files to ``folder`` and print its table."""
+    with console.status(status):
+        result = make()
+    result.write(folder)
+    console.print(frame_table(result.table, title))
+    return result
 
 
 def _markdown(noise, decay, escape, escape_time, direction, zhu, zhu_net, mori, recovery, accuracy) -> str:

@@ -66,8 +66,7 @@ class RunningMoments:
         nb = next(iter(chunk.values())).shape[0]
         if not self.shapes:
             self.shapes = {n: v.shape[1:] for n, v in chunk.items()}
-        flat = torch.cat([chunk[n].detach().reshape(nb, -1) for n in self.shapes], dim=1)
-        mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in _chunk_moments(flat))
+        mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in _chunk_moments([chunk[n].detach().reshape(nb, -1) for n in self.shapes]))
         na, n = self.count, self.count + nb
         if na == 0:
             self.mean, self.m2, self.m3 = mean_b, m2_b, m3_b
@@ -113,23 +112,25 @@ class RunningMoments:
 _BLOCK_FLOATS = 1 << 16  # temporaries of one column block: 256 KiB in float32, cache-sized
 
 
-def _chunk_moments(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``mean``, ``Σ(u−mean)²``, ``Σ(u−mean)³`` over axis 0 of ``values`` ``(Kc, *shape)``.
+def _chunk_moments(parts: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``mean``, ``Σ(u−mean)²``, ``Σ(u−mean)³`` over axis 0 of the columns of all ``parts``
+    (each ``(Kc, n_i)``), concatenated: three flat vectors.
 
-    Computed over blocks of columns, so the temporaries are small and reused (cache-resident,
-    no fresh pages per chunk) instead of two copies of the whole chunk.
+    Computed over blocks of columns of each part, so the temporaries are small and reused
+    (cache-resident, no fresh pages per chunk) and the chunk is never copied whole.
     """
-    v = values.reshape(values.shape[0], -1)
-    mean, m2, m3 = (torch.empty(v.shape[1], dtype=v.dtype, device=v.device) for _ in range(3))
-    width = max(1, _BLOCK_FLOATS // max(v.shape[0], 1))
-    for start in range(0, v.shape[1], width):
-        block = v[:, start : start + width]
-        mean_block = block.mean(0)
-        dev = block - mean_block
-        dev2 = dev.square()
-        mean[start : start + width] = mean_block
-        m2[start : start + width] = dev2.sum(0)
-        m3[start : start + width] = dev2.mul_(dev).sum(0)
-    shape = values.shape[1:]
-    return mean.reshape(shape), m2.reshape(shape), m3.reshape(shape)
-
+    kc, total = parts[0].shape[0], sum(p.shape[1] for p in parts)
+    mean, m2, m3 = (torch.empty(total, dtype=parts[0].dtype, device=parts[0].device) for _ in range(3))
+    width = max(1, _BLOCK_FLOATS // max(kc, 1))
+    offset = 0
+    for part in parts:
+        for start in range(0, part.shape[1], width):
+            block = part[:, start : start + width]
+            cols = slice(offset + start, offset + start + block.shape[1])
+            torch.mean(block, 0, out=mean[cols])
+            dev = block - mean[cols]
+            dev2 = dev.square()
+            torch.sum(dev2, 0, out=m2[cols])
+            torch.sum(dev2.mul_(dev), 0, out=m3[cols])
+        offset += part.shape[1]
+    return mean, m2, m3

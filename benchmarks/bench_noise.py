@@ -13,7 +13,8 @@ Accuracy: max |difference| to the plain loop of mini-batch 0's gradient at 10 ra
 of every parameter tensor (float32).
 
 Methods: ``loop`` — what a user writes: ``loss.backward()`` per mini-batch, gradients copied
-out; ``ours-engine`` — the same work by the engine ``collect_noise(method="auto")`` picks
+out; ``ours-auto+heap`` — ``ours-auto`` in a process whose allocator keeps freed memory
+(``sgdnoise.parallel.retain_freed_memory``, what the ``sgdnoise`` command does); ``ours-engine`` — the same work by the engine ``collect_noise(method="auto")`` picks
 (``vmap`` for the MLP, ``loop`` otherwise) on the same pre-drawn mini-batches, in chunks of the
 memory budget: K mini-batch gradients and nothing else; ``ours-auto`` / ``ours-vmap`` / ``ours-loop`` — ``collect_noise(params=None)``, all
 gradients kept (``full_grad`` given, so only the K mini-batch gradients are computed, plus
@@ -54,7 +55,7 @@ REPEATS, REPEAT_BELOW_SECONDS = 3, 2.0
 PER_SAMPLE_PASS = 256
 MODELS = {"mlp": 256, "cnn": 32, "resnet20": 8}  # name -> K
 BATCH_SIZES = (8, 32, 128)
-METHODS = ("loop", "ours-engine", "ours-auto", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")
+METHODS = ("loop", "ours-engine", "ours-auto", "ours-auto+heap", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")
 
 
 def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
@@ -105,6 +106,10 @@ def run_case(name: str, batch_size: int, k: int, method: str, threads: int, queu
         torch.set_num_threads(threads)
         warnings.simplefilter("ignore")
         from sgdnoise.gradients import collect_noise, sample_batch_indices, select_parameters
+        from sgdnoise.parallel import retain_freed_memory
+
+        if method.endswith("+heap"):
+            retain_freed_memory()
 
         model, shape = build(name)
         model.eval()
@@ -155,7 +160,7 @@ def _method(method, model, data, probe, collect_noise):
     if method == "ours-engine":
         return _engine_run(model, loss_fn, data, probe_entries)
     if method.startswith("ours"):
-        engine = method.split("-")[1]
+        engine = method.split("-")[1].removesuffix("+heap")
         zeros = {n: torch.zeros_like(p) for n, p in params.items()}
         select = probe if engine == "entries" else None
 
@@ -302,7 +307,7 @@ def main() -> None:
     gflops = _in_child(ctx, gemm_gflops)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
           f"1-thread GEMM {gflops:.0f} GFLOP/s")
-    header = f"{'model':9s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':13s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
+    header = f"{'model':9s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':15s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
     print(header)
     print("-" * len(header))
     for name in args.models:
@@ -319,7 +324,7 @@ def main() -> None:
                     out = queue.get()
                     proc.join()
                     if out["status"] != "ok":
-                        print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:13s} n/a: {out['status']}")
+                        print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:15s} n/a: {out['status']}")
                         continue
                     ms = 1000 * out["seconds"] / k
                     if method == "loop":
@@ -327,7 +332,7 @@ def main() -> None:
                     ratio = reference["seconds"] / out["seconds"] if reference else float("nan")
                     err = "" if out["g0"] is None or reference is None else \
                         f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
-                    print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:13s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
+                    print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:15s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
 
 
 if __name__ == "__main__":

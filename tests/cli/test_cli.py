@@ -1,6 +1,8 @@
-"""The command line, run in-process through sgdnoise.cli.main."""
+"""The command line, run in-process through sgdnoise.cli.main (and once through the console entry point)."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -52,3 +54,10 @@ def test_reproduce_writes_its_report(tmp_path):
         assert (tmp_path / figure).exists()
     accuracy = pd.read_csv(tmp_path / "estimator_recovery" / "accuracy.csv")
     assert set(accuracy.method) == {"cf", "quantile", "tail", "mle"}
+
+
+def test_console_entry_point_runs_main():
+    code = "import sys; from sgdnoise.cli import console_main; sys.argv = ['sgdnoise', '--version']; console_main()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("sgdnoise ")
+

@@ -36,3 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sgdnoise {args.command}: interrupted; finished results are on disk, re-run to resume", file=sys.stderr)
         return 130
+
+
+def console_main() -> int:
+    """The ``sgdnoise`` executable: :func:`main` in a process of its own, whose allocator keeps
+    freed memory (:func:`sgdnoise.parallel.retain_freed_memory`; chunked noise collection on
+    small networks runs 1.3–1.5× faster). ``main`` itself, as called from Python, changes nothing."""
+    from sgdnoise.parallel import retain_freed_memory
+
+    retain_freed_memory()
+    return main()

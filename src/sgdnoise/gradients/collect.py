@@ -95,13 +95,9 @@ def collect_noise(
         x1, _ = source.take(torch.zeros(1, dtype=torch.int64))
         owners = {n.rpartition(".")[0] for n in selection.names}
         probe = probe_model(model, x1.to(device), owners)
-        engine = _usable_engine(choose_method(method, model, probe), model, selection)
         width = gather_width(selection)
-        if engine != "loop" and not fits_one_mini_batch(probe, engine, batch_size, memory_budget, width):
-            if method != "auto":
-                warnings.warn(f"one mini-batch of {batch_size} needs more than memory_budget under the {engine} engine; "
-                              "using the loop engine", stacklevel=2)
-            engine = "loop"
+        engine = _usable_engine(choose_method(method, model, probe), model, selection)
+        engine = _engine_within_budget(engine, method != "auto", probe, batch_size, memory_budget, width)
         micro = micro_batch_size(probe, batch_size, memory_budget) if engine == "loop" else batch_size
         run = _Run(model, loss_fn, source, selection, batch_indices, device, engine, micro)
         chunk = chunk_size(probe, engine, batch_size, num_batches, memory_budget, width, micro)
@@ -211,6 +207,17 @@ def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection)
             warnings.warn(f"the entries engine cannot take this model ({reason}); using the loop", stacklevel=3)
             return "loop"
     return engine
+
+
+def _engine_within_budget(engine: str, requested: bool, probe, batch_size: int, memory_budget: int, width: int) -> str:
+    """``engine``, or ``"loop"`` (which can split a mini-batch) when one mini-batch of ``engine``
+    does not fit ``memory_budget``; warns if the user asked for ``engine`` explicitly."""
+    if engine == "loop" or fits_one_mini_batch(probe, engine, batch_size, memory_budget, width):
+        return engine
+    if requested:
+        warnings.warn(f"one mini-batch of {batch_size} needs more than memory_budget under the {engine} engine; "
+                      "using the loop engine", stacklevel=3)
+    return "loop"
 
 
 def _check_finite_chunk(grads: dict[str, torch.Tensor], losses: torch.Tensor, start: int) -> None:

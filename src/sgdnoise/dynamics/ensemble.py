@@ -41,10 +41,9 @@ seeds and never updated) and dropout is off. For networks without such layers th
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +54,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.overrides import TorchFunctionMode
 
+from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.gradients.sampling import sample_batch_indices, sample_batch_indices_per_stream
 from sgdnoise.rng import as_generator
@@ -469,7 +469,7 @@ def sgd_ensemble(
     was_training = model.training
     model.eval()
     try:
-        with _progress(progress, steps) as advance:
+        with step_progress(progress, steps, "SGD ensemble", running="seeds running") as advance:
             return _run(model, loss_fn, x, y, params, seeds, float(lr), batch_size, steps, record_every,
                         record_trajectory, stop, block_steps, advance)
     finally:
@@ -484,20 +484,6 @@ def _gradients(seed_losses, params: Params, x: torch.Tensor, y: torch.Tensor) ->
         loss = seed_losses(leaves, x, y)
         grads = torch.autograd.grad(loss.sum(), list(leaves.values()), allow_unused=True)
     return {n: torch.zeros_like(p) if g is None else g for (n, p), g in zip(params.items(), grads)}, loss.detach()
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[Callable[[int, int], None]]:
-    """``advance(steps, running)``: a rich progress bar when enabled, else a no-op."""
-    if not enabled:
-        yield lambda steps, running: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("SGD ensemble"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[running]} seeds running"),
-                  TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task("steps", total=total, running="")
-        yield lambda steps, running: bar.update(task, advance=steps, running=str(running))
 
 
 def _gradient_path(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor):

@@ -21,7 +21,6 @@ and ``torch.randn``. Either way the same seed gives the same increments.
 from __future__ import annotations
 
 import copy
-import math
 
 import numpy as np
 import torch

@@ -20,6 +20,7 @@ import torch
 from sgdnoise.dynamics.domains import Domain, PredicateDomain, as_domain
 from sgdnoise.dynamics.noise import CovarianceNoise, GaussianNoise, LevyNoise, NoiseSource
 from sgdnoise.dynamics.potentials import Potential
+from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.dynamics.results import ExitResult
 from sgdnoise.dynamics.schedules import ConstantSchedule, Schedule
 from sgdnoise.errors import InvalidInputError
@@ -82,18 +83,6 @@ def _noise_source(noise: Any, alpha: Any, eps: torch.Tensor, scale: torch.Tensor
     if cov.shape != (eps.shape[1], eps.shape[1]):
         raise InvalidInputError(f"the noise covariance must have shape (d, d) = {(eps.shape[1],) * 2}; got {tuple(cov.shape)}")
     return CovarianceNoise(cov, eps, scale, dt)
-
-
-def _progress(enabled: bool, total: int):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("simulating exits"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[running]} running"),
-                   TimeRemainingColumn(), transient=True)
-    bar.start()
-    bar.add_task("steps", total=total, running="")
-    return bar
 
 
 def simulate_exit(
@@ -217,8 +206,7 @@ def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, r
     xa = x
     frames = [x.clone().cpu()] if record_every else None
     steps = 0
-    bar = _progress(progress, max_steps)
-    try:
+    with step_progress(progress, max_steps, "simulating exits", running="running") as advance:
         while steps < max_steps and active.numel() > 0:
             k = min(block_steps, max_steps - steps)
             s_values = None if schedule is None else schedule(torch.arange(steps, steps + k, dtype=dtype, device=device) * dt)
@@ -246,11 +234,7 @@ def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, r
             keep = ~left
             active, xa, source = active[keep], end[keep], source.take(keep)
             steps += k
-            if bar is not None:
-                bar.update(bar.task_ids[0], advance=k, running=str(active.numel()))
-    finally:
-        if bar is not None:
-            bar.stop()
+            advance(k, active.numel())
     time[active] = steps * dt
     exited = torch.ones(n_paths, dtype=torch.bool, device=device)
     exited[active] = False

@@ -39,9 +39,8 @@ The network is evaluated in eval mode (as :func:`sgd_ensemble`).
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +55,7 @@ from sgdnoise.curvature.operators import LinearOperator
 from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.dynamics.ensemble import data_tensors, sgd_ensemble
 from sgdnoise.dynamics.zhu import ZHU_VARIANTS
+from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.rng import as_generator
 
@@ -348,7 +348,7 @@ def _run_shaped(loss: StackedLoss, start: torch.Tensor, variants: list[str], see
     factors: dict[str, torch.Tensor] = {}
     theta = start.expand(len(variants) * n_rep, dim).clone()
     scales = {v: math.sqrt(noise_variance) for v in noisy}
-    with _progress(progress, n_steps) as advance:
+    with step_progress(progress, n_steps, "Zhu noise variants") as advance:
         for t in range(n_steps):
             if t % refresh == 0:
                 per_sample = {v: loss.sample_gradients(theta[rows[v]]) for v in noisy
@@ -376,23 +376,3 @@ def _run_shaped(loss: StackedLoss, start: torch.Tensor, variants: list[str], see
             if j == k_steps - 1:
                 advance(k_steps)
     return {v: theta[rows[v]] for v in variants}
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[Callable[[int], None]]:
-    """``advance(steps)``: a rich progress bar when enabled, else a no-op."""
-    if not enabled:
-        yield lambda steps: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("Zhu noise variants"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
-        task = bar.add_task("steps", total=total)
-        yield lambda steps: bar.update(task, advance=steps)

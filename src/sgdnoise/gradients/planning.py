@@ -108,7 +108,7 @@ def chunk_size(probe: ModelProbe, method: str, batch_size: int, num_batches: int
     micro = micro_batch or batch_size
     one = chunk_bytes(probe, method, batch_size, 1, micro, selected_max)
     extra = chunk_bytes(probe, method, batch_size, 2, micro, selected_max) - one  # bytes per further mini-batch
-    return max(1, min(num_batches, 1 + math.floor((memory_budget - one) / extra))) if memory_budget >= one else 1
+    return max(1, min(num_batches, 1 + math.floor((memory_budget - one) / extra)))
 
 
 def fits_one_mini_batch(probe: ModelProbe, method: str, batch_size: int, memory_budget: int, selected_max: int) -> bool:
@@ -139,7 +139,6 @@ def micro_batch_size(probe: ModelProbe, batch_size: int, memory_budget: int) -> 
     """Samples per backward pass of the ``loop`` engine: ``B`` if one mini-batch fits
     ``memory_budget``, else the micro-batch size of the module docstring. Raises when not even
     one sample fits."""
-    _check_budget(memory_budget)
     if fits_one_mini_batch(probe, "loop", batch_size, memory_budget, 0):
         return batch_size
     s, a, p = probe.itemsize, probe.activations_per_sample, probe.num_params

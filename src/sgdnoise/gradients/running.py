@@ -15,8 +15,8 @@ float32 chunk sums), the merged accumulators are float64 on the CPU; nothing of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -49,8 +49,8 @@ class NoiseStats:
 class RunningMoments:
     """Mergeable running moments of many named tensors (see module docstring).
 
-    All names are merged as one flat vector (their entries concatenated in first-seen order), so
-    the per-chunk cost is a few tensor operations however many tensors a model has.
+    The accumulators of all names are one flat vector each (entries concatenated in first-seen
+    order), so the float64 merge is a few tensor operations however many tensors a model has.
     """
 
     def __init__(self, state: dict[str, torch.Tensor] | None = None) -> None:
@@ -66,7 +66,8 @@ class RunningMoments:
         nb = next(iter(chunk.values())).shape[0]
         if not self.shapes:
             self.shapes = {n: v.shape[1:] for n, v in chunk.items()}
-        mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in _chunk_moments([chunk[n].detach().reshape(nb, -1) for n in self.shapes]))
+        parts = [chunk[n].detach().reshape(nb, -1) for n in self.shapes]
+        mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in _chunk_moments(parts))
         na, n = self.count, self.count + nb
         if na == 0:
             self.mean, self.m2, self.m3 = mean_b, m2_b, m3_b

@@ -114,15 +114,23 @@ def brute_force_noise(model: nn.Module, loss_fn, data, batch_indices: torch.Tens
     return dict(zip(params, full)), {n: torch.stack(v) for n, v in noise.items()}
 
 
-def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int, method: str = "loop", params=None) -> int:
+def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int, method: str = "loop", params=None,
+               num_batches: int = 1000) -> int:
     """The memory_budget under which one chunk of ``method`` (``"auto"`` resolved as collect_noise
     does) holds exactly ``mini_batches`` whole mini-batches, by the documented rule."""
     from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.modes import evaluation_mode
-    from sgdnoise.gradients.planning import chunk_bytes, choose_method, gather_width, probe_model
+    from sgdnoise.gradients.planning import Workload, chunk_bytes, choose_method, gather_width, probe_model
 
     with evaluation_mode(model):
         probe = probe_model(model, data[0][:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
-    width = gather_width(select_parameters({n: p.shape for n, p in model.named_parameters()}, params, seed=0))
-    engine = choose_method(method, model, probe)
-    return chunk_bytes(probe, engine, batch_size, mini_batches, batch_size, width)
+    shapes = {n: p.shape for n, p in model.named_parameters()}
+    computed = select_parameters(shapes, params if method == "entries" else None, seed=0)
+    work = Workload(batch_size, num_batches, data[0].shape[0], computed.total, gather_width(computed))
+    if method != "auto":
+        return chunk_bytes(probe, method, work, mini_batches)
+    for engine in ("entries", "vmap", "loop"):  # the engine "auto" picks under its own budget
+        budget = chunk_bytes(probe, engine, work, mini_batches)
+        if choose_method("auto", model, probe, work, budget) == engine:
+            return budget
+    raise AssertionError("no engine is chosen under its own budget")

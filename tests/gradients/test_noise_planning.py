@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,7 +13,7 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
-from sgdnoise.gradients.planning import ModelProbe, choose_method, chunk_size, micro_batch_size, probe_model
+from sgdnoise.gradients.planning import ModelProbe, Workload, choose_method, chunk_bytes, chunk_size, expected_distinct, micro_batch_size, probe_model
 
 
 def test_probe_counts_parameters_and_leaf_outputs():
@@ -24,34 +26,52 @@ def test_probe_counts_parameters_and_leaf_outputs():
 
 def test_chunk_size_rule():
     probe = ModelProbe(num_params=1000, activations_per_sample=50, max_positions=4, itemsize=4)
+    work = Workload(batch_size=8, num_batches=100, num_points=10_000, computed=None, gather=6)
     per_batch = 4 * (3 * 1000 + 12 * 8 * 50)  # vmap: s·(3P + 12·B·A) per mini-batch
-    assert chunk_size(probe, "vmap", 8, 100, 10 * per_batch, 1) == 10
-    assert chunk_size(probe, "vmap", 8, 100, 10 * per_batch - 1, 1) == 9
-    assert chunk_size(probe, "vmap", 8, 5, 10 * per_batch, 1) == 5  # at most K
-    assert chunk_size(probe, "vmap", 8, 100, 1, 1) == 1  # at least one mini-batch
+    assert chunk_size(probe, "vmap", work, 10 * per_batch) == 10
+    assert chunk_size(probe, "vmap", work, 10 * per_batch - 1) == 9
+    assert chunk_size(probe, "vmap", replace(work, num_batches=5), 10 * per_batch) == 5  # at most K
+    assert chunk_size(probe, "vmap", work, 1) == 1  # at least one mini-batch
     # loop: one mini-batch's activations at a time, s·(Kc·3P + 2·B·A)
-    assert chunk_size(probe, "loop", 8, 100, 4 * (7 * 3000 + 2 * 8 * 50), 1) == 7
-    assert chunk_size(probe, "loop", 8, 100, 4 * (7 * 3000 + 2 * 4 * 50), 1, micro_batch=4) == 7
-    per_batch_entries = 4 * 8 * (3 * 50 + 6 * 4)  # s·B·(3A + G), G = 6 entries × 4 positions
-    assert chunk_size(probe, "entries", 8, 100, 3 * per_batch_entries, 6) == 3
+    assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 8 * 50)) == 7
+    assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 4 * 50), micro_batch=4) == 7
+    # entries: s·(U·(3A + G) + Kc·(B·G + 3S)), G = 6 entries × 4 positions, U expected distinct
+    def entries_bytes(kc: int, d: int) -> float:
+        distinct = d * (1 - (1 - 8 / d) ** kc)
+        return 4 * (distinct * (3 * 50 + 24) + kc * (8 * 24 + 3 * 1000))
+    assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000))) == 3
+    assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000)) - 1) == 2
+    # a small data set: the chunk's samples repeat, so more mini-batches fit the same budget
+    small = replace(work, num_points=16)
+    assert expected_distinct(16, 8, 40) == pytest.approx(16 * (1 - 0.5**40))
+    assert chunk_size(probe, "entries", small, math.ceil(entries_bytes(40, 16))) == 40
 
 
 def test_auto_rule():
     mlp, _ = make_case("mlp")
     cnn, _ = make_case("cnn")
+    transformer, _ = make_case("transformer")
     big = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 10))
-    probe = lambda m: ModelProbe(sum(p.numel() for p in m.parameters()), 1, 1, 4)  # noqa: E731
-    assert choose_method("auto", mlp, probe(mlp)) == "vmap"
-    assert choose_method("auto", cnn, probe(cnn)) == "loop"  # convolutions / BatchNorm
-    assert choose_method("auto", big, probe(big)) == "loop"  # > 100k parameters
-    assert choose_method("entries", cnn, probe(cnn)) == "entries"
+    probe = lambda m: ModelProbe(sum(p.numel() for p in m.parameters()), 100, 16, 4)  # noqa: E731
+    work = Workload(batch_size=8, num_batches=1000, num_points=48)
+    many_points = replace(work, num_points=10**6)
+    gib = 1 << 30
+    assert choose_method("auto", mlp, probe(mlp), work, gib) == "entries"  # dense and supported
+    assert choose_method("auto", big, probe(big), many_points, gib) == "entries"  # any size
+    assert choose_method("auto", transformer, probe(transformer), work, gib) == "vmap"  # attention: not supported
+    assert choose_method("auto", cnn, probe(cnn), work, gib) == "entries"  # convolutions, samples reused
+    assert choose_method("auto", cnn, probe(cnn), many_points, gib) == "loop"  # convolutions, no reuse
+    assert choose_method("entries", cnn, probe(cnn), many_points, gib) == "entries"
+    # reuse needs a chunk of at least REUSE_FOR_CONV·U draws: 48 points of B = 8 need ~20 mini-batches
+    assert choose_method("auto", cnn, probe(cnn), work, chunk_bytes(probe(cnn), "entries", work, 5)) == "loop"
 
 
 def test_auto_in_collect_noise(loss_fn):
     model, data = make_case("mlp")
-    assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "vmap"
-    model, data = make_case("resnet")
-    assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "loop"
+    assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "entries"
+    model, data = make_case("resnet")  # 48 points
+    assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=30, seed=0).method == "entries"  # 240 draws
+    assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "loop"  # 16 draws
 
 
 def test_micro_batch_rule():

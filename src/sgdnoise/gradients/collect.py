@@ -11,10 +11,19 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients.engines import LossFn, loop_gradients, vmap_gradients
-from sgdnoise.gradients.entries import entries_unsupported_reason, entry_gradients
+from sgdnoise.gradients.entries import UnsupportedModelError, entries_unsupported_reason, entry_gradients
 from sgdnoise.gradients.full import check_finite_gradient, full_gradient
 from sgdnoise.gradients.modes import evaluation_mode, trainable_parameters
-from sgdnoise.gradients.planning import choose_method, chunk_size, fits_one_mini_batch, gather_width, micro_batch_size, probe_model
+from sgdnoise.gradients.planning import (
+    Workload,
+    choose_method,
+    chunk_size,
+    fits_one_mini_batch,
+    gather_width,
+    micro_batch_size,
+    probe_model,
+    samples_per_piece,
+)
 from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.running import RunningMoments
 from sgdnoise.gradients.runstore import NoiseRunStore
@@ -90,17 +99,18 @@ def collect_noise(
     gen = as_generator(seed)  # mini-batches first, so they depend on the seed only, not on `params`
     batch_indices = sample_batch_indices(source.size, batch_size, num_batches, gen, replacement=replacement)
     selection = select_parameters({n: p.shape for n, p in named.items()}, params, seed=gen)
+    computed = selection if method == "entries" else select_parameters({n: p.shape for n, p in named.items()})
     device = next(iter(named.values())).device
     with evaluation_mode(model):
         x1, _ = source.take(torch.zeros(1, dtype=torch.int64))
-        owners = {n.rpartition(".")[0] for n in selection.names}
+        owners = {n.rpartition(".")[0] for n in computed.names}
         probe = probe_model(model, x1.to(device), owners)
-        width = gather_width(selection)
-        engine = _usable_engine(choose_method(method, model, probe), model, selection)
-        engine = _engine_within_budget(engine, method != "auto", probe, batch_size, memory_budget, width)
+        work = Workload(batch_size, num_batches, source.size, computed.total, gather_width(computed))
+        engine = _usable_engine(choose_method(method, model, probe, work, memory_budget), model, computed)
+        engine = _engine_within_budget(engine, method != "auto", probe, work, memory_budget)
         micro = micro_batch_size(probe, batch_size, memory_budget) if engine == "loop" else batch_size
-        run = _Run(model, loss_fn, source, selection, batch_indices, device, engine, micro)
-        chunk = chunk_size(probe, engine, batch_size, num_batches, memory_budget, width, micro)
+        run = _Run(model, loss_fn, source, selection, computed, batch_indices, device, engine, micro, samples_per_piece(probe))
+        chunk = chunk_size(probe, engine, work, memory_budget, micro)
         per_pass = min(source.size, max(batch_size, memory_budget // (3 * probe.itemsize * probe.activations_per_sample)))
 
         def get_full_grad() -> dict[str, torch.Tensor]:
@@ -118,9 +128,14 @@ def collect_noise(
 class _Run:
     """One collection: the chunk loop, shared by fresh and resumed runs."""
 
-    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, batch_indices, device, engine: str, micro_batch: int):
-        self.model, self.loss_fn, self.source, self.selection = model, loss_fn, source, selection
+    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, computed: ParameterSelection,
+                 batch_indices, device, engine: str, micro_batch: int, piece: int):
+        """``selection``: the entries whose noise is kept; ``computed``: the entries whose noise is
+        computed (and enters the running statistics) — ``selection`` itself for an explicit
+        ``method="entries"``, every entry otherwise."""
+        self.model, self.loss_fn, self.source, self.selection, self.computed = model, loss_fn, source, selection, computed
         self.batch_indices, self.device, self.engine, self.micro_batch = batch_indices, device, engine, micro_batch
+        self.piece, self.verified = piece, False
 
     def execute(self, get_full_grad, chunk: int, seed, replacement: bool, store: NoiseRunStore | None, progress: bool) -> NoiseResult:
         """Run (or resume from ``store``) all chunks; ``get_full_grad()`` is only called for a new run."""
@@ -151,7 +166,7 @@ class _Run:
             noise={n: _concat([k[0][n] for k in kept]) for n in self.selection.names},
             selection=self.selection,
             losses=_concat([k[1] for k in kept]),
-            stats=moments.result("selected" if self.engine == "entries" and not self._selects_everything() else "all"),
+            stats=moments.result("all" if self._computes_everything() else "selected"),
             method=self.engine,
             chunk_size=chunk,
             seed=seed if isinstance(seed, int) else None,
@@ -159,40 +174,64 @@ class _Run:
             num_points=self.source.size,
         )
 
-    def _selects_everything(self) -> bool:
+    def _computes_everything(self) -> bool:
         trainable = trainable_parameters(self.model)
-        return set(self.selection.names) == set(trainable) and all(i is None for i in self.selection.entries.values())
+        return set(self.computed.names) == set(trainable) and all(i is None for i in self.computed.entries.values())
 
     def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments) -> tuple[dict, torch.Tensor]:
         """Kept noise ``name → (stop−start, ...)`` and losses of mini-batches ``start…stop−1``;
-        merges the chunk into ``moments``."""
+        merges the chunk's computed noise into ``moments``."""
         idx = self.batch_indices[start:stop]
-        x, y = self.source.take(idx.flatten())
-        x = x.to(self.device).reshape(*idx.shape, *x.shape[1:])
-        y = y.to(self.device).reshape(*idx.shape, *y.shape[1:])
-        grads, losses = self.gradients(x, y)
+        grads, losses = self.gradients(idx)
         _check_finite_chunk(grads, losses, start)
-        if self.engine == "entries":
-            noise = {n: self.selection.take(n, full_grad[n][None]) - g for n, g in grads.items()}
-            moments.update(noise)
-            return noise, losses
-        noise = {n: g.neg_().add_(full_grad[n]) for n, g in grads.items()}  # ∇U − g_k, in g's storage
+        noise = {n: g.neg_().add_(self.computed.take(n, full_grad[n][None])) for n, g in grads.items()}  # ∇U − g_k, in g's storage
         moments.update(noise)
+        if self.computed is self.selection:
+            return noise, losses
         return {n: self.selection.take(n, noise[n]) for n in self.selection.names}, losses
 
-    def gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    def gradients(self, idx: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        """Mini-batch gradients (``computed`` entries) and losses of the mini-batches ``idx`` ``(Kc, B)``."""
         if self.engine == "loop":
-            return loop_gradients(self.model, self.loss_fn, x, y, self.micro_batch)
+            return loop_gradients(self.model, self.loss_fn, *self.samples(idx), self.micro_batch)
         try:
             if self.engine == "vmap":
-                return vmap_gradients(self.model, self.loss_fn, x, y)
-            return entry_gradients(self.model, self.loss_fn, x, y, self.selection)
+                return vmap_gradients(self.model, self.loss_fn, *self.samples(idx))
+            distinct, rows = torch.unique(idx, return_inverse=True)
+            x, y = self.source.take(distinct)
+            grads, losses = entry_gradients(self.model, self.loss_fn, x.to(self.device), y.to(self.device), rows.to(self.device),
+                                            self.computed, self.piece)
+            if not self.verified:
+                self.verify_first(idx[:1], grads, losses)
+            return grads, losses
         except (RuntimeError, NotImplementedError, ValueError) as exc:
             if isinstance(exc, InvalidInputError):
                 raise
             warnings.warn(f"the {self.engine} engine cannot take this model ({exc}); falling back to the loop", stacklevel=4)
             self.engine = "loop"
-            return self.gradients(x, y)
+            return self.gradients(idx)
+
+    def samples(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The samples of mini-batches ``idx`` ``(Kc, B)`` as ``x`` ``(Kc, B, ...)`` and ``y`` ``(Kc, B, ...)``."""
+        x, y = self.source.take(idx.flatten())
+        return x.to(self.device).reshape(*idx.shape, *x.shape[1:]), y.to(self.device).reshape(*idx.shape, *y.shape[1:])
+
+    def verify_first(self, idx: torch.Tensor, grads: dict, losses: torch.Tensor) -> None:
+        """Compare the entries engine's first mini-batch with one ``autograd.grad`` (the loop
+        engine); raise :class:`UnsupportedModelError` if they differ by more than rounding
+        (``10⁻³`` of the tensor's largest entry): a loss that is not a mean of per-sample losses,
+        a model that mixes samples, or a parameter used outside its module's ``forward``."""
+        ref, ref_loss = loop_gradients(self.model, self.loss_fn, *self.samples(idx), self.micro_batch)
+        tol = 1e-3
+        if abs(float(losses[0] - ref_loss[0])) > tol * max(abs(float(ref_loss[0])), 1e-12):
+            raise UnsupportedModelError("the loss of the first mini-batch is not the mean of its per-sample losses "
+                                        "(is loss_fn not a mean over samples, or does the model mix samples?)")
+        for name, g in grads.items():
+            r = self.computed.take(name, ref[name])[0]
+            if (g[0] - r).abs().max() > tol * max(float(r.abs().max()), 1e-12):
+                raise UnsupportedModelError(f"its gradient of {name} differs from autograd's on the first mini-batch "
+                                            "(does the model mix samples, or use the parameter outside its module?)")
+        self.verified = True
 
 
 def _concat(chunks: list[torch.Tensor]) -> torch.Tensor:
@@ -209,13 +248,13 @@ def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection)
     return engine
 
 
-def _engine_within_budget(engine: str, requested: bool, probe, batch_size: int, memory_budget: int, width: int) -> str:
+def _engine_within_budget(engine: str, requested: bool, probe, work: Workload, memory_budget: int) -> str:
     """``engine``, or ``"loop"`` (which can split a mini-batch) when one mini-batch of ``engine``
     does not fit ``memory_budget``; warns if the user asked for ``engine`` explicitly."""
-    if engine == "loop" or fits_one_mini_batch(probe, engine, batch_size, memory_budget, width):
+    if engine == "loop" or fits_one_mini_batch(probe, engine, work, memory_budget):
         return engine
     if requested:
-        warnings.warn(f"one mini-batch of {batch_size} needs more than memory_budget under the {engine} engine; "
+        warnings.warn(f"one mini-batch of {work.batch_size} needs more than memory_budget under the {engine} engine; "
                       "using the loop engine", stacklevel=3)
     return "loop"
 

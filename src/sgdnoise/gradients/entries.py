@@ -1,13 +1,17 @@
-"""The large-batch trick: mini-batch gradients of *selected entries only*, from one big pass.
+"""Mini-batch gradients from per-sample factors, each distinct sample through the model once.
 
-For a chunk of ``Kc`` mini-batches the ``Kc·B`` samples go through the model in one forward
-pass (eval mode, so samples are independent), with the loss
-``L = Σ_k loss_fn(out[Ω_k], y[Ω_k])``. One backward pass gives ``δ_n = ∂L/∂z_n`` at the output
-``z`` of every module holding a selected entry; that already carries the ``1/B`` of the mean.
-The per-sample contribution of an entry is then a product of the module input ``a_n`` and
-``δ_n`` restricted to that entry, and summing the contributions of ``Ω_k`` gives exactly the
-entry of ``g_k`` (eq. 1). Per-sample gradients of whole tensors are never formed; weight
-gradients are not computed at all when the input is a float tensor (backward to the input).
+A chunk of ``Kc`` mini-batches draws ``Kc·B`` samples, many of them more than once when
+``Kc·B`` approaches the data size ``D``. Each *distinct* sample ``n`` goes through the model
+once (eval mode, so samples are independent), with the loss ``L = (1/B) Σ_n ℓ_n`` of the
+per-sample losses ``ℓ_n``. One backward pass gives ``δ_n = ∂L/∂z_n = (1/B) ∂ℓ_n/∂z_n`` at the
+output ``z`` of every module holding a selected entry — the same in every mini-batch holding
+``n``, because for a mean loss ``loss_fn(Ω_k) = (1/B) Σ_{n∈Ω_k} ℓ_n``. The per-sample
+contribution of an entry is a product of the module input ``a_n`` and ``δ_n`` restricted to
+that entry, and summing the contributions of ``Ω_k`` gives exactly the entry of ``g_k``
+(eq. 1). The forward and the input-gradient half of the backward are thus paid once per
+distinct sample instead of once per draw; only the weight-gradient half is paid per draw.
+Weight gradients are not formed in the backward pass when the input is a float tensor
+(backward to the input only).
 
 Per-sample contribution of a selected entry (``T`` = positions: tokens, pixels):
 
@@ -16,8 +20,8 @@ Per-sample contribution of a selected entry (``T`` = positions: tokens, pixels):
   batched matmul), so even all entries are cheap.
 - ``nn.Conv2d`` (zero padding, any stride/dilation/groups) weight ``(o, c, r, s)``:
   ``Σ_{p,q} δ[n,o,p,q]·a_pad[n, c_in, r·d_h + p·s_h, s·d_w + q·s_w]``; bias: ``Σ δ[n,o]``. A
-  whole selected weight (groups 1, symmetric padding) is summed per mini-batch directly from
-  ``unfold(a)``: ``g_k = Σ_{n∈Ω_k} δ_n unfold(a_n)ᵀ``.
+  whole selected weight is summed per mini-batch by the weight half of the convolution's
+  backward on the mini-batch's ``a`` and ``δ`` (one call per mini-batch).
 - ``nn.BatchNorm1d/2d`` with running statistics: ``x̂ = (a − μ)/√(σ²+ε)``, weight ``c``:
   ``Σ δ[n,c]·x̂[n,c]``; bias: ``Σ δ[n,c]``.
 - ``nn.LayerNorm``: ``x̂ = layer_norm(a)`` without affine, same formulas per normalised entry.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -61,18 +66,50 @@ def entries_unsupported_reason(model: nn.Module, selection: ParameterSelection) 
 
 
 def entry_gradients(
-    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, selection: ParameterSelection
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, selection: ParameterSelection,
+    piece: int = 1 << 30,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Selected entries of the mini-batch gradients of a chunk (see module docstring).
 
-    ``x``: ``(Kc, B, ...)``, ``y``: ``(Kc, B, ...)``. Returns ``(grads, losses)``: ``grads[name]``
-    is ``(Kc, *shape)`` for a whole selected tensor, ``(Kc, n)`` for ``n`` selected entries (the
-    layout of :meth:`ParameterSelection.take`); ``losses`` is ``(Kc,)``. Raises
+    ``x``: ``(U, ...)`` and ``y``: ``(U, ...)``, the *distinct* samples of the chunk;
+    ``rows``: ``(Kc, B)`` int64, mini-batch ``k`` = samples ``rows[k]`` (a sample may sit in many
+    mini-batches, or twice in one when drawn with replacement). Returns ``(grads, losses)``:
+    ``grads[name]`` is ``(Kc, *shape)`` for a whole selected tensor, ``(Kc, n)`` for ``n``
+    selected entries (the layout of :meth:`ParameterSelection.take`); ``losses`` is ``(Kc,)``,
+    the mean of the per-sample losses over each mini-batch. The distinct samples go through the
+    model ``piece`` at a time (their factors are joined afterwards). Raises
     :class:`UnsupportedModelError` when a selected module is not reached by the backward pass.
     """
-    kc, b = x.shape[:2]
+    kc, b = rows.shape
     modules = dict(model.named_modules())
     owners = {name.rpartition(".")[0] for name in selection.names}
+    pieces = [_factors(model, loss_fn, x[s : s + piece], y[s : s + piece], owners, b) for s in range(0, x.shape[0], piece)]
+    sample_losses = torch.cat([losses for _, losses in pieces])
+    calls_of = {o: _joined([calls[o] for calls, _ in pieces]) for o in owners}
+    grads = {}
+    for name in selection.names:
+        owner, _, attr = name.rpartition(".")
+        calls = calls_of[owner]
+        if not calls:
+            raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
+        module = modules[owner]
+        if selection.entries[name] is None and isinstance(module, nn.Linear) and attr == "weight":
+            grads[name] = _sum_calls(_linear_weight_per_batch(module, a, d, rows) for a, d in calls)
+            continue
+        if selection.entries[name] is None and isinstance(module, nn.Conv2d) and attr == "weight":
+            grads[name] = _sum_calls(_conv2d_weight_per_batch(module, a, d, rows) for a, d in calls)
+            continue
+        flat = selection.flat_indices(name).to(x.device)
+        summed = _per_batch_sum(_sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls), rows)
+        grads[name] = summed.reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else summed
+    return grads, _per_batch_sum(sample_losses.double(), rows) / b
+
+
+def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: set[str], b: int):
+    """One forward and backward pass of the samples ``x``: ``(calls, ℓ)`` with ``calls[owner]`` the
+    list of ``(a, δ)`` of each call of module ``owner`` (empty if the backward does not reach it)
+    and ``ℓ`` the ``(n,)`` per-sample losses."""
+    modules = dict(model.named_modules())
     inputs: dict[str, list[torch.Tensor]] = defaultdict(list)
     deltas: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
 
@@ -80,7 +117,7 @@ def entry_gradients(
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             call = len(inputs[owner])
             inputs[owner].append(args[0].detach())
-            if output.requires_grad:  # else the backward never reaches it: reported below
+            if output.requires_grad:  # else the backward never reaches it
                 output.register_hook(lambda g: deltas[owner].__setitem__(call, g.detach()))
 
         return hook
@@ -88,34 +125,35 @@ def entry_gradients(
     handles = [modules[o].register_forward_hook(forward_hook(o)) for o in owners]
     try:
         with torch.enable_grad():
-            flat_x = x.reshape(kc * b, *x.shape[2:])
-            wrt = [flat_x.detach().requires_grad_(True)] if flat_x.is_floating_point() else [
+            wrt = [x.detach().requires_grad_(True)] if x.is_floating_point() else [
                 p for p in model.parameters() if p.requires_grad
             ]
-            out = model(wrt[0] if flat_x.is_floating_point() else flat_x)
-            out = out.reshape(kc, b, *out.shape[1:])
-            losses = _batch_losses(loss_fn, out, y)
-            torch.autograd.grad(losses.sum(), wrt, allow_unused=True)
+            sample_losses = per_sample_losses(loss_fn, model(wrt[0] if x.is_floating_point() else x), y)
+            torch.autograd.grad(sample_losses.sum() / b, wrt, allow_unused=True)  # δ_n = (1/B) ∂ℓ_n/∂z_n
     finally:
         for h in handles:
             h.remove()
-    grads = {}
-    for name in selection.names:
-        owner, _, attr = name.rpartition(".")
-        if len(deltas[owner]) != len(inputs[owner]) or not inputs[owner]:
-            raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
-        calls = [(inputs[owner][c], deltas[owner][c]) for c in range(len(inputs[owner]))]
-        module = modules[owner]
-        if selection.entries[name] is None and isinstance(module, nn.Linear):
-            grads[name] = sum(_linear_per_batch(module, attr, a, d, kc) for a, d in calls)
-            continue
-        if selection.entries[name] is None and attr == "weight" and _unfoldable(module):
-            grads[name] = sum(_conv2d_weight_per_batch(module, a, d, kc) for a, d in calls)
-            continue
-        flat = selection.flat_indices(name).to(x.device)
-        summed = sum(_per_sample(module, attr, a, d, flat) for a, d in calls).reshape(kc, b, -1).sum(1)
-        grads[name] = summed.reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else summed
-    return grads, losses.detach().double()
+    calls = {o: [(a, deltas[o][c]) for c, a in enumerate(inputs[o])] if len(deltas[o]) == len(inputs[o]) else [] for o in owners}
+    return calls, sample_losses.detach()
+
+
+def _joined(per_piece: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A module's ``(a, δ)`` per call, joined over the pieces along the sample axis (empty if a
+    piece's backward did not reach the module)."""
+    if len(per_piece) == 1 or not all(per_piece):
+        return per_piece[0] if all(per_piece) else []
+    return [(torch.cat([p[c][0] for p in per_piece]), torch.cat([p[c][1] for p in per_piece])) for c in range(len(per_piece[0]))]
+
+
+def per_sample_losses(loss_fn: LossFn, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``(U,)`` losses ``ℓ_n = loss_fn(out[n:n+1], y[n:n+1])``: one ``vmap`` call, or one call per
+    sample if ``torch.func`` cannot batch ``loss_fn``. For a mean loss, the loss of a mini-batch
+    is the mean of its samples' ``ℓ_n`` (``collect_noise`` checks this on its first mini-batch)."""
+    one = lambda o, t: loss_fn(o[None], t[None])  # noqa: E731
+    try:
+        return torch.func.vmap(one)(out, y)
+    except (RuntimeError, NotImplementedError, ValueError):
+        return torch.stack([one(out[n], y[n]) for n in range(out.shape[0])])
 
 
 def _per_sample(module: nn.Module, attr: str, a: torch.Tensor, delta: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
@@ -139,33 +177,18 @@ def _affine(attr: str, xhat: torch.Tensor, delta: torch.Tensor, flat: torch.Tens
 
 
 def _batchnorm(module: nn.Module, attr: str, a: torch.Tensor, delta: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
-    """BatchNorm1d/2d in eval mode, channel axis 1; only the selected channels are normalised."""
+    """BatchNorm1d/2d in eval mode, channel axis 1, the selected channels ``flat``: weight
+    ``Σ δ·(a − μ)/√(σ²+ε) = (Σ δ·a − μ Σ δ)/√(σ²+ε)`` (one fused pass, no normalised copy),
+    bias ``Σ δ``."""
     n, c = a.shape[:2]
-    d = delta.reshape(n, c, -1)[:, flat]
+    d = delta.reshape(n, c, -1)
+    d = d if flat.numel() == c else d[:, flat]  # a sorted selection of all c channels is all of them
     if attr == "bias":
         return d.sum(2)
-    mean, var = module.running_mean[flat, None], module.running_var[flat, None]
-    xhat = (a.reshape(n, c, -1)[:, flat] - mean) * torch.rsqrt(var + module.eps)
-    return (d * xhat).sum(2)
-
-
-def _batch_losses(loss_fn: LossFn, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``(Kc,)`` mean losses of the mini-batches ``out[k], y[k]``: one ``vmap`` call, or one call
-    per mini-batch if ``torch.func`` cannot batch ``loss_fn``."""
-    try:
-        return torch.func.vmap(loss_fn)(out, y)
-    except (RuntimeError, NotImplementedError, ValueError):
-        return torch.stack([loss_fn(out[k], y[k]) for k in range(out.shape[0])])
-
-
-def _linear_per_batch(module: nn.Linear, attr: str, a: torch.Tensor, delta: torch.Tensor, kc: int) -> torch.Tensor:
-    """Whole ``nn.Linear`` weight or bias per mini-batch without per-sample gradients:
-    ``g_k = Σ_{n∈Ω_k} Σ_T δ[n,T]ᵀ a[n,T]``, one batched matmul ``(Kc, O, B·T) @ (Kc, B·T, I)``;
-    bias ``Σ_{n∈Ω_k} Σ_T δ[n,T]``."""
-    d3 = delta.reshape(kc, -1, module.out_features)
-    if attr == "bias":
-        return d3.sum(1)
-    return torch.bmm(d3.transpose(1, 2), a.reshape(kc, -1, module.in_features))
+    x = a.reshape(n, c, -1)
+    x = x if flat.numel() == c else x[:, flat]
+    dot = torch.bmm(d.reshape(-1, 1, d.shape[2]), x.reshape(-1, x.shape[2], 1)).reshape(n, -1)
+    return (dot - module.running_mean[flat] * d.sum(2)) * torch.rsqrt(module.running_var[flat] + module.eps)
 
 
 def _linear(module: nn.Linear, attr: str, a: torch.Tensor, delta: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
@@ -173,14 +196,14 @@ def _linear(module: nn.Linear, attr: str, a: torch.Tensor, delta: torch.Tensor, 
     a3 = a.reshape(n, -1, module.in_features)
     d3 = delta.reshape(n, -1, module.out_features)
     if attr == "bias":
-        return d3[:, :, flat].sum(1)
+        return d3.sum(1)[:, flat]
     rows, cols = flat // module.in_features, flat % module.in_features
     return (d3[:, :, rows] * a3[:, :, cols]).sum(1)
 
 
 def _conv2d(module: nn.Conv2d, attr: str, a: torch.Tensor, delta: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     if attr == "bias":
-        return delta[:, flat].sum((2, 3))
+        return delta.sum((2, 3))[:, flat]
     out_ch, in_per_group, kh, kw = module.weight.shape
     o, rest = flat // (in_per_group * kh * kw), flat % (in_per_group * kh * kw)
     c, r, s = rest // (kh * kw), (rest % (kh * kw)) // kw, rest % kw
@@ -195,23 +218,44 @@ def _conv2d(module: nn.Conv2d, attr: str, a: torch.Tensor, delta: torch.Tensor, 
     return (patches * delta[:, o]).sum((2, 3))
 
 
-def _unfoldable(module: nn.Module) -> bool:
-    """A Conv2d whose whole weight can be summed per mini-batch through ``F.unfold``."""
-    if not isinstance(module, nn.Conv2d) or module.groups != 1:
-        return False
-    left, right, top, bottom = _pad_widths(module, torch.Size())
-    return left == right and top == bottom
+def _sum_calls(terms: Iterator[torch.Tensor]) -> torch.Tensor:
+    """The sum over a module's calls (one term per call of a shared module), in the first term's storage."""
+    total = next(terms)
+    for term in terms:
+        total += term
+    return total
 
 
-def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, kc: int) -> torch.Tensor:
-    """Whole Conv2d weight (groups 1) per mini-batch: with ``U = unfold(a)`` of shape
-    ``(N, C·kh·kw, L)``, ``g_k = Σ_{n∈Ω_k} δ_n U_nᵀ``, one batched matmul per chunk."""
-    left, _, top, _ = _pad_widths(module, torch.Size())
-    cols = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=(top, left), stride=module.stride)
-    out_ch, positions = delta.shape[1], cols.shape[2]
-    d = delta.reshape(kc, -1, out_ch, positions).transpose(1, 2).reshape(kc, out_ch, -1)
-    u = cols.reshape(kc, -1, cols.shape[1], positions).transpose(2, 3).reshape(kc, -1, cols.shape[1])
-    return torch.bmm(d, u).reshape(kc, *module.weight.shape)
+def _per_batch_sum(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``(Kc, ...)`` sums ``Σ_{n∈Ω_k} per_sample[n]`` of ``per_sample`` ``(U, ...)`` over the rows ``(Kc, B)``."""
+    return per_sample.index_select(0, rows.flatten()).reshape(*rows.shape, *per_sample.shape[1:]).sum(1)
+
+
+def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Whole ``nn.Linear`` weight per mini-batch without per-sample gradients:
+    ``g_k = Σ_{n∈Ω_k} Σ_T δ[n,T]ᵀ a[n,T]``, one batched matmul ``(Kc, O, B·T) @ (Kc, B·T, I)``
+    over the samples gathered by ``rows`` ``(Kc, B)``."""
+    kc, u, flat = rows.shape[0], a.shape[0], rows.flatten()
+    d = delta.reshape(u, -1).index_select(0, flat).reshape(kc, -1, module.out_features)
+    return torch.bmm(d.transpose(1, 2), a.reshape(u, -1).index_select(0, flat).reshape(kc, -1, module.in_features))
+
+
+def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Whole Conv2d weight per mini-batch: the weight half of the convolution's backward,
+    ``∂/∂W Σ_{n∈Ω_k} ⟨δ_n, conv(a_n, W)⟩``, once per mini-batch (``Kc`` calls; neither the
+    forward nor the input gradient is recomputed). Asymmetric ``"same"`` padding is applied
+    to ``a`` beforehand."""
+    left, right, top, bottom = _pad_widths(module, a.shape[2:])
+    if (left, top) != (right, bottom):
+        a, (top, left) = F.pad(a, (left, right, top, bottom)), (0, 0)
+    weight = module.weight.detach()
+    mask = [False, True, False]
+    return torch.stack([
+        torch.ops.aten.convolution_backward(
+            delta.index_select(0, r), a.index_select(0, r), weight, None, module.stride, (top, left), module.dilation, False, (0, 0), module.groups, mask
+        )[1]
+        for r in rows
+    ])
 
 
 def _pad_widths(module: nn.Conv2d, spatial: torch.Size) -> tuple[int, int, int, int]:

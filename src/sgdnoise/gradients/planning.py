@@ -10,10 +10,14 @@ in a chunk, :func:`chunk_bytes`):
   benchmarks/bench_noise.py's CNN and ResNet-20 at B = 128, and ≈10.5·A once with more chunks).
 - ``loop``: ``s·(Kc·3P + 2·m·A)`` — one backward of ``m`` samples at a time (``m = B``, or the
   micro-batch below); measured peaks were 0.7–1.2·A per sample.
-- ``entries``: ``s·Kc·B·(3A + G)``, ``G`` = the largest per-sample gather of one layer:
-  (selected entries, or entries per output unit for a whole tensor) × output positions.
+- ``entries``: ``s·(U·(3A + G) + Kc·(B·G + 3S))`` — module inputs, output gradients and
+  temporaries of the ``U`` distinct samples of the chunk, the per-draw gathers of ``Kc·B``
+  samples, and ``3S`` for the ``S`` computed entries (gradient, noise, temporary) of each
+  mini-batch. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of distinct samples among
+  ``Kc`` mini-batches of ``B`` out of ``D`` points (:func:`expected_distinct`). ``G`` = the
+  widest per-sample gather of one layer (:func:`gather_width`) × its output positions.
 
-``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget``. The budget bounds these
+``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget`` (each rule grows with ``Kc``). The budget bounds these
 estimates, not the process RSS (the model, the data and the kept noise samples come on top).
 
 When even one mini-batch does not fit, the ``loop`` engine takes over (a requested ``vmap`` or
@@ -22,13 +26,18 @@ into micro-batches of ``m = floor((memory_budget/s − 3P) / (2·A))`` samples w
 accumulated with weights ``m_j/B`` (exact for a mean loss, up to rounding), one backward at a
 time; a budget below one sample (``m < 1``) is an error.
 
-Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU): ``vmap`` for models of at
-most ``VMAP_MAX_PARAMS`` trainable parameters without convolutions or BatchNorm (the engine call
-alone is 14.5× the loop on a 6.6k-parameter MLP at B = 8, the whole collection 6.4×); otherwise
-``loop`` (vmap is slower than the loop on CNNs and CIFAR ResNets on CPU, and needs far more
-memory). ``entries`` is never chosen automatically: on CPU it was not faster than the loop on
-conv nets; use it explicitly to keep only sampled entries of a big model without forming any
-full gradient.
+Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU, one thread):
+
+- ``entries`` when every trainable parameter sits in a module it supports and the model has no
+  convolution: dense nets (the whole collection of a 6.6k-parameter MLP 6–9× the loop at
+  B = 8–32, ahead of ``vmap``);
+- ``entries`` also for convolutional nets when a budget-sized chunk draws every distinct sample
+  at least ``REUSE_FOR_CONV`` times on average (``Kc·B/U``): the forward and input-gradient
+  halves are then paid once per distinct sample (a small CNN 1.9× the loop at 4 draws per
+  sample, ResNet-20 1.1×; below about 2 draws it is slower than the loop);
+- else ``vmap`` for models of at most ``VMAP_MAX_PARAMS`` trainable parameters without
+  convolutions or BatchNorm, and ``loop`` otherwise (vmap is slower than the loop on CNNs and
+  CIFAR ResNets on CPU, and needs far more memory).
 """
 
 from __future__ import annotations
@@ -40,10 +49,13 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.selection import ParameterSelection
+from sgdnoise.gradients.entries import entries_unsupported_reason
+from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 
 METHODS = ("auto", "loop", "vmap", "entries")
 VMAP_MAX_PARAMS = 100_000
+REUSE_FOR_CONV = 3.0
+PIECE_BYTES = 32 << 20
 _VMAP_SLOW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
 
 
@@ -90,47 +102,82 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
     )
 
 
-def chunk_bytes(probe: ModelProbe, method: str, batch_size: int, chunk: int, micro_batch: int, selected_max: int) -> int:
+@dataclass(frozen=True)
+class Workload:
+    """What a collection computes: ``B``, ``K``, data size ``D``, computed entries per mini-batch
+    ``S`` (``None``: all ``P``) and the gather width ``G`` per position (entries engine)."""
+
+    batch_size: int
+    num_batches: int
+    num_points: int
+    computed: int | None = None
+    gather: int = 0
+
+
+def expected_distinct(num_points: int, batch_size: int, chunk: int) -> float:
+    """``D·(1 − (1 − B/D)^Kc)``: expected distinct samples among ``Kc`` mini-batches of ``B``."""
+    return num_points * (1.0 - (1.0 - batch_size / num_points) ** chunk)
+
+
+def chunk_bytes(probe: ModelProbe, method: str, work: Workload, chunk: int, micro_batch: int | None = None) -> int:
     """Estimated bytes of one chunk of ``chunk`` mini-batches (rule in the module docstring)."""
-    a, s, p = probe.activations_per_sample, probe.itemsize, probe.num_params
+    a, s, p, b = probe.activations_per_sample, probe.itemsize, probe.num_params, work.batch_size
     if method == "entries":
-        return s * chunk * batch_size * (3 * a + selected_max * probe.max_positions)
+        g = work.gather * probe.max_positions
+        distinct = expected_distinct(work.num_points, b, chunk)
+        return math.ceil(s * (distinct * (3 * a + g) + chunk * (b * g + 3 * (work.computed or p))))
     if method == "vmap":
-        return s * chunk * (3 * p + 12 * batch_size * a)
-    return s * (chunk * 3 * p + 2 * micro_batch * a)
+        return s * chunk * (3 * p + 12 * b * a)
+    return s * (chunk * 3 * p + 2 * (micro_batch or b) * a)
 
 
-def chunk_size(probe: ModelProbe, method: str, batch_size: int, num_batches: int, memory_budget: int,
-               selected_max: int, micro_batch: int | None = None) -> int:
+def chunk_size(probe: ModelProbe, method: str, work: Workload, memory_budget: int, micro_batch: int | None = None) -> int:
     """Mini-batches per chunk under ``memory_budget`` bytes: the largest ``Kc ≤ K`` whose
-    :func:`chunk_bytes` fit, at least 1."""
+    :func:`chunk_bytes` fit (bisection; the bytes grow with ``Kc``), at least 1."""
     _check_budget(memory_budget)
-    micro = micro_batch or batch_size
-    one = chunk_bytes(probe, method, batch_size, 1, micro, selected_max)
-    extra = chunk_bytes(probe, method, batch_size, 2, micro, selected_max) - one  # bytes per further mini-batch
-    return max(1, min(num_batches, 1 + math.floor((memory_budget - one) / extra)))
+    low, high = 1, work.num_batches
+    while low < high:
+        mid = (low + high + 1) // 2
+        if chunk_bytes(probe, method, work, mid, micro_batch) <= memory_budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
-def fits_one_mini_batch(probe: ModelProbe, method: str, batch_size: int, memory_budget: int, selected_max: int) -> bool:
+def fits_one_mini_batch(probe: ModelProbe, method: str, work: Workload, memory_budget: int) -> bool:
     """Whether one whole mini-batch of ``method`` fits ``memory_budget``."""
     _check_budget(memory_budget)
-    return chunk_bytes(probe, method, batch_size, 1, batch_size, selected_max) <= memory_budget
+    return chunk_bytes(probe, method, work, 1) <= memory_budget
 
 
 def gather_width(selection: ParameterSelection) -> int:
-    """Per-position width of the widest per-sample gather of the entries engine (``G`` of the memory rule)."""
-    return max(
-        selection.count(n) if selection.entries[n] is not None else selection.count(n) // max(selection.shapes[n][:1] or (1,))
-        for n in selection.names
-    )
+    """Per-position width ``G`` of the widest per-sample gather of the entries engine: the count
+    of a tensor's selected entries; for a whole 2-D (Linear) weight its inputs + outputs (the
+    gathered ``a`` and ``δ``); 1 for a whole 1-D tensor; 0 for a whole convolution weight (summed
+    one mini-batch at a time)."""
+    def width(name: str) -> int:
+        shape = selection.shapes[name]
+        if selection.entries[name] is not None:
+            return selection.count(name)
+        return {0: 1, 1: 1, 2: sum(shape)}.get(len(shape), 0)
+
+    return max(width(n) for n in selection.names)
 
 
-def choose_method(method: str, model: nn.Module, probe: ModelProbe) -> str:
+def choose_method(method: str, model: nn.Module, probe: ModelProbe, work: Workload, memory_budget: int) -> str:
     """The engine to use for ``method`` (``"auto"`` resolved by the rule in the module docstring)."""
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}; got {method!r}")
     if method != "auto":
         return method
+    trainable = {n: p.shape for n, p in model.named_parameters() if p.requires_grad}
+    if entries_unsupported_reason(model, select_parameters(trainable)) is None:
+        if not any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules()):
+            return "entries"
+        chunk = chunk_size(probe, "entries", work, memory_budget)
+        if chunk * work.batch_size >= REUSE_FOR_CONV * expected_distinct(work.num_points, work.batch_size, chunk):
+            return "entries"
     slow = any(isinstance(m, _VMAP_SLOW_MODULES) for m in model.modules())
     return "vmap" if probe.num_params <= VMAP_MAX_PARAMS and not slow else "loop"
 
@@ -139,18 +186,26 @@ def micro_batch_size(probe: ModelProbe, batch_size: int, memory_budget: int) -> 
     """Samples per backward pass of the ``loop`` engine: ``B`` if one mini-batch fits
     ``memory_budget``, else the micro-batch size of the module docstring. Raises when not even
     one sample fits."""
-    if fits_one_mini_batch(probe, "loop", batch_size, memory_budget, 0):
-        return batch_size
+    _check_budget(memory_budget)
     s, a, p = probe.itemsize, probe.activations_per_sample, probe.num_params
+    if chunk_bytes(probe, "loop", Workload(batch_size, 1, batch_size), 1) <= memory_budget:
+        return batch_size
     micro = math.floor((memory_budget / s - 3 * p) / (2 * a))
     if micro < 1:
-        need = chunk_bytes(probe, "loop", 1, 1, 1, 0) / 2**20
+        need = chunk_bytes(probe, "loop", Workload(1, 1, 1), 1) / 2**20
         raise InvalidInputError(
             f"memory_budget={memory_budget} bytes is too small for this model: one sample needs about "
             f"{need:.1f} MiB (3 gradient copies of {p} parameters and the activations of one sample); "
             "raise memory_budget"
         )
     return micro
+
+
+def samples_per_piece(probe: ModelProbe) -> int:
+    """Distinct samples per forward/backward pass of the entries engine: ``PIECE_BYTES`` of
+    activations (one pass over thousands of conv-net samples runs out of cache: a small CNN
+    was 1.6× the loop in one pass and 1.9× in pieces of 64–256 samples)."""
+    return max(1, PIECE_BYTES // (probe.itemsize * probe.activations_per_sample))
 
 
 def _check_budget(memory_budget: int) -> None:

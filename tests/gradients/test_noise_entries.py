@@ -1,0 +1,111 @@
+"""The entries engine: each distinct sample once, factors joined over pieces, checked against autograd."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from sgdnoise.gradients import collect_noise, select_parameters
+from sgdnoise.gradients.engines import loop_gradients
+from sgdnoise.gradients.entries import entry_gradients
+
+from .cases import MLP, brute_force_noise, make_case
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "resnet"])
+def test_repeated_samples_and_pieces_equal_the_loop(kind, loss_fn):
+    """Rows that repeat samples across and within mini-batches (drawn with replacement), the
+    distinct samples in pieces of 5: every whole tensor equals one autograd.grad per mini-batch."""
+    model, (x, y) = make_case(kind, num_points=12)
+    model.eval()
+    rows = torch.randint(0, 12, (7, 6), generator=torch.Generator().manual_seed(0))
+    assert any(len(set(r.tolist())) < 6 for r in rows)  # some mini-batch holds a sample twice
+    selection = select_parameters({n: p.shape for n, p in model.named_parameters()})
+    ref, ref_losses = loop_gradients(model, loss_fn, x[rows], y[rows])
+    for piece in (5, 100):
+        grads, losses = entry_gradients(model, loss_fn, x, y, rows, selection, piece)
+        torch.testing.assert_close(losses, ref_losses, atol=1e-12, rtol=0)
+        for name in ref:
+            torch.testing.assert_close(grads[name], ref[name], atol=1e-10, rtol=0)
+
+
+def test_collection_with_replacement_on_a_tiny_data_set(loss_fn):
+    """K·B = 80 draws of 10 points: each point is in many mini-batches."""
+    model, data = make_case("resnet", num_points=10)
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=10, seed=1, method="entries", replacement=True)
+    _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
+    assert result.method == "entries"
+    for name in noise:
+        torch.testing.assert_close(result.noise[name], noise[name], atol=1e-10, rtol=0)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_asymmetric_same_padding(loss_fn):
+    """An even kernel with padding="same" pads one more row/column on one side."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 2, padding="same"), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 5 * 5, 3)).double()
+    gen = torch.Generator().manual_seed(1)
+    data = (torch.randn(20, 2, 5, 5, generator=gen, dtype=torch.float64), torch.randint(0, 3, (20,), generator=gen))
+    result = collect_noise(model, loss_fn, data, batch_size=4, num_batches=6, seed=2, method="entries")
+    _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
+    for name in noise:
+        torch.testing.assert_close(result.noise[name], noise[name], atol=1e-10, rtol=0)
+
+
+def test_loss_that_is_not_a_mean_of_per_sample_losses_falls_back():
+    """Class-weighted cross-entropy divides by the mini-batch's total weight, not by B: the
+    check on the first mini-batch sends the run to the loop, which is exact."""
+    model, data = make_case("mlp")
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 5.0, 0.2], dtype=torch.float64))
+    _assert_exact_loop_after_warning(model, loss_fn, data, "falling back to the loop", method="entries")
+
+
+def test_model_that_mixes_samples_falls_back(loss_fn):
+    """Centring by the batch mean couples the samples of a mini-batch: auto must not use the
+    per-sample factors silently."""
+
+    class Centred(MLP):
+        def forward(self, x):
+            return super().forward(x - x.mean(0))
+
+    torch.manual_seed(0)
+    model = Centred().double()
+    _, data = make_case("mlp")
+    _assert_exact_loop_after_warning(model, loss_fn, data, "does the model mix samples")
+
+
+def test_auto_keeps_a_sample_and_statistics_of_every_entry(loss_fn):
+    """``auto`` on a dense net runs the entries engine on every entry: the kept sample is the
+    selection, the running statistics cover all entries (explicit ``entries`` covers the selection only)."""
+    model, data = make_case("mlp")
+    auto = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=3, params=2)
+    explicit = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=3, params=2, method="entries")
+    assert auto.method == explicit.method == "entries"
+    assert auto.stats.scope == "all" and explicit.stats.scope == "selected"
+    for name in auto.noise:
+        torch.testing.assert_close(auto.noise[name], explicit.noise[name], atol=1e-12, rtol=0)
+
+
+def test_parameter_used_outside_its_module_falls_back(loss_fn):
+    """A weight also used functionally (weight tying by hand) escapes the module hooks: the
+    gradient check on the first mini-batch catches it."""
+
+    class Tied(MLP):
+        def forward(self, x):
+            return super().forward(x) + nn.functional.linear(x, self.fc1.weight)[:, :3]
+
+    torch.manual_seed(0)
+    model = Tied().double()
+    _, data = make_case("mlp")
+    _assert_exact_loop_after_warning(model, loss_fn, data, "fc1.weight differs from autograd")
+
+
+def _assert_exact_loop_after_warning(model, loss_fn, data, match: str, **kwargs) -> None:
+    """The collection warns (``match``), falls back to the loop engine and equals brute force."""
+    with pytest.warns(UserWarning, match=match):
+        result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=4, seed=0, **kwargs)
+    _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
+    assert result.method == "loop"
+    for name in noise:
+        torch.testing.assert_close(result.noise[name], noise[name], atol=1e-10, rtol=0)

@@ -10,7 +10,7 @@ from sgdnoise.gradients import collect_noise, select_parameters
 from sgdnoise.gradients.engines import loop_gradients
 from sgdnoise.gradients.entries import entry_gradients
 
-from .cases import MLP, brute_force_noise, make_case
+from .cases import MLP, brute_force_noise, budget_for, make_case
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn", "resnet"])
@@ -109,3 +109,18 @@ def _assert_exact_loop_after_warning(model, loss_fn, data, match: str, **kwargs)
     assert result.method == "loop"
     for name in noise:
         torch.testing.assert_close(result.noise[name], noise[name], atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("why", ["unsupported module", "memory budget"])
+def test_explicit_entries_on_a_subset_falls_back_to_the_loop_on_every_entry(why, loss_fn):
+    """When ``method="entries"`` with sampled entries cannot run, the loop computes every entry:
+    the kept sample is still the selection, the statistics cover all entries."""
+    model, data = make_case("transformer" if why == "unsupported module" else "cnn")
+    budget = 1 << 30 if why == "unsupported module" else budget_for(model, data, 8, 1, "loop")
+    with pytest.warns(UserWarning, match="entries engine cannot take" if why == "unsupported module" else "using the loop engine"):
+        result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=5, method="entries", params=2,
+                               memory_budget=budget)
+    _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
+    assert result.method == "loop" and result.stats.scope == "all"
+    for name, idx in result.selection.entries.items():
+        torch.testing.assert_close(result.noise[name], noise[name].flatten(1)[:, idx], atol=1e-10, rtol=0)

@@ -21,12 +21,18 @@ def test_probe_counts_parameters_and_leaf_outputs():
     probe = probe_model(model, torch.randn(1, 5), owners={"0"})
     assert probe.num_params == 5 * 7 + 7 + 7 * 2 + 2
     assert probe.activations_per_sample == 7 + 7 + 2  # Linear, ReLU, Linear outputs of one sample
-    assert probe.itemsize == 4 and probe.max_positions == 1
+    assert probe.itemsize == 4 and probe.positions == {"0": 1}  # one position: no tokens or pixels
+
+
+def test_probe_counts_output_positions_per_owner():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "2"})
+    assert probe.positions == {"0": 16, "2": 1}  # 4×4 pixels of the conv output; one for the Linear
 
 
 def test_chunk_size_rule():
-    probe = ModelProbe(num_params=1000, activations_per_sample=50, max_positions=4, itemsize=4)
-    work = Workload(batch_size=8, num_batches=100, num_points=10_000, computed=None, gather=6)
+    probe = ModelProbe(num_params=1000, activations_per_sample=50, itemsize=4)
+    work = Workload(batch_size=8, num_batches=100, num_points=10_000, computed=None, gather=24)
     per_batch = 4 * (3 * 1000 + 12 * 8 * 50)  # vmap: s·(3P + 12·B·A) per mini-batch
     assert chunk_size(probe, "vmap", work, 10 * per_batch) == 10
     assert chunk_size(probe, "vmap", work, 10 * per_batch - 1) == 9
@@ -52,7 +58,7 @@ def test_auto_rule():
     cnn, _ = make_case("cnn")
     transformer, _ = make_case("transformer")
     big = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 10))
-    probe = lambda m: ModelProbe(sum(p.numel() for p in m.parameters()), 100, 16, 4)  # noqa: E731
+    probe = lambda m: ModelProbe(sum(p.numel() for p in m.parameters()), 100, 4)  # noqa: E731
     work = Workload(batch_size=8, num_batches=1000, num_points=48)
     many_points = replace(work, num_points=10**6)
     gib = 1 << 30
@@ -75,7 +81,7 @@ def test_auto_in_collect_noise(loss_fn):
 
 
 def test_micro_batch_rule():
-    probe = ModelProbe(num_params=1000, activations_per_sample=50, max_positions=4, itemsize=4)
+    probe = ModelProbe(num_params=1000, activations_per_sample=50, itemsize=4)
     one_sample = 4 * (3 * 1000 + 2 * 50)  # loop: s·(3P + 2·m·A)
     assert micro_batch_size(probe, 8, 4 * (3 * 1000 + 2 * 8 * 50)) == 8  # the mini-batch fits
     assert micro_batch_size(probe, 8, 4 * (3 * 1000 + 2 * 3 * 50) + 1) == 3

@@ -19,7 +19,7 @@ from sgdnoise.gradients.planning import (
     choose_method,
     chunk_size,
     fits_one_mini_batch,
-    gather_width,
+    gather_floats,
     micro_batch_size,
     probe_model,
     samples_per_piece,
@@ -99,17 +99,18 @@ def collect_noise(
     gen = as_generator(seed)  # mini-batches first, so they depend on the seed only, not on `params`
     batch_indices = sample_batch_indices(source.size, batch_size, num_batches, gen, replacement=replacement)
     selection = select_parameters({n: p.shape for n, p in named.items()}, params, seed=gen)
-    computed = selection if method == "entries" else select_parameters({n: p.shape for n, p in named.items()})
+    everything = select_parameters({n: p.shape for n, p in named.items()})
+    computed = selection if method == "entries" else everything  # what the entries engine computes
     device = next(iter(named.values())).device
     with evaluation_mode(model):
         x1, _ = source.take(torch.zeros(1, dtype=torch.int64))
         owners = {n.rpartition(".")[0] for n in computed.names}
         probe = probe_model(model, x1.to(device), owners)
-        work = Workload(batch_size, num_batches, source.size, computed.total, gather_width(computed))
+        work = Workload(batch_size, num_batches, source.size, computed.total, gather_floats(computed, probe))
         engine = _usable_engine(choose_method(method, model, probe, work, memory_budget), model, computed)
         engine = _engine_within_budget(engine, method != "auto", probe, work, memory_budget)
         micro = micro_batch_size(probe, batch_size, memory_budget) if engine == "loop" else batch_size
-        run = _Run(model, loss_fn, source, selection, computed, batch_indices, device, engine, micro, samples_per_piece(probe))
+        run = _Run(model, loss_fn, source, selection, computed, everything, batch_indices, device, engine, micro, samples_per_piece(probe))
         chunk = chunk_size(probe, engine, work, memory_budget, micro)
         per_pass = min(source.size, max(batch_size, memory_budget // (3 * probe.itemsize * probe.activations_per_sample)))
 
@@ -128,14 +129,20 @@ def collect_noise(
 class _Run:
     """One collection: the chunk loop, shared by fresh and resumed runs."""
 
-    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, computed: ParameterSelection,
-                 batch_indices, device, engine: str, micro_batch: int, piece: int):
-        """``selection``: the entries whose noise is kept; ``computed``: the entries whose noise is
-        computed (and enters the running statistics) — ``selection`` itself for an explicit
-        ``method="entries"``, every entry otherwise."""
-        self.model, self.loss_fn, self.source, self.selection, self.computed = model, loss_fn, source, selection, computed
+    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, entries_computed: ParameterSelection,
+                 everything: ParameterSelection, batch_indices, device, engine: str, micro_batch: int, piece: int):
+        """``selection``: the entries whose noise is kept; ``entries_computed``: the entries the
+        entries engine computes (``selection`` itself for an explicit ``method="entries"``, else
+        ``everything``); the other engines compute ``everything``."""
+        self.model, self.loss_fn, self.source, self.selection = model, loss_fn, source, selection
+        self.entries_computed, self.everything = entries_computed, everything
         self.batch_indices, self.device, self.engine, self.micro_batch = batch_indices, device, engine, micro_batch
         self.piece, self.verified = piece, False
+
+    @property
+    def computed(self) -> ParameterSelection:
+        """The entries whose noise is computed and enters the running statistics."""
+        return self.entries_computed if self.engine == "entries" else self.everything
 
     def execute(self, get_full_grad, chunk: int, seed, replacement: bool, store: NoiseRunStore | None, progress: bool) -> NoiseResult:
         """Run (or resume from ``store``) all chunks; ``get_full_grad()`` is only called for a new run."""

@@ -14,8 +14,8 @@ in a chunk, :func:`chunk_bytes`):
   temporaries of the ``U`` distinct samples of the chunk, the per-draw gathers of ``Kc·B``
   samples, and ``3S`` for the ``S`` computed entries (gradient, noise, temporary) of each
   mini-batch. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of distinct samples among
-  ``Kc`` mini-batches of ``B`` out of ``D`` points (:func:`expected_distinct`). ``G`` = the
-  widest per-sample gather of one layer (:func:`gather_width`) × its output positions.
+  ``Kc`` mini-batches of ``B`` out of ``D`` points (:func:`expected_distinct`). ``G`` = floats
+  of the widest per-sample gather of one layer (:func:`gather_floats`).
 
 ``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget`` (each rule grows with ``Kc``). The budget bounds these
 estimates, not the process RSS (the model, the data and the kept noise samples come on top).
@@ -29,12 +29,12 @@ time; a budget below one sample (``m < 1``) is an error.
 Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU, one thread):
 
 - ``entries`` when every trainable parameter sits in a module it supports and the model has no
-  convolution: dense nets (the whole collection of a 6.6k-parameter MLP 6–9× the loop at
-  B = 8–32, ahead of ``vmap``);
+  convolution: dense nets (the whole collection of a 6.6k-parameter MLP 7.4–8.7× the loop at
+  B = 8 and 4.2–7.4× at B = 32, ahead of ``vmap``);
 - ``entries`` also for convolutional nets when a budget-sized chunk draws every distinct sample
   at least ``REUSE_FOR_CONV`` times on average (``Kc·B/U``): the forward and input-gradient
-  halves are then paid once per distinct sample (a small CNN 1.9× the loop at 4 draws per
-  sample, ResNet-20 1.1×; below about 2 draws it is slower than the loop);
+  halves are then paid once per distinct sample (a small CNN 1.6–2.1× the loop at 4 draws per
+  sample, ResNet-20 1.0–1.6×; at about one draw per sample it was 0.5–0.7× the loop);
 - else ``vmap`` for models of at most ``VMAP_MAX_PARAMS`` trainable parameters without
   convolutions or BatchNorm, and ``loop`` otherwise (vmap is slower than the loop on CNNs and
   CIFAR ResNets on CPU, and needs far more memory).
@@ -43,7 +43,8 @@ Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU, one thread):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -61,27 +62,28 @@ _VMAP_SLOW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
 
 @dataclass(frozen=True)
 class ModelProbe:
-    """Sizes measured once: trainable parameters ``P``, leaf outputs per sample ``A``, the largest
-    per-sample spatial size of a selected module's output ``T``, bytes per float ``itemsize``."""
+    """Sizes measured once: trainable parameters ``P``, leaf outputs per sample ``A``, bytes per
+    float ``itemsize``, and ``positions[owner]``: the per-sample spatial size ``T`` (tokens,
+    pixels; summed over calls) of the output of each module holding a computed entry."""
 
     num_params: int
     activations_per_sample: int
-    max_positions: int
     itemsize: int
+    positions: Mapping[str, int] = field(default_factory=dict)
 
 
 def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelProbe:
     """Run one sample ``x1`` (leading axis 1) through ``model`` and count output floats."""
     sizes: dict[str, int] = {}
-    positions = [1]
+    positions: dict[str, int] = {}
 
     def hook(name: str):
         def count(module: nn.Module, args: tuple, output) -> None:
             if isinstance(output, torch.Tensor):
                 sizes[name] = sizes.get(name, 0) + output.numel()
-                if name in owners and output.ndim > 1:
+                if name in owners:
                     channels = output.shape[-1] if isinstance(module, (nn.Linear, nn.LayerNorm)) else output.shape[1]
-                    positions.append(output.numel() // max(channels, 1))
+                    positions[name] = positions.get(name, 0) + (output.numel() // max(channels, 1) if output.ndim > 1 else 1)
 
         return count
 
@@ -97,15 +99,16 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
     return ModelProbe(
         num_params=sum(p.numel() for p in params),
         activations_per_sample=max(sum(sizes.values()), 1),
-        max_positions=max(positions),
         itemsize=params[0].element_size() if params else 4,
+        positions=positions,
     )
 
 
 @dataclass(frozen=True)
 class Workload:
     """What a collection computes: ``B``, ``K``, data size ``D``, computed entries per mini-batch
-    ``S`` (``None``: all ``P``) and the gather width ``G`` per position (entries engine)."""
+    ``S`` (``None``: all ``P``) and ``G``, the floats of the widest per-sample gather of the
+    entries engine (:func:`gather_floats`)."""
 
     batch_size: int
     num_batches: int
@@ -123,7 +126,7 @@ def chunk_bytes(probe: ModelProbe, method: str, work: Workload, chunk: int, micr
     """Estimated bytes of one chunk of ``chunk`` mini-batches (rule in the module docstring)."""
     a, s, p, b = probe.activations_per_sample, probe.itemsize, probe.num_params, work.batch_size
     if method == "entries":
-        g = work.gather * probe.max_positions
+        g = work.gather
         distinct = expected_distinct(work.num_points, b, chunk)
         return math.ceil(s * (distinct * (3 * a + g) + chunk * (b * g + 3 * (work.computed or p))))
     if method == "vmap":
@@ -151,18 +154,20 @@ def fits_one_mini_batch(probe: ModelProbe, method: str, work: Workload, memory_b
     return chunk_bytes(probe, method, work, 1) <= memory_budget
 
 
-def gather_width(selection: ParameterSelection) -> int:
-    """Per-position width ``G`` of the widest per-sample gather of the entries engine: the count
-    of a tensor's selected entries; for a whole 2-D (Linear) weight its inputs + outputs (the
-    gathered ``a`` and ``δ``); 1 for a whole 1-D tensor; 0 for a whole convolution weight (summed
-    one mini-batch at a time)."""
-    def width(name: str) -> int:
+def gather_floats(selection: ParameterSelection, probe: ModelProbe) -> int:
+    """``G``: floats per sample of the widest per-sample gather of the entries engine, a tensor's
+    width × its module's output positions ``T``. The width is the count of the selected entries;
+    for a whole 2-D (Linear) weight its inputs + outputs (the gathered ``a`` and ``δ``); 1 for a
+    whole 1-D tensor; 0 for a whole convolution weight (summed one mini-batch at a time)."""
+    def floats(name: str) -> int:
         shape = selection.shapes[name]
         if selection.entries[name] is not None:
-            return selection.count(name)
-        return {0: 1, 1: 1, 2: sum(shape)}.get(len(shape), 0)
+            width = selection.count(name)
+        else:
+            width = {0: 1, 1: 1, 2: sum(shape)}.get(len(shape), 0)
+        return width * probe.positions.get(name.rpartition(".")[0], 1)
 
-    return max(width(n) for n in selection.names)
+    return max(floats(n) for n in selection.names)
 
 
 def choose_method(method: str, model: nn.Module, probe: ModelProbe, work: Workload, memory_budget: int) -> str:

@@ -83,9 +83,7 @@ def entry_gradients(
     kc, b = rows.shape
     modules = dict(model.named_modules())
     owners = {name.rpartition(".")[0] for name in selection.names}
-    pieces = [_factors(model, loss_fn, x[s : s + piece], y[s : s + piece], owners, b) for s in range(0, x.shape[0], piece)]
-    sample_losses = torch.cat([losses for _, losses in pieces])
-    calls_of = {o: _joined([calls[o] for calls, _ in pieces]) for o in owners}
+    calls_of, sample_losses = _all_factors(model, loss_fn, x, y, owners, b, piece)
     grads = {}
     for name in selection.names:
         owner, _, attr = name.rpartition(".")
@@ -137,12 +135,30 @@ def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
     return calls, sample_losses.detach()
 
 
-def _joined(per_piece: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """A module's ``(a, δ)`` per call, joined over the pieces along the sample axis (empty if a
-    piece's backward did not reach the module)."""
-    if len(per_piece) == 1 or not all(per_piece):
-        return per_piece[0] if all(per_piece) else []
-    return [(torch.cat([p[c][0] for p in per_piece]), torch.cat([p[c][1] for p in per_piece])) for c in range(len(per_piece[0]))]
+def _all_factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: set[str], b: int, piece: int):
+    """:func:`_factors` of all ``U`` samples, ``piece`` at a time: each piece is copied into
+    ``(U, ...)`` buffers allocated at the first piece and then freed, so the joined factors are
+    held once (a module the backward does not reach has no calls)."""
+    u = x.shape[0]
+    calls_of, losses = _factors(model, loss_fn, x[:piece], y[:piece], owners, b)
+    if piece >= u:
+        return calls_of, losses
+    joined = {o: [tuple(_room(t, u) for t in call) for call in calls] for o, calls in calls_of.items()}
+    all_losses = _room(losses, u)
+    for start in range(piece, u, piece):
+        calls_of, losses = _factors(model, loss_fn, x[start : start + piece], y[start : start + piece], owners, b)
+        all_losses[start : start + piece] = losses
+        for o, calls in calls_of.items():
+            for (a_all, d_all), (a, d) in zip(joined[o], calls):
+                a_all[start : start + piece], d_all[start : start + piece] = a, d
+    return joined, all_losses
+
+
+def _room(first: torch.Tensor, u: int) -> torch.Tensor:
+    """A ``(u, ...)`` buffer like ``first`` (a piece of samples), with ``first`` copied in at the start."""
+    out = first.new_empty((u, *first.shape[1:]))
+    out[: first.shape[0]] = first
+    return out
 
 
 def per_sample_losses(loss_fn: LossFn, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -33,8 +33,8 @@ Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU, one thread):
   B = 8 and 4.2–7.4× at B = 32, ahead of ``vmap``);
 - ``entries`` also for convolutional nets when a budget-sized chunk draws every distinct sample
   at least ``REUSE_FOR_CONV`` times on average (``Kc·B/U``): the forward and input-gradient
-  halves are then paid once per distinct sample (a small CNN 1.6–2.1× the loop at 4 draws per
-  sample, ResNet-20 1.0–1.6×; at about one draw per sample it was 0.5–0.7× the loop);
+  halves are then paid once per distinct sample (a small CNN 1.4–2.1× the loop at 4 draws per
+  sample, ResNet-20 1.4–1.6×; at about one draw per sample it was 0.5–0.7× the loop);
 - else ``vmap`` for models of at most ``VMAP_MAX_PARAMS`` trainable parameters without
   convolutions or BatchNorm, and ``loop`` otherwise (vmap is slower than the loop on CNNs and
   CIFAR ResNets on CPU, and needs far more memory).

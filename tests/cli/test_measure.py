@@ -44,7 +44,18 @@ def test_measure_command_writes_everything(tmp_path):
     with np.load(out / "samples.npz") as npz:
         assert npz["noise"].shape == (18, 60) and list(npz["names"]) == list(fits.name)
     assert (out / "histograms.png").stat().st_size > 0 and (out / "alpha_by_layer.png").stat().st_size > 0
-    assert json.loads((out / "manifest.json").read_text())["config"]["num_batches"] == 60
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert config["num_batches"] == 60 and config["engine"] == "auto"
+
+
+def test_measure_engine_option_gives_the_same_noise(tmp_path):
+    """--engine picks the gradient engine; loop and auto (entries on this MLP) sample the same noise."""
+    common = ["measure", "--epochs", "1", "--batches", "30", "--per-layer", "2"]
+    assert main([*common, "--engine", "loop", "--out", str(tmp_path / "loop")]) == 0
+    assert main([*common, "--out", str(tmp_path / "auto")]) == 0
+    with np.load(tmp_path / "loop" / "samples.npz") as a, np.load(tmp_path / "auto" / "samples.npz") as b:
+        np.testing.assert_allclose(a["noise"], b["noise"], rtol=0, atol=1e-6)
+    assert json.loads((tmp_path / "loop" / "manifest.json").read_text())["config"]["engine"] == "loop"
 
 
 def test_bad_configuration_is_refused(capsys):
@@ -52,5 +63,7 @@ def test_bad_configuration_is_refused(capsys):
         NoiseFitConfig(num_batches=5)
     with pytest.raises(ConfigError, match="memory_budget"):
         NoiseFitConfig(memory_budget=0)
+    with pytest.raises(ConfigError, match="gradient engine"):
+        NoiseFitConfig(engine="gpu")
     assert main(["measure", "--model", "nosuchnet", "--epochs", "1", "--batches", "30"]) == 2
     assert "nosuchnet" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from sgdnoise.cli.options import parse_options
+from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.report import fits_table, summary_table
 from sgdnoise.report.tables import console as report_console
 from sgdnoise.report.tables import layers_table
@@ -30,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--memory-mib", type=int, default=1024,
                    help="working memory of the gradient engine in MiB (default 1024); larger mini-batches are split")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="gradient engine (default auto: entries for dense nets and when points repeat, else loop)")
     p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", type=Path, default=Path("results/noise_fits"), help="output folder")
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, data=args.data, model_options=parse_options(args.model_opt, "--model-opt"),
         data_options=parse_options(args.data_opt, "--data-opt"), checkpoint=args.checkpoint, epochs=args.epochs,
         lr=args.lr, train_batch_size=args.train_batch_size, batch_size=args.batch_size, num_batches=args.batches,
-        per_layer=args.per_layer, method=args.method, seed=args.seed, memory_budget=args.memory_mib << 20)
+        per_layer=args.per_layer, method=args.method, seed=args.seed, memory_budget=args.memory_mib << 20,
+        engine=args.engine)
     console = report_console()
     result = run_noise_fits(config, progress=console.is_terminal)
     paths = result.write(args.out)

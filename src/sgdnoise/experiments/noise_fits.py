@@ -20,6 +20,7 @@ import pandas as pd
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
+from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.models import load_checkpoint, seeded_model
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
@@ -35,8 +36,8 @@ class NoiseFitConfig:
     ``batch_size`` (B) and ``num_batches`` (K) define the noise mini-batches; ``per_layer``
     entries are drawn at random from every parameter tensor. Without ``checkpoint`` the model is
     trained with plain SGD (``epochs``, ``lr``, ``train_batch_size``) from ``seed``.
-    ``memory_budget`` (bytes) bounds the gradient engine's working memory (see
-    :mod:`sgdnoise.gradients.planning`).
+    ``memory_budget`` (bytes) bounds the gradient engine's working memory and ``engine`` picks it
+    (``"auto"``, ``"loop"``, ``"vmap"`` or ``"entries"``; see :mod:`sgdnoise.gradients.planning`).
     """
 
     model: str = "mlp"
@@ -53,6 +54,7 @@ class NoiseFitConfig:
     method: str = "cf"
     seed: int = 0
     memory_budget: int = DEFAULT_MEMORY_BUDGET
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -62,6 +64,8 @@ class NoiseFitConfig:
                 raise ConfigError(f"{name} must be positive; got {getattr(self, name)}")
         if not isinstance(self.memory_budget, int) or self.memory_budget <= 0:
             raise ConfigError(f"memory_budget must be a positive number of bytes; got {self.memory_budget!r}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"unknown gradient engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
         if self.num_batches < 20:
             raise ConfigError(f"num_batches must be ≥ 20 to fit a law to each entry; got {self.num_batches}")
 
@@ -113,7 +117,7 @@ def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_network_noise(model, loss_fn, data, *, batch_size: int, num_batches: int, per_layer: int, seed: int,
-                      method: str = "cf", memory_budget: int = DEFAULT_MEMORY_BUDGET,
+                      method: str = "cf", memory_budget: int = DEFAULT_MEMORY_BUDGET, engine: str = "auto",
                       progress: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     """Noise of ``num_batches`` mini-batches at the model's current weights for ``per_layer`` random
     entries of every parameter tensor, fitted per entry.
@@ -123,7 +127,7 @@ def fit_network_noise(model, loss_fn, data, *, batch_size: int, num_batches: int
     checkpoints of one model are compared on the same entries.
     """
     noise = collect_noise(model, loss_fn, data, batch_size=batch_size, num_batches=num_batches,
-                          seed=seed, params=per_layer, memory_budget=memory_budget, progress=progress)
+                          seed=seed, params=per_layer, method=engine, memory_budget=memory_budget, progress=progress)
     samples, names = noise.noise_matrix()
     samples = samples.double()
     fits = compare_fits(samples, method=method, names=names)
@@ -148,6 +152,6 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
     fits, samples = fit_network_noise(model, loss_fn, (x, y), batch_size=config.batch_size, num_batches=config.num_batches,
                                       per_layer=config.per_layer, seed=config.seed, method=config.method,
-                                      memory_budget=config.memory_budget, progress=progress)
+                                      memory_budget=config.memory_budget, engine=config.engine, progress=progress)
     return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples,
                           {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc})

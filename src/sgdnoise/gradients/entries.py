@@ -77,7 +77,7 @@ def entry_gradients(
     ``grads[name]`` is ``(Kc, *shape)`` for a whole selected tensor, ``(Kc, n)`` for ``n``
     selected entries (the layout of :meth:`ParameterSelection.take`); ``losses`` is ``(Kc,)``,
     the mean of the per-sample losses over each mini-batch. The distinct samples go through the
-    model ``piece`` at a time (their factors are joined afterwards). Raises
+    model ``piece`` at a time (their factors gathered into one buffer, :func:`_all_factors`). Raises
     :class:`UnsupportedModelError` when a selected module is not reached by the backward pass.
     """
     kc, b = rows.shape

@@ -242,18 +242,24 @@ def _sum_calls(terms: Iterator[torch.Tensor]) -> torch.Tensor:
     return total
 
 
+def _gathered(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``(Kc, B, ...)``: the rows ``(Kc, B)`` of ``per_sample`` ``(U, ...)`` (``index_select``,
+    several times faster than advanced indexing on CPU)."""
+    return per_sample.index_select(0, rows.flatten()).reshape(*rows.shape, *per_sample.shape[1:])
+
+
 def _per_batch_sum(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``(Kc, ...)`` sums ``Σ_{n∈Ω_k} per_sample[n]`` of ``per_sample`` ``(U, ...)`` over the rows ``(Kc, B)``."""
-    return per_sample.index_select(0, rows.flatten()).reshape(*rows.shape, *per_sample.shape[1:]).sum(1)
+    return _gathered(per_sample, rows).sum(1)
 
 
 def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Whole ``nn.Linear`` weight per mini-batch without per-sample gradients:
     ``g_k = Σ_{n∈Ω_k} Σ_T δ[n,T]ᵀ a[n,T]``, one batched matmul ``(Kc, O, B·T) @ (Kc, B·T, I)``
     over the samples gathered by ``rows`` ``(Kc, B)``."""
-    kc, u, flat = rows.shape[0], a.shape[0], rows.flatten()
-    d = delta.reshape(u, -1).index_select(0, flat).reshape(kc, -1, module.out_features)
-    return torch.bmm(d.transpose(1, 2), a.reshape(u, -1).index_select(0, flat).reshape(kc, -1, module.in_features))
+    kc, u = rows.shape[0], a.shape[0]
+    d = _gathered(delta.reshape(u, -1), rows).reshape(kc, -1, module.out_features)
+    return torch.bmm(d.transpose(1, 2), _gathered(a.reshape(u, -1), rows).reshape(kc, -1, module.in_features))
 
 
 def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

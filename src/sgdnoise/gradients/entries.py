@@ -82,7 +82,7 @@ def entry_gradients(
     """
     kc, b = rows.shape
     modules = dict(model.named_modules())
-    owners = {name.rpartition(".")[0] for name in selection.names}
+    owners = {o: modules[o] for o in {name.rpartition(".")[0] for name in selection.names}}
     calls_of, sample_losses = _all_factors(model, loss_fn, x, y, owners, b, piece)
     grads = {}
     for name in selection.names:
@@ -103,11 +103,10 @@ def entry_gradients(
     return grads, _per_batch_sum(sample_losses.double(), rows) / b
 
 
-def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: set[str], b: int):
+def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: dict[str, nn.Module], b: int):
     """One forward and backward pass of the samples ``x``: ``(calls, ℓ)`` with ``calls[owner]`` the
-    list of ``(a, δ)`` of each call of module ``owner`` (empty if the backward does not reach it)
-    and ``ℓ`` the ``(n,)`` per-sample losses."""
-    modules = dict(model.named_modules())
+    list of ``(a, δ)`` of each call of module ``owner`` (``owners``: name → module; empty if the
+    backward does not reach it) and ``ℓ`` the ``(n,)`` per-sample losses."""
     inputs: dict[str, list[torch.Tensor]] = defaultdict(list)
     deltas: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
 
@@ -120,7 +119,7 @@ def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
 
         return hook
 
-    handles = [modules[o].register_forward_hook(forward_hook(o)) for o in owners]
+    handles = [module.register_forward_hook(forward_hook(o)) for o, module in owners.items()]
     try:
         with torch.enable_grad():
             wrt = [x.detach().requires_grad_(True)] if x.is_floating_point() else [
@@ -135,7 +134,8 @@ def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
     return calls, sample_losses.detach()
 
 
-def _all_factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: set[str], b: int, piece: int):
+def _all_factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: dict[str, nn.Module], b: int,
+                 piece: int):
     """:func:`_factors` of all ``U`` samples, ``piece`` at a time: each piece is copied into
     ``(U, ...)`` buffers allocated at the first piece and then freed, so the joined factors are
     held once (a module the backward does not reach has no calls)."""

@@ -8,7 +8,7 @@ from torch import nn
 
 from sgdnoise.gradients import collect_noise, select_parameters
 from sgdnoise.gradients.engines import loop_gradients
-from sgdnoise.gradients.entries import entry_gradients
+from sgdnoise.gradients.entries import PER_SAMPLE_REUSE, entry_gradients
 
 from .cases import MLP, brute_force_noise, budget_for, make_case
 
@@ -26,6 +26,58 @@ def test_repeated_samples_and_pieces_equal_the_loop(kind, loss_fn):
     for piece in (5, 100):
         grads, losses = entry_gradients(model, loss_fn, x, y, rows, selection, piece)
         torch.testing.assert_close(losses, ref_losses, atol=1e-12, rtol=0)
+        for name in ref:
+            torch.testing.assert_close(grads[name], ref[name], atol=1e-10, rtol=0)
+
+
+class OddConvs(nn.Module):
+    """Stride, dilation and groups; an even kernel with asymmetric "same" padding; a conv called twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grouped = nn.Conv2d(2, 4, 3, stride=2, dilation=2, padding=2, groups=2)
+        self.same = nn.Conv2d(4, 4, 2, padding="same", bias=False)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.same(torch.tanh(self.same(self.grouped(x)))).mean((2, 3)))
+
+
+class TokenMLP(nn.Module):
+    """Linear layers over 5 tokens (``T = 5`` positions per sample) and a LayerNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed, self.norm, self.head = nn.Linear(4, 6), nn.LayerNorm(6), nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(torch.tanh(self.embed(x))).mean(1))
+
+
+def _weight_case(kind: str) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    if kind in ("cnn", "resnet"):
+        return make_case(kind, num_points=12)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    model, shape = (OddConvs(), (2, 7, 7)) if kind == "odd_conv" else (TokenMLP(), (5, 4))
+    return model.double(), (torch.randn(12, *shape, generator=gen, dtype=torch.float64), torch.randint(0, 3, (12,), generator=gen))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("reuse", ["once", "repeated"])
+@pytest.mark.parametrize("kind", ["cnn", "resnet", "odd_conv", "tokens"])
+def test_weights_per_sample_and_per_mini_batch_equal_the_loop(kind, reuse, loss_fn):
+    """Both ways to a whole conv / token-Linear weight: per mini-batch when each sample is drawn
+    once, per sample (in pieces of 5 and in one piece) when samples repeat."""
+    model, (x, y) = _weight_case(kind)
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    rows = torch.randperm(12, generator=gen).reshape(2, 6) if reuse == "once" else torch.randint(0, 12, (7, 6), generator=gen)
+    assert (rows.numel() / 12 >= PER_SAMPLE_REUSE) == (reuse == "repeated")
+    selection = select_parameters({n: p.shape for n, p in model.named_parameters()})
+    ref, _ = loop_gradients(model, loss_fn, x[rows], y[rows])
+    for weight_piece in (5, 64):
+        grads, _ = entry_gradients(model, loss_fn, x, y, rows, selection, weight_piece=weight_piece)
         for name in ref:
             torch.testing.assert_close(grads[name], ref[name], atol=1e-10, rtol=0)
 

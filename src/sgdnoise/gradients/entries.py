@@ -9,19 +9,32 @@ output ``z`` of every module holding a selected entry — the same in every mini
 contribution of an entry is a product of the module input ``a_n`` and ``δ_n`` restricted to
 that entry, and summing the contributions of ``Ω_k`` gives exactly the entry of ``g_k``
 (eq. 1). The forward and the input-gradient half of the backward are thus paid once per
-distinct sample instead of once per draw; only the weight-gradient half is paid per draw.
-Weight gradients are not formed in the backward pass when the input is a float tensor
-(backward to the input only).
+distinct sample instead of once per draw. Weight gradients are not formed in the backward pass
+when the input is a float tensor (backward to the input only).
+
+Sums over mini-batches are one sparse product ``C @ X`` with the ``(Kc, U)`` count matrix
+``C[k, n]`` = times sample ``n`` sits in mini-batch ``k`` (:class:`_Batches`), never a gather of
+``Kc·B`` rows. A whole weight with ``T > 1`` positions (a convolution, a Linear over tokens)
+has two ways to its mini-batch gradients, and the engine takes the cheaper:
+
+- *per mini-batch*: the weight-gradient half of the backward on the mini-batch's factors,
+  ``2·T·|W|`` FLOPs per draw;
+- *per sample*, when samples are drawn ``Kc·B/U ≥ PER_SAMPLE_REUSE`` times on average: the
+  per-sample weight gradients of the ``U`` distinct samples (``2·T·|W|`` FLOPs per *sample*),
+  ``weight_piece`` samples at a time, each piece summed into the mini-batches by ``C``
+  (``|W|`` additions per draw). A small CNN's convolutions at 4 draws per sample took 1.5–4×
+  less time this way (:func:`_conv2d_weight_per_sample`).
 
 Per-sample contribution of a selected entry (``T`` = positions: tokens, pixels):
 
 - ``nn.Linear`` weight ``(o, i)``: ``Σ_T δ[n,T,o]·a[n,T,i]``; bias ``o``: ``Σ_T δ[n,T,o]``. A
   whole selected weight is summed per mini-batch directly, ``g_k = Σ_{n∈Ω_k} δ_nᵀ a_n`` (one
-  batched matmul), so even all entries are cheap.
+  batched matmul), so even all entries are cheap; per sample it is ``δ_nᵀ a_n``.
 - ``nn.Conv2d`` (zero padding, any stride/dilation/groups) weight ``(o, c, r, s)``:
   ``Σ_{p,q} δ[n,o,p,q]·a_pad[n, c_in, r·d_h + p·s_h, s·d_w + q·s_w]``; bias: ``Σ δ[n,o]``. A
   whole selected weight is summed per mini-batch by the weight half of the convolution's
-  backward on the mini-batch's ``a`` and ``δ`` (one call per mini-batch).
+  backward on the mini-batch's ``a`` and ``δ`` (one call per mini-batch), or per sample by the
+  same call with the samples as groups.
 - ``nn.BatchNorm1d/2d`` with running statistics: ``x̂ = (a − μ)/√(σ²+ε)``, weight ``c``:
   ``Σ δ[n,c]·x̂[n,c]``; bias: ``Σ δ[n,c]``.
 - ``nn.LayerNorm``: ``x̂ = layer_norm(a)`` without affine, same formulas per normalised entry.
@@ -34,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +57,8 @@ from sgdnoise.gradients.engines import LossFn
 from sgdnoise.gradients.selection import ParameterSelection
 
 SUPPORTED_MODULES = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
+PER_SAMPLE_REUSE = 2.0
+WEIGHT_PIECE_BYTES = 4 << 20
 
 
 class UnsupportedModelError(RuntimeError):
@@ -67,7 +82,7 @@ def entries_unsupported_reason(model: nn.Module, selection: ParameterSelection) 
 
 def entry_gradients(
     model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, selection: ParameterSelection,
-    piece: int = 1 << 30,
+    piece: int = 1 << 30, weight_piece: int | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Selected entries of the mini-batch gradients of a chunk (see module docstring).
 
@@ -77,13 +92,16 @@ def entry_gradients(
     ``grads[name]`` is ``(Kc, *shape)`` for a whole selected tensor, ``(Kc, n)`` for ``n``
     selected entries (the layout of :meth:`ParameterSelection.take`); ``losses`` is ``(Kc,)``,
     the mean of the per-sample losses over each mini-batch. The distinct samples go through the
-    model ``piece`` at a time (their factors gathered into one buffer, :func:`_all_factors`). Raises
+    model ``piece`` at a time (their factors gathered into one buffer, :func:`_all_factors`);
+    per-sample weight gradients are formed ``weight_piece`` samples at a time (default: as many as
+    fill ``WEIGHT_PIECE_BYTES``). Raises
     :class:`UnsupportedModelError` when a selected module is not reached by the backward pass.
     """
     kc, b = rows.shape
     modules = dict(model.named_modules())
     owners = {o: modules[o] for o in {name.rpartition(".")[0] for name in selection.names}}
     calls_of, sample_losses = _all_factors(model, loss_fn, x, y, owners, b, piece)
+    batches = _Batches(rows, x.shape[0])
     grads = {}
     for name in selection.names:
         owner, _, attr = name.rpartition(".")
@@ -91,16 +109,13 @@ def entry_gradients(
         if not calls:
             raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
         module = modules[owner]
-        if selection.entries[name] is None and isinstance(module, nn.Linear) and attr == "weight":
-            grads[name] = _sum_calls(_linear_weight_per_batch(module, a, d, rows) for a, d in calls)
-            continue
-        if selection.entries[name] is None and isinstance(module, nn.Conv2d) and attr == "weight":
-            grads[name] = _sum_calls(_conv2d_weight_per_batch(module, a, d, rows) for a, d in calls)
+        if selection.entries[name] is None and attr == "weight" and isinstance(module, (nn.Linear, nn.Conv2d)):
+            grads[name] = _weight_per_batch(module, calls, batches, weight_piece)
             continue
         flat = selection.flat_indices(name).to(x.device)
-        summed = _per_batch_sum(_sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls), rows)
+        summed = batches.sum(_sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls))
         grads[name] = summed.reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else summed
-    return grads, _per_batch_sum(sample_losses.double(), rows) / b
+    return grads, batches.sum(sample_losses.double()) / b
 
 
 def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: dict[str, nn.Module], b: int):
@@ -242,15 +257,70 @@ def _sum_calls(terms: Iterator[torch.Tensor]) -> torch.Tensor:
     return total
 
 
+class _Batches:
+    """The mini-batches ``rows`` ``(Kc, B)`` of a chunk over its ``U`` distinct samples, as the
+    sparse (COO) count matrix ``C`` ``(Kc, U)``, ``C[k, n]`` = times sample ``n`` is in mini-batch
+    ``k`` (2 for a sample drawn twice, with replacement). ``C @ X`` sums per-sample rows ``X``
+    ``(U, ...)`` into mini-batches: ``Kc·B`` additions per column, no gathered copy."""
+
+    def __init__(self, rows: torch.Tensor, num_samples: int):
+        self.rows, self.num_samples = rows, num_samples
+        self.draws_per_sample = rows.numel() / num_samples
+        self._matrices: dict[tuple, torch.Tensor] = {}
+
+    def matrix(self, dtype: torch.dtype, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """``C[:, start:stop]`` as a coalesced COO tensor of ``dtype``, built once (COO rather than
+        CSR: as fast on wide rows, and no beta warning)."""
+        stop = self.num_samples if stop is None else stop
+        key = (dtype, start, stop)
+        if key not in self._matrices:
+            kc, b = self.rows.shape
+            batch = torch.arange(kc, device=self.rows.device).repeat_interleave(b)
+            sample = self.rows.flatten()
+            inside = (sample >= start) & (sample < stop)
+            indices = torch.stack([batch[inside], sample[inside] - start])
+            ones = torch.ones(indices.shape[1], dtype=dtype, device=self.rows.device)
+            self._matrices[key] = torch.sparse_coo_tensor(indices, ones, (kc, stop - start), check_invariants=True).coalesce()
+        return self._matrices[key]
+
+    def sum(self, per_sample: torch.Tensor) -> torch.Tensor:
+        """``(Kc, ...)``: ``Σ_{n∈Ω_k} per_sample[n]`` for ``per_sample`` ``(U, ...)``."""
+        return self.sum_in_pieces(lambda start, stop: per_sample, self.num_samples)
+
+    def sum_in_pieces(self, per_sample: Callable[[int, int], torch.Tensor], piece: int) -> torch.Tensor:
+        """:meth:`sum` of the rows ``per_sample(start, stop)`` (samples ``start:stop``, shape
+        ``(stop − start, ...)``), formed ``piece`` samples at a time and accumulated."""
+        total = None
+        for start in range(0, self.num_samples, piece):
+            stop = min(start + piece, self.num_samples)
+            rows = per_sample(start, stop)
+            flat = rows.reshape(stop - start, -1)
+            if total is None:  # accumulating into one buffer was faster than a fresh product per piece
+                total = flat.new_zeros(self.rows.shape[0], flat.shape[1])
+            total.addmm_(self.matrix(flat.dtype, start, stop), flat)
+        return total.reshape(-1, *rows.shape[1:])
+
+
+def _weight_per_batch(module: nn.Linear | nn.Conv2d, calls: list[tuple[torch.Tensor, torch.Tensor]], batches: _Batches,
+                      weight_piece: int | None) -> torch.Tensor:
+    """``(Kc, *weight.shape)``: a whole Linear or Conv2d weight's mini-batch gradients, summed over
+    the module's calls, per sample when that is cheaper (module docstring)."""
+    positions = calls[0][1][0].numel() // module.weight.shape[0]  # T: output floats per sample / channels
+    if positions > 1 and batches.draws_per_sample >= PER_SAMPLE_REUSE:
+        weight = module.weight
+        weight_piece = weight_piece or max(1, WEIGHT_PIECE_BYTES // (weight.numel() * weight.element_size()))
+        per_sample = _linear_weight_per_sample if isinstance(module, nn.Linear) else _conv2d_weight_per_sample
+        return batches.sum_in_pieces(
+            lambda start, stop: _sum_calls(per_sample(module, a[start:stop], d[start:stop]) for a, d in calls), weight_piece
+        )
+    per_batch = _linear_weight_per_batch if isinstance(module, nn.Linear) else _conv2d_weight_per_batch
+    return _sum_calls(per_batch(module, a, d, batches.rows) for a, d in calls)
+
+
 def _gathered(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``(Kc, B, ...)``: the rows ``(Kc, B)`` of ``per_sample`` ``(U, ...)`` (``index_select``,
     several times faster than advanced indexing on CPU)."""
     return per_sample.index_select(0, rows.flatten()).reshape(*rows.shape, *per_sample.shape[1:])
-
-
-def _per_batch_sum(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``(Kc, ...)`` sums ``Σ_{n∈Ω_k} per_sample[n]`` of ``per_sample`` ``(U, ...)`` over the rows ``(Kc, B)``."""
-    return _gathered(per_sample, rows).sum(1)
 
 
 def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -262,22 +332,49 @@ def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Te
     return torch.bmm(d.transpose(1, 2), _gathered(a.reshape(u, -1), rows).reshape(kc, -1, module.in_features))
 
 
+def _linear_weight_per_sample(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """``(N, O, I)``: ``Σ_T δ[n,T]ᵀ a[n,T]`` of each sample, one batched matmul."""
+    n = a.shape[0]
+    return torch.bmm(delta.reshape(n, -1, module.out_features).transpose(1, 2), a.reshape(n, -1, module.in_features))
+
+
 def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Whole Conv2d weight per mini-batch: the weight half of the convolution's backward,
     ``∂/∂W Σ_{n∈Ω_k} ⟨δ_n, conv(a_n, W)⟩``, once per mini-batch (``Kc`` calls; neither the
-    forward nor the input gradient is recomputed). Asymmetric ``"same"`` padding is applied
-    to ``a`` beforehand."""
+    forward nor the input gradient is recomputed)."""
+    a, padding = _explicitly_padded(module, a)
+    return torch.stack([_conv2d_weight_grad(module, a.index_select(0, r), delta.index_select(0, r), padding, 1) for r in rows])
+
+
+def _conv2d_weight_per_sample(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """``(N, *weight.shape)``: each sample's Conv2d weight gradient in one call of the weight half
+    of the backward, with the ``N`` samples stacked along the channels as ``N·groups`` groups
+    (input ``(1, N·C_in, H, W)``, output gradient ``(1, N·C_out, H', W')``)."""
+    n = a.shape[0]
+    a, padding = _explicitly_padded(module, a)
+    grad = _conv2d_weight_grad(module, a.reshape(1, -1, *a.shape[2:]), delta.reshape(1, -1, *delta.shape[2:]), padding, n)
+    return grad.reshape(n, *module.weight.shape)
+
+
+def _conv2d_weight_grad(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, padding: tuple[int, int],
+                        copies: int) -> torch.Tensor:
+    """The weight half of ``aten.convolution_backward`` for ``copies`` stacked copies of the
+    weight (``copies·groups`` groups; ``copies = 1`` is the module's own convolution)."""
+    weight = module.weight.detach()
+    stacked = weight if copies == 1 else weight.expand(copies, *weight.shape).reshape(-1, *weight.shape[1:])
+    return torch.ops.aten.convolution_backward(
+        delta, a, stacked, None, module.stride, padding, module.dilation, False, (0, 0), copies * module.groups,
+        [False, True, False],
+    )[1]
+
+
+def _explicitly_padded(module: nn.Conv2d, a: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``(a, (top, left))``: ``a`` with asymmetric ``"same"`` padding applied (then no padding
+    is left to the convolution), else ``a`` and the conv's symmetric padding."""
     left, right, top, bottom = _pad_widths(module, a.shape[2:])
     if (left, top) != (right, bottom):
-        a, (top, left) = F.pad(a, (left, right, top, bottom)), (0, 0)
-    weight = module.weight.detach()
-    mask = [False, True, False]
-    return torch.stack([
-        torch.ops.aten.convolution_backward(
-            delta.index_select(0, r), a.index_select(0, r), weight, None, module.stride, (top, left), module.dilation, False, (0, 0), module.groups, mask
-        )[1]
-        for r in rows
-    ])
+        return F.pad(a, (left, right, top, bottom)), (0, 0)
+    return a, (top, left)
 
 
 def _pad_widths(module: nn.Conv2d, spatial: torch.Size) -> tuple[int, int, int, int]:

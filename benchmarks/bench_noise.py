@@ -203,7 +203,7 @@ def _engine_run(model, loss_fn, data, probe_entries):
     from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.engines import loop_gradients, vmap_gradients
     from sgdnoise.gradients.entries import entry_gradients
-    from sgdnoise.gradients.planning import Workload, choose_method, chunk_size, gather_floats, probe_model, samples_per_piece
+    from sgdnoise.gradients.planning import Workload, choose_method, chunk_size, entry_floats, probe_model, samples_per_piece
 
     x, y = data
     probe = probe_model(model, x[:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
@@ -211,7 +211,7 @@ def _engine_run(model, loss_fn, data, probe_entries):
 
     def run(idx):
         k, b = idx.shape
-        work = Workload(b, k, x.shape[0], everything.total, gather_floats(everything, probe))
+        work = Workload(b, k, x.shape[0], everything.total, entry_floats(everything, probe))
         engine = choose_method("auto", model, probe, work, MEMORY_BUDGET)
         chunk = chunk_size(probe, engine, work, MEMORY_BUDGET)
         first = None

@@ -120,13 +120,13 @@ def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int, metho
     does) holds exactly ``mini_batches`` whole mini-batches, by the documented rule."""
     from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.modes import evaluation_mode
-    from sgdnoise.gradients.planning import Workload, chunk_bytes, choose_method, gather_floats, probe_model
+    from sgdnoise.gradients.planning import Workload, chunk_bytes, choose_method, entry_floats, probe_model
 
     with evaluation_mode(model):
         probe = probe_model(model, data[0][:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
     shapes = {n: p.shape for n, p in model.named_parameters()}
     computed = select_parameters(shapes, params if method == "entries" else None, seed=0)
-    work = Workload(batch_size, num_batches, data[0].shape[0], computed.total, gather_floats(computed, probe))
+    work = Workload(batch_size, num_batches, data[0].shape[0], computed.total, entry_floats(computed, probe))
     if method != "auto":
         return chunk_bytes(probe, method, work, mini_batches)
     for engine in ("entries", "vmap", "loop"):  # the engine "auto" picks under its own budget

@@ -8,7 +8,7 @@ from torch import nn
 
 from sgdnoise.gradients import collect_noise, select_parameters
 from sgdnoise.gradients.engines import loop_gradients
-from sgdnoise.gradients.entries import PER_SAMPLE_REUSE, entry_gradients
+from sgdnoise.gradients.entries import entry_gradients
 
 from .cases import MLP, brute_force_noise, budget_for, make_case
 
@@ -66,18 +66,17 @@ def _weight_case(kind: str) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("reuse", ["once", "repeated"])
 @pytest.mark.parametrize("kind", ["cnn", "resnet", "odd_conv", "tokens"])
-def test_weights_per_sample_and_per_mini_batch_equal_the_loop(kind, reuse, loss_fn):
-    """Both ways to a whole conv / token-Linear weight: per mini-batch when each sample is drawn
-    once, per sample (in pieces of 5 and in one piece) when samples repeat."""
+def test_per_sample_weights_summed_into_mini_batches_equal_the_loop(kind, reuse, loss_fn):
+    """Whole conv / token-Linear weights from per-sample gradients (in pieces of 5 and in one
+    piece, the forward in pieces of 5 and in one), each sample drawn once or many times."""
     model, (x, y) = _weight_case(kind)
     model.eval()
     gen = torch.Generator().manual_seed(0)
     rows = torch.randperm(12, generator=gen).reshape(2, 6) if reuse == "once" else torch.randint(0, 12, (7, 6), generator=gen)
-    assert (rows.numel() / 12 >= PER_SAMPLE_REUSE) == (reuse == "repeated")
     selection = select_parameters({n: p.shape for n, p in model.named_parameters()})
     ref, _ = loop_gradients(model, loss_fn, x[rows], y[rows])
-    for weight_piece in (5, 64):
-        grads, _ = entry_gradients(model, loss_fn, x, y, rows, selection, weight_piece=weight_piece)
+    for piece, weight_piece in ((5, 64), (100, 5)):
+        grads, _ = entry_gradients(model, loss_fn, x, y, rows, selection, piece, weight_piece)
         for name in ref:
             torch.testing.assert_close(grads[name], ref[name], atol=1e-10, rtol=0)
 

@@ -13,7 +13,10 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
-from sgdnoise.gradients.planning import ModelProbe, Workload, choose_method, chunk_bytes, chunk_size, expected_distinct, micro_batch_size, probe_model
+from sgdnoise.gradients.planning import (
+    PIECE_BYTES, EntryFloats, ModelProbe, Workload, choose_method, chunk_bytes, chunk_size, expected_distinct, micro_batch_size,
+    probe_model, samples_per_piece,
+)
 
 
 def test_probe_counts_parameters_and_leaf_outputs():
@@ -32,7 +35,8 @@ def test_probe_counts_output_positions_per_owner():
 
 def test_chunk_size_rule():
     probe = ModelProbe(num_params=1000, activations_per_sample=50, itemsize=4)
-    work = Workload(batch_size=8, num_batches=100, num_points=10_000, computed=None, gather=24)
+    work = Workload(batch_size=8, num_batches=100, num_points=10_000, computed=None,
+                    entry=EntryFloats(per_sample=24, joined=20, gathered=12, weight_piece=1000))
     per_batch = 4 * (3 * 1000 + 12 * 8 * 50)  # vmap: s·(3P + 12·B·A) per mini-batch
     assert chunk_size(probe, "vmap", work, 10 * per_batch) == 10
     assert chunk_size(probe, "vmap", work, 10 * per_batch - 1) == 9
@@ -41,16 +45,22 @@ def test_chunk_size_rule():
     # loop: one mini-batch's activations at a time, s·(Kc·3P + 2·B·A)
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 8 * 50)) == 7
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 4 * 50), micro_batch=4) == 7
-    # entries: s·(U·(3A + G) + Kc·(B·G + 3S)), G = 6 entries × 4 positions, U expected distinct
-    def entries_bytes(kc: int, d: int) -> float:
+    # entries: s·(Up·(3A + G) + U·J + Kc·(B·L + 3S) + W), U expected distinct, Up = min(U, piece)
+    def entries_bytes(kc: int, d: int, a: int = 50, piece: float = math.inf) -> float:
         distinct = d * (1 - (1 - 8 / d) ** kc)
-        return 4 * (distinct * (3 * 50 + 24) + kc * (8 * 24 + 3 * 1000))
+        return 4 * (min(distinct, piece) * (3 * a + 24) + distinct * 20 + kc * (8 * 12 + 3 * 1000) + 1000)
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000))) == 3
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000)) - 1) == 2
     # a small data set: the chunk's samples repeat, so more mini-batches fit the same budget
     small = replace(work, num_points=16)
     assert expected_distinct(16, 8, 40) == pytest.approx(16 * (1 - 0.5**40))
     assert chunk_size(probe, "entries", small, math.ceil(entries_bytes(40, 16))) == 40
+    # wide activations: only one piece of samples is held at a time
+    wide = replace(probe, activations_per_sample=PIECE_BYTES // (4 * 10))
+    assert samples_per_piece(wide) == 10
+    budget = math.ceil(entries_bytes(30, 10_000, wide.activations_per_sample, piece=10))
+    assert chunk_size(wide, "entries", work, budget) == 30
+    assert chunk_size(wide, "entries", work, budget - 1) == 29
 
 
 def test_auto_rule():
@@ -104,3 +114,19 @@ def test_mini_batch_above_budget_is_split_exactly(kind, method, loss_fn):
     _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
     for name in noise:
         torch.testing.assert_close(result.noise[name], noise[name], atol=1e-10, rtol=0)
+
+
+def test_entry_floats_of_each_kind_of_tensor():
+    """G: selected entries × positions (or a 1-D tensor's size); J and L: a whole single-position
+    Linear weight's I + O; W: twice a piece of per-sample gradients of a whole conv weight."""
+    from sgdnoise.gradients import select_parameters
+    from sgdnoise.gradients.entries import WEIGHT_PIECE_BYTES
+    from sgdnoise.gradients.planning import entry_floats
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "2"})
+    shapes = {n: p.shape for n, p in model.named_parameters()}
+    whole = entry_floats(select_parameters(shapes), probe)
+    assert whole == EntryFloats(per_sample=3, joined=35, gathered=35, weight_piece=2 * WEIGHT_PIECE_BYTES // 4)
+    sampled = entry_floats(select_parameters(shapes, 2, seed=0), probe)
+    assert sampled == EntryFloats(per_sample=2 * 16, joined=0, gathered=0, weight_piece=0)  # 2 conv entries × 4×4 pixels

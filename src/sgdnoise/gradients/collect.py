@@ -19,7 +19,7 @@ from sgdnoise.gradients.planning import (
     choose_method,
     chunk_size,
     fits_one_mini_batch,
-    gather_floats,
+    entry_floats,
     micro_batch_size,
     probe_model,
     samples_per_piece,
@@ -106,7 +106,7 @@ def collect_noise(
         x1, _ = source.take(torch.zeros(1, dtype=torch.int64))
         owners = {n.rpartition(".")[0] for n in computed.names}
         probe = probe_model(model, x1.to(device), owners)
-        work = Workload(batch_size, num_batches, source.size, computed.total, gather_floats(computed, probe))
+        work = Workload(batch_size, num_batches, source.size, computed.total, entry_floats(computed, probe))
         engine = _usable_engine(choose_method(method, model, probe, work, memory_budget), model, computed)
         engine = _engine_within_budget(engine, method != "auto", probe, work, memory_budget)
         micro = micro_batch_size(probe, batch_size, memory_budget) if engine == "loop" else batch_size

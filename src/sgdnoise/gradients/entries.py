@@ -12,29 +12,28 @@ that entry, and summing the contributions of ``Ω_k`` gives exactly the entry of
 distinct sample instead of once per draw. Weight gradients are not formed in the backward pass
 when the input is a float tensor (backward to the input only).
 
-Sums over mini-batches are one sparse product ``C @ X`` with the ``(Kc, U)`` count matrix
-``C[k, n]`` = times sample ``n`` sits in mini-batch ``k`` (:class:`_Batches`), never a gather of
-``Kc·B`` rows. A whole weight with ``T > 1`` positions (a convolution, a Linear over tokens)
-has two ways to its mini-batch gradients, and the engine takes the cheaper:
-
-- *per mini-batch*: the weight-gradient half of the backward on the mini-batch's factors,
-  ``2·T·|W|`` FLOPs per draw;
-- *per sample*, when samples are drawn ``Kc·B/U ≥ PER_SAMPLE_REUSE`` times on average: the
-  per-sample weight gradients of the ``U`` distinct samples (``2·T·|W|`` FLOPs per *sample*),
-  ``weight_piece`` samples at a time, each piece summed into the mini-batches by ``C``
-  (``|W|`` additions per draw). A small CNN's convolutions at 4 draws per sample took 1.5–4×
-  less time this way (:func:`_conv2d_weight_per_sample`).
+The distinct samples go through the model a piece at a time, and each piece's per-sample
+contributions are summed into the mini-batches at once, by one sparse product with the piece's
+columns of the ``(Kc, U)`` count matrix ``C[k, n]`` = times sample ``n`` sits in mini-batch
+``k`` (:class:`_Batches`): no per-draw gather, and the factors of one piece are all that is
+held. A whole weight with ``T > 1`` positions (a convolution, a Linear over tokens) goes the
+same way, through per-sample weight gradients (``2·T·|W|`` FLOPs per distinct *sample*, then
+``|W|`` additions per draw; the per-mini-batch weight half of the backward costs ``2·T·|W|``
+per *draw*), ``weight_piece`` samples at a time: a small CNN's and ResNet-20's convolutions at 4
+draws per sample took 1.8–3.7× less time this way (:func:`_conv2d_weight_per_sample`). A whole
+single-position Linear weight (``T = 1``) is summed per mini-batch by one batched matmul over
+the gathered factors, which are kept for all ``U`` samples (a GEMM beats memory-bound additions
+of outer products there).
 
 Per-sample contribution of a selected entry (``T`` = positions: tokens, pixels):
 
 - ``nn.Linear`` weight ``(o, i)``: ``Σ_T δ[n,T,o]·a[n,T,i]``; bias ``o``: ``Σ_T δ[n,T,o]``. A
-  whole selected weight is summed per mini-batch directly, ``g_k = Σ_{n∈Ω_k} δ_nᵀ a_n`` (one
-  batched matmul), so even all entries are cheap; per sample it is ``δ_nᵀ a_n``.
+  whole selected weight is ``δ_nᵀ a_n`` per sample, and with ``T = 1`` summed per mini-batch
+  directly, ``g_k = Σ_{n∈Ω_k} δ_nᵀ a_n`` (one batched matmul), so even all entries are cheap.
 - ``nn.Conv2d`` (zero padding, any stride/dilation/groups) weight ``(o, c, r, s)``:
   ``Σ_{p,q} δ[n,o,p,q]·a_pad[n, c_in, r·d_h + p·s_h, s·d_w + q·s_w]``; bias: ``Σ δ[n,o]``. A
-  whole selected weight is summed per mini-batch by the weight half of the convolution's
-  backward on the mini-batch's ``a`` and ``δ`` (one call per mini-batch), or per sample by the
-  same call with the samples as groups.
+  whole selected weight: the weight half of the convolution's backward, the samples of a piece
+  stacked as groups (one call per piece).
 - ``nn.BatchNorm1d/2d`` with running statistics: ``x̂ = (a − μ)/√(σ²+ε)``, weight ``c``:
   ``Σ δ[n,c]·x̂[n,c]``; bias: ``Σ δ[n,c]``.
 - ``nn.LayerNorm``: ``x̂ = layer_norm(a)`` without affine, same formulas per normalised entry.
@@ -47,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +56,6 @@ from sgdnoise.gradients.engines import LossFn
 from sgdnoise.gradients.selection import ParameterSelection
 
 SUPPORTED_MODULES = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
-PER_SAMPLE_REUSE = 2.0
 WEIGHT_PIECE_BYTES = 4 << 20
 
 
@@ -92,30 +90,41 @@ def entry_gradients(
     ``grads[name]`` is ``(Kc, *shape)`` for a whole selected tensor, ``(Kc, n)`` for ``n``
     selected entries (the layout of :meth:`ParameterSelection.take`); ``losses`` is ``(Kc,)``,
     the mean of the per-sample losses over each mini-batch. The distinct samples go through the
-    model ``piece`` at a time (their factors gathered into one buffer, :func:`_all_factors`);
+    model ``piece`` at a time, each piece summed into the mini-batches before the next;
     per-sample weight gradients are formed ``weight_piece`` samples at a time (default: as many as
     fill ``WEIGHT_PIECE_BYTES``). Raises
     :class:`UnsupportedModelError` when a selected module is not reached by the backward pass.
     """
     kc, b = rows.shape
+    u = x.shape[0]
     modules = dict(model.named_modules())
     owners = {o: modules[o] for o in {name.rpartition(".")[0] for name in selection.names}}
-    calls_of, sample_losses = _all_factors(model, loss_fn, x, y, owners, b, piece)
-    batches = _Batches(rows, x.shape[0])
+    batches = _Batches(rows, u)
+    sums: dict[str, torch.Tensor] = {}
+    joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}  # weight name -> factors of its module
+    for start in range(0, u, piece):
+        calls_of, losses = _factors(model, loss_fn, x[start : start + piece], y[start : start + piece], owners, b)
+        batches.add(sums, "", losses.double(), start)
+        for name in selection.names:
+            owner, _, attr = name.rpartition(".")
+            module, calls = modules[owner], calls_of[owner]
+            if not calls:
+                raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
+            if selection.entries[name] is not None or attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv2d)):
+                flat = selection.flat_indices(name).to(x.device)
+                batches.add(sums, name, _sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls), start)
+            elif isinstance(module, nn.Linear) and calls[0][1][:1].numel() == module.out_features:  # T = 1
+                _join(joined, name, calls, start, u)
+            else:
+                _add_weights_per_sample(sums, name, module, calls, batches, start, weight_piece)
     grads = {}
     for name in selection.names:
-        owner, _, attr = name.rpartition(".")
-        calls = calls_of[owner]
-        if not calls:
-            raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
-        module = modules[owner]
-        if selection.entries[name] is None and attr == "weight" and isinstance(module, (nn.Linear, nn.Conv2d)):
-            grads[name] = _weight_per_batch(module, calls, batches, weight_piece)
-            continue
-        flat = selection.flat_indices(name).to(x.device)
-        summed = batches.sum(_sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls))
-        grads[name] = summed.reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else summed
-    return grads, batches.sum(sample_losses.double()) / b
+        if name in joined:
+            module = modules[name.rpartition(".")[0]]
+            grads[name] = _sum_calls(_linear_weight_per_batch(module, a, d, rows) for a, d in joined[name])
+        else:
+            grads[name] = sums[name].reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else sums[name]
+    return grads, sums[""].reshape(kc) / b
 
 
 def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: dict[str, nn.Module], b: int):
@@ -149,24 +158,14 @@ def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
     return calls, sample_losses.detach()
 
 
-def _all_factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: dict[str, nn.Module], b: int,
-                 piece: int):
-    """:func:`_factors` of all ``U`` samples, ``piece`` at a time: each piece is copied into
-    ``(U, ...)`` buffers allocated at the first piece and then freed, so the joined factors are
-    held once (a module the backward does not reach has no calls)."""
-    u = x.shape[0]
-    calls_of, losses = _factors(model, loss_fn, x[:piece], y[:piece], owners, b)
-    if piece >= u:
-        return calls_of, losses
-    joined = {o: [tuple(_room(t, u) for t in call) for call in calls] for o, calls in calls_of.items()}
-    all_losses = _room(losses, u)
-    for start in range(piece, u, piece):
-        calls_of, losses = _factors(model, loss_fn, x[start : start + piece], y[start : start + piece], owners, b)
-        all_losses[start : start + piece] = losses
-        for o, calls in calls_of.items():
-            for (a_all, d_all), (a, d) in zip(joined[o], calls):
-                a_all[start : start + piece], d_all[start : start + piece] = a, d
-    return joined, all_losses
+def _join(joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], key: str, calls: list, start: int, u: int) -> None:
+    """Copy a piece's factors ``calls`` (samples ``start:``) into ``(U, ...)`` buffers
+    ``joined[key]``, made at the first piece (no copy when one piece holds all ``U``)."""
+    if key not in joined:
+        joined[key] = [tuple(t if t.shape[0] == u else _room(t, u) for t in call) for call in calls]
+        return
+    for (a_all, d_all), (a, d) in zip(joined[key], calls):
+        a_all[start : start + a.shape[0]], d_all[start : start + d.shape[0]] = a, d
 
 
 def _room(first: torch.Tensor, u: int) -> torch.Tensor:
@@ -265,7 +264,6 @@ class _Batches:
 
     def __init__(self, rows: torch.Tensor, num_samples: int):
         self.rows, self.num_samples = rows, num_samples
-        self.draws_per_sample = rows.numel() / num_samples
         self._matrices: dict[tuple, torch.Tensor] = {}
 
     def matrix(self, dtype: torch.dtype, start: int = 0, stop: int | None = None) -> torch.Tensor:
@@ -283,38 +281,26 @@ class _Batches:
             self._matrices[key] = torch.sparse_coo_tensor(indices, ones, (kc, stop - start), check_invariants=True).coalesce()
         return self._matrices[key]
 
-    def sum(self, per_sample: torch.Tensor) -> torch.Tensor:
-        """``(Kc, ...)``: ``Σ_{n∈Ω_k} per_sample[n]`` for ``per_sample`` ``(U, ...)``."""
-        return self.sum_in_pieces(lambda start, stop: per_sample, self.num_samples)
-
-    def sum_in_pieces(self, per_sample: Callable[[int, int], torch.Tensor], piece: int) -> torch.Tensor:
-        """:meth:`sum` of the rows ``per_sample(start, stop)`` (samples ``start:stop``, shape
-        ``(stop − start, ...)``), formed ``piece`` samples at a time and accumulated."""
-        total = None
-        for start in range(0, self.num_samples, piece):
-            stop = min(start + piece, self.num_samples)
-            rows = per_sample(start, stop)
-            flat = rows.reshape(stop - start, -1)
-            if total is None:  # accumulating into one buffer was faster than a fresh product per piece
-                total = flat.new_zeros(self.rows.shape[0], flat.shape[1])
-            total.addmm_(self.matrix(flat.dtype, start, stop), flat)
-        return total.reshape(-1, *rows.shape[1:])
+    def add(self, sums: dict[str, torch.Tensor], key: str, per_sample: torch.Tensor, start: int) -> None:
+        """``sums[key] += C[:, start:start+n] @ per_sample`` (``(Kc, width)``, made at the first
+        call): the contributions ``per_sample`` ``(n, ...)`` of samples ``start:start+n`` summed
+        into their mini-batches."""
+        flat = per_sample.reshape(per_sample.shape[0], -1)
+        if key not in sums:
+            sums[key] = flat.new_zeros(self.rows.shape[0], flat.shape[1])
+        sums[key].addmm_(self.matrix(flat.dtype, start, start + flat.shape[0]), flat)
 
 
-def _weight_per_batch(module: nn.Linear | nn.Conv2d, calls: list[tuple[torch.Tensor, torch.Tensor]], batches: _Batches,
-                      weight_piece: int | None) -> torch.Tensor:
-    """``(Kc, *weight.shape)``: a whole Linear or Conv2d weight's mini-batch gradients, summed over
-    the module's calls, per sample when that is cheaper (module docstring)."""
-    positions = calls[0][1][0].numel() // module.weight.shape[0]  # T: output floats per sample / channels
-    if positions > 1 and batches.draws_per_sample >= PER_SAMPLE_REUSE:
-        weight = module.weight
-        weight_piece = weight_piece or max(1, WEIGHT_PIECE_BYTES // (weight.numel() * weight.element_size()))
-        per_sample = _linear_weight_per_sample if isinstance(module, nn.Linear) else _conv2d_weight_per_sample
-        return batches.sum_in_pieces(
-            lambda start, stop: _sum_calls(per_sample(module, a[start:stop], d[start:stop]) for a, d in calls), weight_piece
-        )
-    per_batch = _linear_weight_per_batch if isinstance(module, nn.Linear) else _conv2d_weight_per_batch
-    return _sum_calls(per_batch(module, a, d, batches.rows) for a, d in calls)
+def _add_weights_per_sample(sums: dict[str, torch.Tensor], name: str, module: nn.Linear | nn.Conv2d, calls: list,
+                            batches: _Batches, start: int, weight_piece: int | None) -> None:
+    """Add the per-sample gradients of the whole weight ``name`` (samples ``start:`` of a piece,
+    summed over the module's calls) into ``sums[name]``, ``weight_piece`` samples at a time."""
+    per_sample = _linear_weight_per_sample if isinstance(module, nn.Linear) else _conv2d_weight_per_sample
+    weight = module.weight
+    step = weight_piece or max(1, WEIGHT_PIECE_BYTES // (weight.numel() * weight.element_size()))
+    for first in range(0, calls[0][0].shape[0], step):
+        grads = _sum_calls(per_sample(module, a[first : first + step], d[first : first + step]) for a, d in calls)
+        batches.add(sums, name, grads, start + first)
 
 
 def _gathered(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -338,34 +324,20 @@ def _linear_weight_per_sample(module: nn.Linear, a: torch.Tensor, delta: torch.T
     return torch.bmm(delta.reshape(n, -1, module.out_features).transpose(1, 2), a.reshape(n, -1, module.in_features))
 
 
-def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Whole Conv2d weight per mini-batch: the weight half of the convolution's backward,
-    ``∂/∂W Σ_{n∈Ω_k} ⟨δ_n, conv(a_n, W)⟩``, once per mini-batch (``Kc`` calls; neither the
-    forward nor the input gradient is recomputed)."""
-    a, padding = _explicitly_padded(module, a)
-    return torch.stack([_conv2d_weight_grad(module, a.index_select(0, r), delta.index_select(0, r), padding, 1) for r in rows])
-
-
 def _conv2d_weight_per_sample(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """``(N, *weight.shape)``: each sample's Conv2d weight gradient in one call of the weight half
-    of the backward, with the ``N`` samples stacked along the channels as ``N·groups`` groups
-    (input ``(1, N·C_in, H, W)``, output gradient ``(1, N·C_out, H', W')``)."""
+    of ``aten.convolution_backward``, the ``N`` samples stacked along the channels as ``N·groups``
+    groups (input ``(1, N·C_in, H, W)``, output gradient ``(1, N·C_out, H', W')``, ``N`` stacked
+    copies of the weight)."""
     n = a.shape[0]
     a, padding = _explicitly_padded(module, a)
-    grad = _conv2d_weight_grad(module, a.reshape(1, -1, *a.shape[2:]), delta.reshape(1, -1, *delta.shape[2:]), padding, n)
-    return grad.reshape(n, *module.weight.shape)
-
-
-def _conv2d_weight_grad(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, padding: tuple[int, int],
-                        copies: int) -> torch.Tensor:
-    """The weight half of ``aten.convolution_backward`` for ``copies`` stacked copies of the
-    weight (``copies·groups`` groups; ``copies = 1`` is the module's own convolution)."""
     weight = module.weight.detach()
-    stacked = weight if copies == 1 else weight.expand(copies, *weight.shape).reshape(-1, *weight.shape[1:])
-    return torch.ops.aten.convolution_backward(
-        delta, a, stacked, None, module.stride, padding, module.dilation, False, (0, 0), copies * module.groups,
-        [False, True, False],
+    stacked = weight.expand(n, *weight.shape).reshape(-1, *weight.shape[1:])
+    grad = torch.ops.aten.convolution_backward(
+        delta.reshape(1, -1, *delta.shape[2:]), a.reshape(1, -1, *a.shape[2:]), stacked, None, module.stride, padding,
+        module.dilation, False, (0, 0), n * module.groups, [False, True, False],
     )[1]
+    return grad.reshape(n, *weight.shape)
 
 
 def _explicitly_padded(module: nn.Conv2d, a: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -10,12 +10,14 @@ in a chunk, :func:`chunk_bytes`):
   benchmarks/bench_noise.py's CNN and ResNet-20 at B = 128, and ≈10.5·A once with more chunks).
 - ``loop``: ``s·(Kc·3P + 2·m·A)`` — one backward of ``m`` samples at a time (``m = B``, or the
   micro-batch below); measured peaks were 0.7–1.2·A per sample.
-- ``entries``: ``s·(U·(3A + G) + Kc·(B·G + 3S))`` — module inputs, output gradients and
-  temporaries of the ``U`` distinct samples of the chunk, the per-draw gathers of ``Kc·B``
-  samples, and ``3S`` for the ``S`` computed entries (gradient, noise, temporary) of each
-  mini-batch. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of distinct samples among
-  ``Kc`` mini-batches of ``B`` out of ``D`` points (:func:`expected_distinct`). ``G`` = floats
-  of the widest per-sample gather of one layer (:func:`gather_floats`).
+- ``entries``: ``s·(Up·(3A + G) + U·J + Kc·(B·L + 3S) + W)`` — module inputs, output
+  gradients and temporaries of one piece of ``Up = min(U, piece)`` samples (``piece`` =
+  :func:`samples_per_piece`), the factors ``J`` of whole single-position Linear weights kept for
+  all ``U`` distinct samples, their per-draw gathers ``L`` of ``Kc·B`` samples, ``3S`` for the
+  ``S`` computed entries (gradient, noise, temporary) of each mini-batch, and ``W`` floats of a
+  piece of per-sample weight gradients. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of
+  distinct samples among ``Kc`` mini-batches of ``B`` out of ``D`` points
+  (:func:`expected_distinct`); ``G``, ``J``, ``L`` and ``W`` come from :func:`entry_floats`.
 
 ``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget`` (each rule grows with ``Kc``). The budget bounds these
 estimates, not the process RSS (the model, the data and the kept noise samples come on top).
@@ -32,9 +34,9 @@ Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU, one thread):
   convolution: dense nets (the whole collection of a 6.6k-parameter MLP 7.4–8.7× the loop at
   B = 8 and 4.2–7.4× at B = 32, ahead of ``vmap``);
 - ``entries`` also for convolutional nets when a budget-sized chunk draws every distinct sample
-  at least ``REUSE_FOR_CONV`` times on average (``Kc·B/U``): the forward and input-gradient
-  halves are then paid once per distinct sample (a small CNN 1.4–2.1× the loop at 4 draws per
-  sample, ResNet-20 1.4–1.6×; at about one draw per sample it was 0.5–0.7× the loop);
+  at least ``REUSE_FOR_CONV`` times on average (``Kc·B/U``): each distinct sample's forward,
+  backward and weight gradients are then paid once (the engine alone, a small CNN and ResNet-20:
+  1.5–1.8× the loop at 2.3 draws per sample, 2.7–2.8× at 4, ResNet-20 6× at 9; 0.9–1.4× at 1.6);
 - else ``vmap`` for models of at most ``VMAP_MAX_PARAMS`` trainable parameters without
   convolutions or BatchNorm, and ``loop`` otherwise (vmap is slower than the loop on CNNs and
   CIFAR ResNets on CPU, and needs far more memory).
@@ -50,12 +52,12 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.entries import entries_unsupported_reason
+from sgdnoise.gradients.entries import WEIGHT_PIECE_BYTES, entries_unsupported_reason
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 
 METHODS = ("auto", "loop", "vmap", "entries")
 VMAP_MAX_PARAMS = 100_000
-REUSE_FOR_CONV = 3.0
+REUSE_FOR_CONV = 2.0
 PIECE_BYTES = 32 << 20
 _VMAP_SLOW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
 
@@ -105,16 +107,27 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
 
 
 @dataclass(frozen=True)
+class EntryFloats:
+    """What the entries engine holds besides the activations, in floats (:func:`entry_floats`):
+    ``per_sample`` (``G``) per sample of a piece, ``joined`` (``J``) per distinct sample,
+    ``gathered`` (``L``) per draw and ``weight_piece`` (``W``) per chunk."""
+
+    per_sample: int = 0
+    joined: int = 0
+    gathered: int = 0
+    weight_piece: int = 0
+
+
+@dataclass(frozen=True)
 class Workload:
     """What a collection computes: ``B``, ``K``, data size ``D``, computed entries per mini-batch
-    ``S`` (``None``: all ``P``) and ``G``, the floats of the widest per-sample gather of the
-    entries engine (:func:`gather_floats`)."""
+    ``S`` (``None``: all ``P``) and the entries engine's extra floats (:func:`entry_floats`)."""
 
     batch_size: int
     num_batches: int
     num_points: int
     computed: int | None = None
-    gather: int = 0
+    entry: EntryFloats = EntryFloats()
 
 
 def expected_distinct(num_points: int, batch_size: int, chunk: int) -> float:
@@ -126,9 +139,11 @@ def chunk_bytes(probe: ModelProbe, method: str, work: Workload, chunk: int, micr
     """Estimated bytes of one chunk of ``chunk`` mini-batches (rule in the module docstring)."""
     a, s, p, b = probe.activations_per_sample, probe.itemsize, probe.num_params, work.batch_size
     if method == "entries":
-        g = work.gather
+        e = work.entry
         distinct = expected_distinct(work.num_points, b, chunk)
-        return math.ceil(s * (distinct * (3 * a + g) + chunk * (b * g + 3 * (work.computed or p))))
+        held = min(distinct, samples_per_piece(probe))
+        per_batch = b * e.gathered + 3 * (work.computed or p)
+        return math.ceil(s * (held * (3 * a + e.per_sample) + distinct * e.joined + chunk * per_batch + e.weight_piece))
     if method == "vmap":
         return s * chunk * (3 * p + 12 * b * a)
     return s * (chunk * 3 * p + 2 * (micro_batch or b) * a)
@@ -154,20 +169,26 @@ def fits_one_mini_batch(probe: ModelProbe, method: str, work: Workload, memory_b
     return chunk_bytes(probe, method, work, 1) <= memory_budget
 
 
-def gather_floats(selection: ParameterSelection, probe: ModelProbe) -> int:
-    """``G``: floats per sample of the widest per-sample gather of the entries engine, a tensor's
-    width × its module's output positions ``T``. The width is the count of the selected entries;
-    for a whole 2-D (Linear) weight its inputs + outputs (the gathered ``a`` and ``δ``); 1 for a
-    whole 1-D tensor; 0 for a whole convolution weight (summed one mini-batch at a time)."""
-    def floats(name: str) -> int:
-        shape = selection.shapes[name]
+def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloats:
+    """The entries engine's floats for ``selection`` (module docstring, ``T`` = output positions
+    of the owner module): ``G``, the widest per-sample temporary, a tensor's selected entries × T
+    (its size for a whole 1-D tensor); ``J``, the inputs + outputs ``(I + O)`` of every whole
+    single-position Linear weight, and ``L`` the widest of them; ``W``, a piece of per-sample
+    gradients of the largest other whole weight (conv, Linear over tokens) and its stacked
+    weight copies, ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
+    per_sample, joined, gathered, weight_piece = [0], [0], [0], [0]
+    for name in selection.names:
+        shape, positions = selection.shapes[name], probe.positions.get(name.rpartition(".")[0], 1)
         if selection.entries[name] is not None:
-            width = selection.count(name)
+            per_sample.append(selection.count(name) * positions)
+        elif len(shape) < 2:
+            per_sample.append(selection.count(name))
+        elif len(shape) == 2 and positions == 1:
+            joined.append(sum(shape))
+            gathered.append(sum(shape))
         else:
-            width = {0: 1, 1: 1, 2: sum(shape)}.get(len(shape), 0)
-        return width * probe.positions.get(name.rpartition(".")[0], 1)
-
-    return max(floats(n) for n in selection.names)
+            weight_piece.append(2 * max(WEIGHT_PIECE_BYTES // probe.itemsize, math.prod(shape)))
+    return EntryFloats(max(per_sample), sum(joined), max(gathered), max(weight_piece))
 
 
 def choose_method(method: str, model: nn.Module, probe: ModelProbe, work: Workload, memory_budget: int) -> str:

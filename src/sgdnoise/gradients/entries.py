@@ -45,6 +45,7 @@ The model's forward must treat samples independently (true in eval mode for stan
 from __future__ import annotations
 
 import math
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -258,27 +259,32 @@ def _sum_calls(terms: Iterator[torch.Tensor]) -> torch.Tensor:
 
 class _Batches:
     """The mini-batches ``rows`` ``(Kc, B)`` of a chunk over its ``U`` distinct samples, as the
-    sparse (COO) count matrix ``C`` ``(Kc, U)``, ``C[k, n]`` = times sample ``n`` is in mini-batch
+    sparse count matrix ``C`` ``(Kc, U)``, ``C[k, n]`` = times sample ``n`` is in mini-batch
     ``k`` (2 for a sample drawn twice, with replacement). ``C @ X`` sums per-sample rows ``X``
-    ``(U, ...)`` into mini-batches: ``Kc·B`` additions per column, no gathered copy."""
+    ``(U, ...)`` into mini-batches: ``Kc·B`` additions per column, no gathered copy. CSR: on
+    2 threads 1.5–2× faster than COO (and than a gather and sum on narrow rows; 10–30× on wide)."""
 
     def __init__(self, rows: torch.Tensor, num_samples: int):
         self.rows, self.num_samples = rows, num_samples
+        kc = rows.shape[0]
+        batch_major = torch.arange(kc, device=rows.device)[:, None] * num_samples + rows
+        keys, self._counts = torch.unique(batch_major, return_counts=True)  # sorted by (k, n)
+        self._batch, self._sample = keys // num_samples, keys % num_samples
         self._matrices: dict[tuple, torch.Tensor] = {}
 
-    def matrix(self, dtype: torch.dtype, start: int = 0, stop: int | None = None) -> torch.Tensor:
-        """``C[:, start:stop]`` as a coalesced COO tensor of ``dtype``, built once (COO rather than
-        CSR: as fast on wide rows, and no beta warning)."""
-        stop = self.num_samples if stop is None else stop
+    def matrix(self, dtype: torch.dtype, start: int, stop: int) -> torch.Tensor:
+        """``C[:, start:stop]`` as a CSR tensor of ``dtype``, built once."""
         key = (dtype, start, stop)
         if key not in self._matrices:
-            kc, b = self.rows.shape
-            batch = torch.arange(kc, device=self.rows.device).repeat_interleave(b)
-            sample = self.rows.flatten()
-            inside = (sample >= start) & (sample < stop)
-            indices = torch.stack([batch[inside], sample[inside] - start])
-            ones = torch.ones(indices.shape[1], dtype=dtype, device=self.rows.device)
-            self._matrices[key] = torch.sparse_coo_tensor(indices, ones, (kc, stop - start), check_invariants=True).coalesce()
+            kc = self.rows.shape[0]
+            inside = (self._sample >= start) & (self._sample < stop)
+            crow = torch.zeros(kc + 1, dtype=torch.int64, device=self.rows.device)
+            crow[1:] = torch.bincount(self._batch[inside], minlength=kc).cumsum(0)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+                self._matrices[key] = torch.sparse_csr_tensor(
+                    crow, self._sample[inside] - start, self._counts[inside].to(dtype), (kc, stop - start), check_invariants=True
+                )
         return self._matrices[key]
 
     def add(self, sums: dict[str, torch.Tensor], key: str, per_sample: torch.Tensor, start: int) -> None:

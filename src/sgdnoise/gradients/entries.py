@@ -277,13 +277,16 @@ class _Batches:
         key = (dtype, start, stop)
         if key not in self._matrices:
             kc = self.rows.shape[0]
-            inside = (self._sample >= start) & (self._sample < stop)
+            batch, sample, counts = self._batch, self._sample, self._counts
+            if (start, stop) != (0, self.num_samples):
+                inside = (sample >= start) & (sample < stop)
+                batch, sample, counts = batch[inside], sample[inside] - start, counts[inside]
             crow = torch.zeros(kc + 1, dtype=torch.int64, device=self.rows.device)
-            crow[1:] = torch.bincount(self._batch[inside], minlength=kc).cumsum(0)
+            crow[1:] = torch.bincount(batch, minlength=kc).cumsum(0)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
                 self._matrices[key] = torch.sparse_csr_tensor(
-                    crow, self._sample[inside] - start, self._counts[inside].to(dtype), (kc, stop - start), check_invariants=True
+                    crow, sample, counts.to(dtype), (kc, stop - start), check_invariants=True
                 )
         return self._matrices[key]
 

@@ -8,6 +8,7 @@ from torch import nn
 
 from sgdnoise.gradients import collect_noise, select_parameters
 from sgdnoise.gradients.engines import loop_gradients
+from sgdnoise.gradients import entries
 from sgdnoise.gradients.entries import entry_gradients
 
 from .cases import MLP, brute_force_noise, budget_for, make_case
@@ -64,11 +65,14 @@ def _weight_case(kind: str) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("way", ["per sample", "per mini-batch"])
 @pytest.mark.parametrize("reuse", ["once", "repeated"])
 @pytest.mark.parametrize("kind", ["cnn", "resnet", "odd_conv", "tokens"])
-def test_per_sample_weights_summed_into_mini_batches_equal_the_loop(kind, reuse, loss_fn):
+def test_both_ways_to_whole_weights_equal_the_loop(kind, reuse, way, loss_fn, monkeypatch):
     """Whole conv / token-Linear weights from per-sample gradients (in pieces of 5 and in one
-    piece, the forward in pieces of 5 and in one), each sample drawn once or many times."""
+    piece, the forward in pieces of 5 and in one) or per mini-batch from factors joined over the
+    pieces, each sample drawn once or many times."""
+    monkeypatch.setattr(entries, "PER_SAMPLE_POSITIONS", 1 if way == "per sample" else 10**9)
     model, (x, y) = _weight_case(kind)
     model.eval()
     gen = torch.Generator().manual_seed(0)

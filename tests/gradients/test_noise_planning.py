@@ -117,16 +117,20 @@ def test_mini_batch_above_budget_is_split_exactly(kind, method, loss_fn):
 
 
 def test_entry_floats_of_each_kind_of_tensor():
-    """G: selected entries × positions (or a 1-D tensor's size); J and L: a whole single-position
-    Linear weight's I + O; W: twice a piece of per-sample gradients of a whole conv weight."""
+    """G: selected entries × positions (or a 1-D tensor's size); J and L: the input + output floats
+    of a whole weight with few positions (summed per mini-batch); W: twice a piece of per-sample
+    gradients of a whole weight with many positions."""
     from sgdnoise.gradients import select_parameters
-    from sgdnoise.gradients.entries import WEIGHT_PIECE_BYTES
+    from sgdnoise.gradients.entries import PER_SAMPLE_POSITIONS, WEIGHT_PIECE_BYTES
     from sgdnoise.gradients.planning import entry_floats
 
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
-    probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "2"})
+    assert PER_SAMPLE_POSITIONS == 16  # the 4×4 conv below is per sample, the 3×3 one per mini-batch
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 2), nn.Flatten(), nn.Linear(2 * 3 * 3, 3))
+    probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "1", "3"})
+    assert probe.positions == {"0": 16, "1": 9, "3": 1}
+    assert probe.factors == {"0": 16 + 32, "1": 32 + 18, "3": 18 + 3}  # input + output floats
     shapes = {n: p.shape for n, p in model.named_parameters()}
     whole = entry_floats(select_parameters(shapes), probe)
-    assert whole == EntryFloats(per_sample=3, joined=35, gathered=35, weight_piece=2 * WEIGHT_PIECE_BYTES // 4)
+    assert whole == EntryFloats(per_sample=3, joined=50 + 21, gathered=50, weight_piece=2 * WEIGHT_PIECE_BYTES // 4)
     sampled = entry_floats(select_parameters(shapes, 2, seed=0), probe)
-    assert sampled == EntryFloats(per_sample=2 * 16, joined=0, gathered=0, weight_piece=0)  # 2 conv entries × 4×4 pixels
+    assert sampled == EntryFloats(per_sample=2 * 16, joined=0, gathered=0, weight_piece=0)  # 2 entries × 4×4 pixels

@@ -16,24 +16,29 @@ The distinct samples go through the model a piece at a time, and each piece's pe
 contributions are summed into the mini-batches at once, by one sparse product with the piece's
 columns of the ``(Kc, U)`` count matrix ``C[k, n]`` = times sample ``n`` sits in mini-batch
 ``k`` (:class:`_Batches`): no per-draw gather, and the factors of one piece are all that is
-held. A whole weight with ``T > 1`` positions (a convolution, a Linear over tokens) goes the
-same way, through per-sample weight gradients (``2·T·|W|`` FLOPs per distinct *sample*, then
-``|W|`` additions per draw; the per-mini-batch weight half of the backward costs ``2·T·|W|``
-per *draw*), ``weight_piece`` samples at a time: a small CNN's and ResNet-20's convolutions at 4
-draws per sample took 1.8–3.7× less time this way (:func:`_conv2d_weight_per_sample`). A whole
-single-position Linear weight (``T = 1``) is summed per mini-batch by one batched matmul over
-the gathered factors, which are kept for all ``U`` samples (a GEMM beats memory-bound additions
-of outer products there).
+held. A whole Linear or Conv2d weight ``W`` whose module has ``T`` output positions (pixels,
+tokens; summed over calls) has two ways to its mini-batch gradients:
+
+- *per sample*, when ``T ≥ PER_SAMPLE_POSITIONS``: the per-sample weight gradients of the piece
+  (``2·T·|W|`` FLOPs per distinct *sample*; the weight half of the convolution's backward with
+  the samples as groups, :func:`_conv2d_weight_per_sample`), ``weight_piece`` samples at a time,
+  summed by ``C`` (``|W|`` additions per *draw*). On a small CNN's and ResNet-20's convolutions
+  (32×32 inputs) at 4 draws per sample this took 1.8–3.7× less time than per mini-batch;
+- *per mini-batch*, when ``T`` is small (Linear layers, the last stages of a net on 8×8
+  inputs): the weight half of the backward on each mini-batch's factors (``2·T·|W|`` FLOPs per
+  *draw*, but at matrix-multiply speed, where the ``|W|`` memory-bound additions per draw of the
+  per-sample way cost more when ``2T`` is below about 16–32); the module's factors are then
+  kept for all ``U`` samples.
 
 Per-sample contribution of a selected entry (``T`` = positions: tokens, pixels):
 
 - ``nn.Linear`` weight ``(o, i)``: ``Σ_T δ[n,T,o]·a[n,T,i]``; bias ``o``: ``Σ_T δ[n,T,o]``. A
-  whole selected weight is ``δ_nᵀ a_n`` per sample, and with ``T = 1`` summed per mini-batch
-  directly, ``g_k = Σ_{n∈Ω_k} δ_nᵀ a_n`` (one batched matmul), so even all entries are cheap.
+  whole selected weight is ``δ_nᵀ a_n`` per sample, or summed per mini-batch directly,
+  ``g_k = Σ_{n∈Ω_k} δ_nᵀ a_n`` (one batched matmul), so even all entries are cheap.
 - ``nn.Conv2d`` (zero padding, any stride/dilation/groups) weight ``(o, c, r, s)``:
   ``Σ_{p,q} δ[n,o,p,q]·a_pad[n, c_in, r·d_h + p·s_h, s·d_w + q·s_w]``; bias: ``Σ δ[n,o]``. A
-  whole selected weight: the weight half of the convolution's backward, the samples of a piece
-  stacked as groups (one call per piece).
+  whole selected weight: the weight half of the convolution's backward, per mini-batch or with
+  the samples of a piece stacked as groups.
 - ``nn.BatchNorm1d/2d`` with running statistics: ``x̂ = (a − μ)/√(σ²+ε)``, weight ``c``:
   ``Σ δ[n,c]·x̂[n,c]``; bias: ``Σ δ[n,c]``.
 - ``nn.LayerNorm``: ``x̂ = layer_norm(a)`` without affine, same formulas per normalised entry.
@@ -58,6 +63,7 @@ from sgdnoise.gradients.selection import ParameterSelection
 
 SUPPORTED_MODULES = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
 WEIGHT_PIECE_BYTES = 4 << 20
+PER_SAMPLE_POSITIONS = 16
 
 
 class UnsupportedModelError(RuntimeError):
@@ -114,7 +120,7 @@ def entry_gradients(
             if selection.entries[name] is not None or attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv2d)):
                 flat = selection.flat_indices(name).to(x.device)
                 batches.add(sums, name, _sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls), start)
-            elif isinstance(module, nn.Linear) and calls[0][1][:1].numel() == module.out_features:  # T = 1
+            elif sum(d[:1].numel() for _, d in calls) // module.weight.shape[0] < PER_SAMPLE_POSITIONS:  # T
                 _join(joined, name, calls, start, u)
             else:
                 _add_weights_per_sample(sums, name, module, calls, batches, start, weight_piece)
@@ -122,7 +128,8 @@ def entry_gradients(
     for name in selection.names:
         if name in joined:
             module = modules[name.rpartition(".")[0]]
-            grads[name] = _sum_calls(_linear_weight_per_batch(module, a, d, rows) for a, d in joined[name])
+            per_batch = _linear_weight_per_batch if isinstance(module, nn.Linear) else _conv2d_weight_per_batch
+            grads[name] = _sum_calls(per_batch(module, a, d, rows) for a, d in joined[name])
         else:
             grads[name] = sums[name].reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else sums[name]
     return grads, sums[""].reshape(kc) / b
@@ -333,20 +340,33 @@ def _linear_weight_per_sample(module: nn.Linear, a: torch.Tensor, delta: torch.T
     return torch.bmm(delta.reshape(n, -1, module.out_features).transpose(1, 2), a.reshape(n, -1, module.in_features))
 
 
+def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``(Kc, *weight.shape)``: a whole Conv2d weight per mini-batch, the weight half of the
+    convolution's backward on each mini-batch's gathered ``a`` and ``δ`` (``Kc`` calls)."""
+    a, padding = _explicitly_padded(module, a)
+    return torch.stack([_conv2d_weight_grad(module, a.index_select(0, r), delta.index_select(0, r), padding, 1) for r in rows])
+
+
 def _conv2d_weight_per_sample(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """``(N, *weight.shape)``: each sample's Conv2d weight gradient in one call of the weight half
-    of ``aten.convolution_backward``, the ``N`` samples stacked along the channels as ``N·groups``
-    groups (input ``(1, N·C_in, H, W)``, output gradient ``(1, N·C_out, H', W')``, ``N`` stacked
-    copies of the weight)."""
+    of the convolution's backward, the ``N`` samples stacked along the channels as ``N·groups``
+    groups (input ``(1, N·C_in, H, W)``, output gradient ``(1, N·C_out, H', W')``)."""
     n = a.shape[0]
     a, padding = _explicitly_padded(module, a)
+    grad = _conv2d_weight_grad(module, a.reshape(1, -1, *a.shape[2:]), delta.reshape(1, -1, *delta.shape[2:]), padding, n)
+    return grad.reshape(n, *module.weight.shape)
+
+
+def _conv2d_weight_grad(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, padding: tuple[int, int],
+                        copies: int) -> torch.Tensor:
+    """The weight half of ``aten.convolution_backward`` for ``copies`` stacked copies of the
+    weight (``copies·groups`` groups; ``copies = 1`` is the module's own convolution)."""
     weight = module.weight.detach()
-    stacked = weight.expand(n, *weight.shape).reshape(-1, *weight.shape[1:])
-    grad = torch.ops.aten.convolution_backward(
-        delta.reshape(1, -1, *delta.shape[2:]), a.reshape(1, -1, *a.shape[2:]), stacked, None, module.stride, padding,
-        module.dilation, False, (0, 0), n * module.groups, [False, True, False],
+    stacked = weight if copies == 1 else weight.expand(copies, *weight.shape).reshape(-1, *weight.shape[1:])
+    return torch.ops.aten.convolution_backward(
+        delta, a, stacked, None, module.stride, padding, module.dilation, False, (0, 0), copies * module.groups,
+        [False, True, False],
     )[1]
-    return grad.reshape(n, *weight.shape)
 
 
 def _explicitly_padded(module: nn.Conv2d, a: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:

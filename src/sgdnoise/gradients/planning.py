@@ -12,8 +12,9 @@ in a chunk, :func:`chunk_bytes`):
   micro-batch below); measured peaks were 0.7–1.2·A per sample.
 - ``entries``: ``s·(Up·(3A + G) + U·J + Kc·(B·L + 3S) + W)`` — module inputs, output
   gradients and temporaries of one piece of ``Up = min(U, piece)`` samples (``piece`` =
-  :func:`samples_per_piece`), the factors ``J`` of whole single-position Linear weights kept for
-  all ``U`` distinct samples, their per-draw gathers ``L`` of ``Kc·B`` samples, ``3S`` for the
+  :func:`samples_per_piece`), the factors ``J`` of the whole weights summed per mini-batch (few
+  positions: Linear layers, small feature maps) kept for all ``U`` distinct samples, their
+  per-draw gathers ``L`` of ``Kc·B`` samples, ``3S`` for the
   ``S`` computed entries (gradient, noise, temporary) of each mini-batch, and ``W`` floats of a
   piece of per-sample weight gradients. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of
   distinct samples among ``Kc`` mini-batches of ``B`` out of ``D`` points
@@ -52,7 +53,7 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.entries import WEIGHT_PIECE_BYTES, entries_unsupported_reason
+from sgdnoise.gradients.entries import PER_SAMPLE_POSITIONS, WEIGHT_PIECE_BYTES, entries_unsupported_reason
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 
 METHODS = ("auto", "loop", "vmap", "entries")
@@ -65,19 +66,22 @@ _VMAP_SLOW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
 @dataclass(frozen=True)
 class ModelProbe:
     """Sizes measured once: trainable parameters ``P``, leaf outputs per sample ``A``, bytes per
-    float ``itemsize``, and ``positions[owner]``: the per-sample spatial size ``T`` (tokens,
-    pixels; summed over calls) of the output of each module holding a computed entry."""
+    float ``itemsize``, and for each module holding a computed entry (``owner``, summed over its
+    calls) ``positions[owner]``, the per-sample spatial size ``T`` (tokens, pixels) of its
+    output, and ``factors[owner]``, the floats of its input and output for one sample."""
 
     num_params: int
     activations_per_sample: int
     itemsize: int
     positions: Mapping[str, int] = field(default_factory=dict)
+    factors: Mapping[str, int] = field(default_factory=dict)
 
 
 def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelProbe:
     """Run one sample ``x1`` (leading axis 1) through ``model`` and count output floats."""
     sizes: dict[str, int] = {}
     positions: dict[str, int] = {}
+    factors: dict[str, int] = {}
 
     def hook(name: str):
         def count(module: nn.Module, args: tuple, output) -> None:
@@ -86,6 +90,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
                 if name in owners:
                     channels = output.shape[-1] if isinstance(module, (nn.Linear, nn.LayerNorm)) else output.shape[1]
                     positions[name] = positions.get(name, 0) + (output.numel() // max(channels, 1) if output.ndim > 1 else 1)
+                    factors[name] = factors.get(name, 0) + args[0].numel() + output.numel()
 
         return count
 
@@ -103,6 +108,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
         activations_per_sample=max(sum(sizes.values()), 1),
         itemsize=params[0].element_size() if params else 4,
         positions=positions,
+        factors=factors,
     )
 
 
@@ -170,22 +176,24 @@ def fits_one_mini_batch(probe: ModelProbe, method: str, work: Workload, memory_b
 
 
 def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloats:
-    """The entries engine's floats for ``selection`` (module docstring, ``T`` = output positions
+    """The entries engine's floats for ``selection`` (module docstring; ``T`` = output positions
     of the owner module): ``G``, the widest per-sample temporary, a tensor's selected entries × T
-    (its size for a whole 1-D tensor); ``J``, the inputs + outputs ``(I + O)`` of every whole
-    single-position Linear weight, and ``L`` the widest of them; ``W``, a piece of per-sample
-    gradients of the largest other whole weight (conv, Linear over tokens) and its stacked
-    weight copies, ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
+    (its size for a whole 1-D tensor); ``J``, the input + output floats of the modules of all
+    whole weights summed per mini-batch (fewer than ``PER_SAMPLE_POSITIONS`` positions), and
+    ``L`` the widest of them; ``W``, a piece of per-sample gradients of the largest other whole
+    weight and its stacked copies, ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
     per_sample, joined, gathered, weight_piece = [0], [0], [0], [0]
     for name in selection.names:
-        shape, positions = selection.shapes[name], probe.positions.get(name.rpartition(".")[0], 1)
+        owner, shape = name.rpartition(".")[0], selection.shapes[name]
+        positions = probe.positions.get(owner, 1)
         if selection.entries[name] is not None:
             per_sample.append(selection.count(name) * positions)
         elif len(shape) < 2:
             per_sample.append(selection.count(name))
-        elif len(shape) == 2 and positions == 1:
-            joined.append(sum(shape))
-            gathered.append(sum(shape))
+        elif positions < PER_SAMPLE_POSITIONS:
+            factors = probe.factors.get(owner, sum(shape))
+            joined.append(factors)
+            gathered.append(factors)
         else:
             weight_piece.append(2 * max(WEIGHT_PIECE_BYTES // probe.itemsize, math.prod(shape)))
     return EntryFloats(max(per_sample), sum(joined), max(gathered), max(weight_piece))

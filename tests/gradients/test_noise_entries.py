@@ -71,8 +71,9 @@ def _weight_case(kind: str) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor
 def test_both_ways_to_whole_weights_equal_the_loop(kind, reuse, way, loss_fn, monkeypatch):
     """Whole conv / token-Linear weights from per-sample gradients (in pieces of 5 and in one
     piece, the forward in pieces of 5 and in one) or per mini-batch from factors joined over the
-    pieces, each sample drawn once or many times."""
+    pieces (convs 3 mini-batches per call), each sample drawn once or many times."""
     monkeypatch.setattr(entries, "PER_SAMPLE_POSITIONS", 1 if way == "per sample" else 10**9)
+    monkeypatch.setattr(entries, "GROUPED_BATCHES", 3)
     model, (x, y) = _weight_case(kind)
     model.eval()
     gen = torch.Generator().manual_seed(0)

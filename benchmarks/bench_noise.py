@@ -7,7 +7,8 @@ Run:  python3 benchmarks/bench_noise.py                 (about 6 minutes on 2 CP
 Cases: the grid (MLP, CNN, ResNet-20 × B ∈ {8, 32, 128}, D = 2048 random points, every method)
 and the reuse cases (``REUSE_CASES``: K·B = 4–16·D, so every point is drawn about 4 to 16 times,
 as in a real measurement — 500 mini-batches of 32 from the 1,797 digits are 8.9 draws per
-point; loop, our engine, ``ours-auto`` and ``ours-loop`` only).
+point, the last case, on ResNet-20 for the digits' 8×8 images; loop, our engine, ``ours-auto``
+and ``ours-loop`` only).
 
 Each (model, B, method) runs in a forked child process with the given number of intra-op threads
 (default 1): one warm-up mini-batch, then K mini-batches timed. Peak memory is the child's peak
@@ -66,6 +67,7 @@ BATCH_SIZES = (8, 32, 128)
 GRID_POINTS = 2048  # data size of the grid: K·B ≤ 4096 draws, little reuse of samples (CNN, ResNet-20)
 REUSE_CASES = (  # (model, B, K, D): 4 and 9–16 draws per point (500 mini-batches of 32 from the digits: 8.9)
     ("mlp", 32, 256, 512), ("cnn", 32, 64, 512), ("cnn", 32, 144, 512), ("resnet20", 32, 16, 128), ("resnet20", 32, 36, 128),
+    ("resnet20-8x8", 32, 500, 1797),
 )
 REUSE_METHODS = ("loop", "ours-engine", "ours-auto", "ours-auto+heap", "ours-loop")
 METHODS = ("loop", "ours-engine", "ours-auto", "ours-auto+heap", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")
@@ -81,32 +83,11 @@ def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
             nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
         ), (1, 28, 28)
-    try:
-        from sgdnoise.models import build_model
+    from sgdnoise.models import build_model
 
-        return build_model("resnet20", input_shape=(3, 32, 32), num_classes=10), (3, 32, 32)
-    except ImportError:  # sgdnoise.models is written in parallel; the benchmark must not need it
-        return _minimal_resnet20(), (3, 32, 32)
-
-
-def _minimal_resnet20() -> nn.Module:
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.c1, self.b1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
-            self.c2, self.b2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
-            self.sc = nn.Sequential() if stride == 1 and cin == cout else nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            return torch.relu(self.b2(self.c2(torch.relu(self.b1(self.c1(x))))) + self.sc(x))
-
-    layers, cin = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
-    for cout, stride in ((16, 1), (32, 2), (64, 2)):
-        for i in range(3):
-            layers.append(Block(cin, cout, stride if i == 0 else 1))
-            cin = cout
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+    if name == "resnet20-8x8":  # the digits' 8×8 images: small feature maps (8×8, 4×4, 2×2)
+        return build_model("resnet20", input_shape=(1, 8, 8), num_classes=10), (1, 8, 8)
+    return build_model("resnet20", input_shape=(3, 32, 32), num_classes=10), (3, 32, 32)
 
 
 def _rss_kb(field: str) -> int:
@@ -329,16 +310,16 @@ def main() -> None:
     gflops = _in_child(ctx, gemm_gflops)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
           f"1-thread GEMM {gflops:.0f} GFLOP/s")
-    header = f"{'model':9s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':15s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
+    header = f"{'model':12s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':15s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
     print(header)
     print("-" * len(header))
     cases = [(name, b, max(2, MODELS[name] // 4) if args.quick else MODELS[name], max(GRID_POINTS, 4 * b), METHODS)
              for name in args.models for b in (BATCH_SIZES[:2] if args.quick else BATCH_SIZES) if not args.reuse_only]
     if not args.quick:
-        cases += [(name, b, k, d, REUSE_METHODS) for name, b, k, d in REUSE_CASES if name in args.models]
+        cases += [(name, b, k, d, REUSE_METHODS) for name, b, k, d in REUSE_CASES if name.partition("-")[0] in args.models]
     for name, b, k, num_points, methods in cases:
         floor = _in_child(ctx, floor_ms, name, b, gflops)
-        print(f"{name:9s} {b:4d} {k:3d}   - D = {num_points}, {k * b / num_points:.1f} draws per point; "
+        print(f"{name:12s} {b:4d} {k:3d}   - D = {num_points}, {k * b / num_points:.1f} draws per point; "
               f"arithmetic floor {floor:.3f} ms/batch at 1 thread")
         for threads in args.threads:
             reference = None
@@ -349,7 +330,7 @@ def main() -> None:
                 out = queue.get()
                 proc.join()
                 if out["status"] != "ok":
-                    print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:15s} n/a: {out['status']}")
+                    print(f"{name:12s} {b:4d} {k:3d} {threads:3d} {method:15s} n/a: {out['status']}")
                     continue
                 ms = 1000 * out["seconds"] / k
                 if method == "loop":
@@ -357,7 +338,7 @@ def main() -> None:
                 ratio = reference["seconds"] / out["seconds"] if reference else float("nan")
                 err = "" if out["g0"] is None or reference is None else \
                     f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
-                print(f"{name:9s} {b:4d} {k:3d} {threads:3d} {method:15s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
+                print(f"{name:12s} {b:4d} {k:3d} {threads:3d} {method:15s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
 
 if __name__ == "__main__":
     main()

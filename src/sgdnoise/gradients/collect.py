@@ -157,11 +157,14 @@ class _Run:
                 saved = store.read_manifest()
         done, state = store.load_state() if store is not None else (0, {})
         moments = RunningMoments(state)
-        kept = [store.read_chunk(c) for c in range(done)] if store is not None else []
-        starts = list(range(0, self.batch_indices.shape[0], chunk))
+        num_batches = self.batch_indices.shape[0]
+        starts = list(range(0, num_batches, chunk))
+        kept = _KeptNoise(num_batches)
+        for c in range(done):
+            kept.add(starts[c], *store.read_chunk(c))
         for c in _progress(range(done, len(starts)), progress, total=len(starts), completed=done):
-            noise, losses = self.chunk_noise(starts[c], min(starts[c] + chunk, self.batch_indices.shape[0]), full_grad, moments)
-            kept.append((noise, losses))
+            noise, losses = self.chunk_noise(starts[c], min(starts[c] + chunk, num_batches), full_grad, moments)
+            kept.add(starts[c], noise, losses)
             if store is not None:
                 store.write_chunk(c, noise, losses)
                 store.save_state(c + 1, moments.state())
@@ -170,9 +173,9 @@ class _Run:
         return NoiseResult(
             full_grad=full_grad,
             batch_indices=self.batch_indices,
-            noise={n: _concat([k[0][n] for k in kept]) for n in self.selection.names},
+            noise=kept.noise,
             selection=self.selection,
-            losses=_concat([k[1] for k in kept]),
+            losses=kept.losses,
             stats=moments.result("all" if self._computes_everything() else "selected"),
             method=self.engine,
             chunk_size=chunk,
@@ -241,9 +244,28 @@ class _Run:
         self.verified = True
 
 
-def _concat(chunks: list[torch.Tensor]) -> torch.Tensor:
-    """The chunks joined along the mini-batch axis (a single chunk as it is, without a copy)."""
-    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+class _KeptNoise:
+    """The kept noise (name → ``(K, ...)``) and losses ``(K,)`` of all ``K`` mini-batches, written
+    chunk by chunk into tensors made at the first chunk, so that they are never held twice (a
+    run of one chunk is kept as it is, without a copy)."""
+
+    def __init__(self, num_batches: int):
+        self.num_batches = num_batches
+        self.noise: dict[str, torch.Tensor] = {}
+        self.losses: torch.Tensor | None = None
+
+    def add(self, start: int, noise: dict[str, torch.Tensor], losses: torch.Tensor) -> None:
+        """Keep the chunk of mini-batches ``start…start+len(losses)−1``."""
+        if start == 0 and losses.shape[0] == self.num_batches:
+            self.noise, self.losses = noise, losses
+            return
+        if self.losses is None:
+            self.noise = {n: t.new_empty((self.num_batches, *t.shape[1:])) for n, t in noise.items()}
+            self.losses = losses.new_empty(self.num_batches)
+        stop = start + losses.shape[0]
+        for name, t in noise.items():
+            self.noise[name][start:stop] = t
+        self.losses[start:stop] = losses
 
 
 def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection) -> str:

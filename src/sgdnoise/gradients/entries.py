@@ -121,7 +121,7 @@ def entry_gradients(
             if selection.entries[name] is not None or attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv2d)):
                 flat = selection.flat_indices(name).to(x.device)
                 batches.add(sums, name, _sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls), start)
-            elif sum(d[:1].numel() for _, d in calls) // module.weight.shape[0] < PER_SAMPLE_POSITIONS:  # T
+            elif _positions(module, calls) < PER_SAMPLE_POSITIONS:
                 _join(joined, name, calls, start, u)
             else:
                 _add_weights_per_sample(sums, name, module, calls, batches, start, weight_piece)
@@ -165,6 +165,11 @@ def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
             h.remove()
     calls = {o: [(a, deltas[o][c]) for c, a in enumerate(inputs[o])] if len(deltas[o]) == len(inputs[o]) else [] for o in owners}
     return calls, sample_losses.detach()
+
+
+def _positions(module: nn.Linear | nn.Conv2d, calls: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
+    """``T``: output positions (pixels, tokens) of one sample of ``module``, summed over its calls."""
+    return sum(delta[:1].numel() for _, delta in calls) // module.weight.shape[0]
 
 
 def _join(joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], key: str, calls: list, start: int, u: int) -> None:

@@ -208,6 +208,7 @@ def _engine_run(model, loss_fn, data, probe_entries):
                 grads, _ = (vmap_gradients if engine == "vmap" else loop_gradients)(model, loss_fn, gather(x), gather(y))
             if first is None:
                 first = probe_entries({n: g[0] for n, g in grads.items()})
+            del grads  # as collect_noise does: one chunk's gradients alive at a time
         return first
 
     return run

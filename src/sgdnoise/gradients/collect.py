@@ -168,6 +168,7 @@ class _Run:
             if store is not None:
                 store.write_chunk(c, noise, losses)
                 store.save_state(c + 1, moments.state())
+            del noise, losses  # kept (copied); freed before the next chunk's gradients are made
         if store is not None and saved.get("status") != "complete":
             store.finish(saved)
         return NoiseResult(

@@ -44,8 +44,10 @@ def test_measure_command_writes_everything(tmp_path):
     with np.load(out / "samples.npz") as npz:
         assert npz["noise"].shape == (18, 60) and list(npz["names"]) == list(fits.name)
     assert (out / "histograms.png").stat().st_size > 0 and (out / "alpha_by_layer.png").stat().st_size > 0
-    config = json.loads((out / "manifest.json").read_text())["config"]
-    assert config["num_batches"] == 60 and config["engine"] == "auto"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["num_batches"] == 60 and manifest["config"]["engine"] == "auto"
+    collection = manifest["result"]["collection"]  # what "auto" resolved to, for the record
+    assert collection["engine"] == "entries" and 1 <= collection["chunk_size"] <= 60 and collection["seconds"] > 0
 
 
 def test_measure_engine_option_gives_the_same_noise(tmp_path):
@@ -55,7 +57,8 @@ def test_measure_engine_option_gives_the_same_noise(tmp_path):
     assert main([*common, "--out", str(tmp_path / "auto")]) == 0
     with np.load(tmp_path / "loop" / "samples.npz") as a, np.load(tmp_path / "auto" / "samples.npz") as b:
         np.testing.assert_allclose(a["noise"], b["noise"], rtol=0, atol=1e-6)
-    assert json.loads((tmp_path / "loop" / "manifest.json").read_text())["config"]["engine"] == "loop"
+    loop = json.loads((tmp_path / "loop" / "manifest.json").read_text())
+    assert loop["config"]["engine"] == "loop" and loop["result"]["collection"]["engine"] == "loop"
 
 
 def test_bad_configuration_is_refused(capsys):

@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     paths = result.write(args.out)
     t = result.training
     console.print(f"{config.model} on {config.data}: train accuracy {t['train_accuracy']:.3f}, test accuracy {t['test_accuracy']:.3f}")
+    c = result.collection
+    console.print(f"noise of {config.num_batches} mini-batches of {config.batch_size}: {c['engine']} engine, "
+                  f"{c['chunk_size']} mini-batches per chunk, {c['seconds']:.1f} s")
     console.print(fits_table(result.fits, max_rows=12))
     console.print(layers_table(result.layers))
     console.print(summary_table(result.summary))

@@ -107,7 +107,7 @@ def run_lr_decay(config: DecayConfig = DecayConfig()) -> DecayResult:
                 model = load_checkpoint(fresh_model(), Path(tmp) / schedule / f"epoch_{epochs_done:04d}.pt")
                 epoch = epochs_done - 1  # the last epoch trained with these weights' schedule values
                 lr, batch = train_config.lr_at(epoch), train_config.batch_size_at(epoch)
-                frame, samples = fit_network_noise(model, loss_fn, (x, y), batch_size=batch, num_batches=config.noise_batches,
+                frame, samples, _ = fit_network_noise(model, loss_fn, (x, y), batch_size=batch, num_batches=config.noise_batches,
                                                    per_layer=config.per_layer, seed=config.seed, method=config.method)
                 ok = ~frame["degenerate"].to_numpy(bool)
                 _, train_acc = evaluate(model, loss_fn, x, y)

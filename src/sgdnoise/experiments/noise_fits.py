@@ -10,9 +10,10 @@ Degenerate entries (noise stuck at one value, e.g. behind dead ReLUs) are counte
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -78,9 +79,11 @@ class NoiseFitResult:
     summary: pd.DataFrame  # summarize_fits(fits): Table-1 style
     samples: np.ndarray  # (n_entries, K) noise values, rows matching ``fits``
     training: dict[str, float]  # train/test loss and accuracy of the weights the noise was taken at
+    collection: dict[str, Any]  # the gradient engine that ran, mini-batches per chunk, seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "training": self.training, "summary": self.summary.to_dict("records"),
+        return {"config": asdict(self.config), "training": self.training, "collection": self.collection,
+                "summary": self.summary.to_dict("records"),
                 "summary_counts": dict(self.summary.attrs), "layers": self.layers.to_dict("records")}
 
     def write(self, folder: str | Path) -> dict[str, Path]:
@@ -116,23 +119,34 @@ def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class NetworkNoiseFits(NamedTuple):
+    """:func:`fit_network_noise`'s fits (one row per entry, with a ``layer`` column), noise
+    samples ``(n_entries, K)`` and how they were collected (``engine`` that ran — ``"auto"``
+    resolved —, ``chunk_size`` in mini-batches, ``seconds`` of the collection)."""
+
+    fits: pd.DataFrame
+    samples: np.ndarray
+    collection: dict[str, Any]
+
+
 def fit_network_noise(model, loss_fn, data, *, batch_size: int, num_batches: int, per_layer: int, seed: int,
                       method: str = "cf", memory_budget: int = DEFAULT_MEMORY_BUDGET, engine: str = "auto",
-                      progress: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+                      progress: bool = False) -> NetworkNoiseFits:
     """Noise of ``num_batches`` mini-batches at the model's current weights for ``per_layer`` random
-    entries of every parameter tensor, fitted per entry.
+    entries of every parameter tensor, fitted per entry (:class:`NetworkNoiseFits`).
 
-    Returns the :func:`sgdnoise.stable.compare_fits` frame (with a ``layer`` column) and the noise
-    samples ``(n_entries, K)``. The entries depend only on ``seed`` and the architecture, so two
-    checkpoints of one model are compared on the same entries.
+    The entries depend only on ``seed`` and the architecture, so two checkpoints of one model are
+    compared on the same entries.
     """
+    start = time.perf_counter()
     noise = collect_noise(model, loss_fn, data, batch_size=batch_size, num_batches=num_batches,
                           seed=seed, params=per_layer, method=engine, memory_budget=memory_budget, progress=progress)
+    collection = {"engine": noise.method, "chunk_size": noise.chunk_size, "seconds": time.perf_counter() - start}
     samples, names = noise.noise_matrix()
     samples = samples.double()
     fits = compare_fits(samples, method=method, names=names)
     fits.insert(1, "layer", [name.split("[")[0] for name in names])
-    return fits, samples.cpu().numpy()
+    return NetworkNoiseFits(fits, samples.cpu().numpy(), collection)
 
 
 def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool = False) -> NoiseFitResult:
@@ -150,8 +164,9 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
     test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
-    fits, samples = fit_network_noise(model, loss_fn, (x, y), batch_size=config.batch_size, num_batches=config.num_batches,
-                                      per_layer=config.per_layer, seed=config.seed, method=config.method,
-                                      memory_budget=config.memory_budget, engine=config.engine, progress=progress)
-    return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples,
-                          {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc})
+    fits, samples, collection = fit_network_noise(
+        model, loss_fn, (x, y), batch_size=config.batch_size, num_batches=config.num_batches, per_layer=config.per_layer,
+        seed=config.seed, method=config.method, memory_budget=config.memory_budget, engine=config.engine, progress=progress,
+    )
+    training = {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc}
+    return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples, training, collection)

@@ -49,6 +49,7 @@ def test_reproduce_writes_its_report(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "Estimator recovery" in report and "| true α |" in report and "Gradient noise of a trained network" in report
     assert "on a network? (Zhu et al." in report and "| top_eigvec |" in report
+    assert "(entries gradient engine," in report  # the MLP's noise, by the engine "auto" picks for dense nets
     for figure in ("noise_fits/histograms.png", "lr_decay/step_noise.png", "escape_axis/escape_axis.png",
                    "escape_time/escape_time.png", "zhu_network/zhu_network.png"):
         assert (tmp_path / figure).exists()

@@ -94,7 +94,8 @@ def _markdown(noise, decay, escape, escape_time, direction, zhu, zhu_net, mori, 
         f"`{cfg.model}` trained on `{cfg.data}` with plain SGD ({cfg.epochs} epochs, lr {cfg.lr}, batch {cfg.train_batch_size}; "
         f"train accuracy {t['train_accuracy']:.3f}, test accuracy {t['test_accuracy']:.3f}). At the final weights, the noise "
         f"u_k = ∇U − g_k of K = {cfg.num_batches} random mini-batches of B = {cfg.batch_size} was collected for "
-        f"{cfg.per_layer} random entries of every parameter tensor and fitted per entry (method `{cfg.method}`).", "",
+        f"{cfg.per_layer} random entries of every parameter tensor ({noise.collection['engine']} gradient engine, "
+        f"{noise.collection['seconds']:.1f} s) and fitted per entry (method `{cfg.method}`).", "",
         summary_caption(noise.summary), "",
         markdown_table(noise.summary), "",
         "Per layer:", "",

@@ -7,8 +7,8 @@ Run:  python3 benchmarks/bench_noise.py                 (about 6 minutes on 2 CP
 Cases: the grid (MLP, CNN, ResNet-20 × B ∈ {8, 32, 128}, D = 2048 random points, every method)
 and the reuse cases (``REUSE_CASES``: K·B = 4–16·D, so every point is drawn about 4 to 16 times,
 as in a real measurement — 500 mini-batches of 32 from the 1,797 digits are 8.9 draws per
-point, the last case, on ResNet-20 for the digits' 8×8 images; loop, our engine, ``ours-auto``
-and ``ours-loop`` only).
+point, the last cases, on ResNet-20 for the digits' 8×8 images, at B = 32 and at the B = 400 of
+``sgdnoise measure``'s example; loop, our engine, ``ours-auto`` and ``ours-loop`` only).
 
 Each (model, B, method) runs in a forked child process with the given number of intra-op threads
 (default 1): one warm-up mini-batch, then K mini-batches timed. Peak memory is the child's peak
@@ -67,7 +67,7 @@ BATCH_SIZES = (8, 32, 128)
 GRID_POINTS = 2048  # data size of the grid: K·B ≤ 4096 draws, little reuse of samples (CNN, ResNet-20)
 REUSE_CASES = (  # (model, B, K, D): 4 and 9–16 draws per point (500 mini-batches of 32 from the digits: 8.9)
     ("mlp", 32, 256, 512), ("cnn", 32, 64, 512), ("cnn", 32, 144, 512), ("resnet20", 32, 16, 128), ("resnet20", 32, 36, 128),
-    ("resnet20-8x8", 32, 500, 1797),
+    ("resnet20-8x8", 32, 500, 1797), ("resnet20-8x8", 400, 100, 1797),
 )
 REUSE_METHODS = ("loop", "ours-engine", "ours-auto", "ours-auto+heap", "ours-loop")
 METHODS = ("loop", "ours-engine", "ours-auto", "ours-auto+heap", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")

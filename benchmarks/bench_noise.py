@@ -5,7 +5,7 @@ Run:  python3 benchmarks/bench_noise.py                 (about 6 minutes on 2 CP
       python3 benchmarks/bench_noise.py --quick         (smaller K, for a smoke test)
 
 Cases: the grid (MLP, CNN, ResNet-20 × B ∈ {8, 32, 128}, D = 2048 random points, every method)
-and the reuse cases (``REUSE_CASES``: K·B = 4–16·D, so every point is drawn about 4 to 16 times,
+and the reuse cases (``REUSE_CASES``: K·B = 4–22·D, so every point is drawn about 4 to 22 times,
 as in a real measurement — 500 mini-batches of 32 from the 1,797 digits are 8.9 draws per
 point, the last cases, on ResNet-20 for the digits' 8×8 images, at B = 32 and at the B = 400 of
 ``sgdnoise measure``'s example; loop, our engine, ``ours-auto`` and ``ours-loop`` only).

@@ -180,3 +180,32 @@ def test_explicit_entries_on_a_subset_falls_back_to_the_loop_on_every_entry(why,
     assert result.method == "loop" and result.stats.scope == "all"
     for name, idx in result.selection.entries.items():
         torch.testing.assert_close(result.noise[name], noise[name].flatten(1)[:, idx], atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "case", ["cross-entropy", "functional cross-entropy", "smoothed, per pixel", "squared error", "functional squared error",
+             "weighted", "ignored label"],
+)
+def test_per_sample_losses_in_one_call_equal_one_call_per_sample(case):
+    """The unreduced fast path gives each sample's own loss; losses it cannot reproduce exactly
+    (class weights, an ignored label) go the general way, with the same values."""
+    from sgdnoise.gradients.entries import _unreduced_losses, per_sample_losses
+
+    gen = torch.Generator().manual_seed(0)
+    out = torch.randn(6, 4, 3, 2, generator=gen, dtype=torch.float64) if case == "smoothed, per pixel" else \
+        torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    labels = torch.randint(0, 4, (6, *out.shape[2:]), generator=gen)
+    loss_fn, y = {
+        "cross-entropy": (nn.CrossEntropyLoss(), labels),
+        "functional cross-entropy": (nn.functional.cross_entropy, labels),
+        "functional squared error": (nn.functional.mse_loss, torch.randn(6, 4, generator=gen, dtype=torch.float64)),
+        "smoothed, per pixel": (nn.CrossEntropyLoss(label_smoothing=0.1), labels),
+        "squared error": (nn.MSELoss(), torch.randn(6, 4, generator=gen, dtype=torch.float64)),
+        "weighted": (nn.CrossEntropyLoss(weight=torch.rand(4, generator=gen, dtype=torch.float64)), labels),
+        "ignored label": (nn.CrossEntropyLoss(ignore_index=2), labels),
+    }[case]
+    assert (_unreduced_losses(loss_fn, out, y) is None) == (case in ("weighted", "ignored label"))
+    if case == "ignored label":
+        assert (labels == 2).any()
+    expected = torch.stack([loss_fn(out[n : n + 1], y[n : n + 1]) for n in range(6)])
+    torch.testing.assert_close(per_sample_losses(loss_fn, out, y), expected, atol=1e-12, rtol=0, equal_nan=True)  # 0/0 if ignored

@@ -121,7 +121,7 @@ def entry_gradients(
             if selection.entries[name] is not None or attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv2d)):
                 flat = selection.flat_indices(name).to(x.device)
                 batches.add(sums, name, _sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls), start)
-            elif _positions(module, calls) < PER_SAMPLE_POSITIONS:
+            elif summed_per_mini_batch(_positions(module, calls)):
                 _join(joined, name, calls, start, u)
             else:
                 _add_weights_per_sample(sums, name, module, calls, batches, start, weight_piece)
@@ -165,6 +165,13 @@ def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
             h.remove()
     calls = {o: [(a, deltas[o][c]) for c, a in enumerate(inputs[o])] if len(deltas[o]) == len(inputs[o]) else [] for o in owners}
     return calls, sample_losses.detach()
+
+
+def summed_per_mini_batch(positions: int) -> bool:
+    """Whether a whole Linear/Conv2d weight whose module has ``positions`` output positions ``T``
+    is summed per mini-batch from joined factors (``T < PER_SAMPLE_POSITIONS``) rather than
+    through per-sample weight gradients (module docstring); the planner sizes memory by it."""
+    return positions < PER_SAMPLE_POSITIONS
 
 
 def _positions(module: nn.Linear | nn.Conv2d, calls: list[tuple[torch.Tensor, torch.Tensor]]) -> int:

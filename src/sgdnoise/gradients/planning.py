@@ -54,7 +54,7 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.entries import PER_SAMPLE_POSITIONS, WEIGHT_PIECE_BYTES, entries_unsupported_reason
+from sgdnoise.gradients.entries import WEIGHT_PIECE_BYTES, entries_unsupported_reason, summed_per_mini_batch
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 
 METHODS = ("auto", "loop", "vmap", "entries")
@@ -180,8 +180,8 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
     """The entries engine's floats for ``selection`` (module docstring; ``T`` = output positions
     of the owner module): ``G``, the widest per-sample temporary, a tensor's selected entries × T
     (its size for a whole 1-D tensor); ``J``, the input + output floats of the modules of all
-    whole weights summed per mini-batch (fewer than ``PER_SAMPLE_POSITIONS`` positions), and
-    ``L`` the widest of them; ``W``, a piece of per-sample gradients of the largest other whole
+    whole weights summed per mini-batch (``entries.summed_per_mini_batch``), and ``L`` the
+    widest of them; ``W``, a piece of per-sample gradients of the largest other whole
     weight and its stacked copies, ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
     per_sample, joined, gathered, weight_piece = [0], [0], [0], [0]
     for name in selection.names:
@@ -191,7 +191,7 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
             per_sample.append(selection.count(name) * positions)
         elif len(shape) < 2:
             per_sample.append(selection.count(name))
-        elif positions < PER_SAMPLE_POSITIONS:
+        elif summed_per_mini_batch(positions):
             factors = probe.factors.get(owner, sum(shape))
             joined.append(factors)
             gathered.append(factors)

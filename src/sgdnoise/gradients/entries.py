@@ -110,6 +110,11 @@ def entry_gradients(
     batches = _Batches(rows, u)
     sums: dict[str, torch.Tensor] = {}
     joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}  # weight name -> factors of its module
+    products = {  # tensors summed from per-sample products of their selected entries (flat indices)
+        name: selection.flat_indices(name).to(x.device) for name in selection.names
+        if selection.entries[name] is not None or name.rpartition(".")[2] != "weight"
+        or not isinstance(modules[name.rpartition(".")[0]], (nn.Linear, nn.Conv2d))
+    }
     for start in range(0, u, piece):
         calls_of, losses = _factors(model, loss_fn, x[start : start + piece], y[start : start + piece], owners, b)
         batches.add(sums, "", losses.double(), start)
@@ -118,9 +123,8 @@ def entry_gradients(
             module, calls = modules[owner], calls_of[owner]
             if not calls:
                 raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
-            if selection.entries[name] is not None or attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv2d)):
-                flat = selection.flat_indices(name).to(x.device)
-                batches.add(sums, name, _sum_calls(_per_sample(module, attr, a, d, flat) for a, d in calls), start)
+            if name in products:
+                batches.add(sums, name, _sum_calls(_per_sample(module, attr, a, d, products[name]) for a, d in calls), start)
             elif summed_per_mini_batch(_positions(module, calls)):
                 _join(joined, name, calls, start, u)
             else:

@@ -84,6 +84,31 @@ def test_both_ways_to_whole_weights_equal_the_loop(kind, reuse, way, loss_fn, mo
         grads, _ = entry_gradients(model, loss_fn, x, y, rows, selection, piece, weight_piece)
         for name in ref:
             torch.testing.assert_close(grads[name], ref[name], atol=1e-10, rtol=0)
+        _assert_written_into_out(model, loss_fn, x, y, rows, selection, ref, piece=piece, weight_piece=weight_piece)
+
+
+def _assert_written_into_out(model, loss_fn, x, y, rows, selection, ref, **kwargs) -> None:
+    """With ``out=`` (rows 1… of NaN-filled buffers, as a slice of kept noise is), every gradient
+    lands in its given tensor, whole, and the rows around it are untouched."""
+    buffers = {n: torch.full((rows.shape[0] + 2, *g.shape[1:]), torch.nan, dtype=g.dtype) for n, g in ref.items()}
+    out = {n: b[1:-1] for n, b in buffers.items()}
+    grads, _ = entry_gradients(model, loss_fn, x, y, rows, selection, out=out, **kwargs)
+    for name in ref:
+        assert grads[name].data_ptr() == out[name].data_ptr()
+        torch.testing.assert_close(out[name], ref[name], atol=1e-10, rtol=0)
+        assert buffers[name][[0, -1]].isnan().all()
+
+
+def test_loop_engine_writes_into_out(loss_fn):
+    model, (x, y) = make_case("cnn", num_points=12)
+    model.eval()
+    rows = torch.randint(0, 12, (3, 4), generator=torch.Generator().manual_seed(0))
+    ref, _ = loop_gradients(model, loss_fn, x[rows], y[rows])
+    out = {n: torch.full_like(g, torch.nan) for n, g in ref.items()}
+    grads, _ = loop_gradients(model, loss_fn, x[rows], y[rows], out=out)
+    for name in ref:
+        assert grads[name] is out[name]
+        torch.testing.assert_close(out[name], ref[name], atol=0, rtol=0)
 
 
 def test_collection_with_replacement_on_a_tiny_data_set(loss_fn):

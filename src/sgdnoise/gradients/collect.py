@@ -159,16 +159,17 @@ class _Run:
         moments = RunningMoments(state)
         num_batches = self.batch_indices.shape[0]
         starts = list(range(0, num_batches, chunk))
-        kept = _KeptNoise(num_batches)
+        kept = _KeptNoise(self.selection, trainable_parameters(self.model), num_batches)
         for c in range(done):
             kept.add(starts[c], *store.read_chunk(c))
         for c in _progress(range(done, len(starts)), progress, total=len(starts), completed=done):
-            noise, losses = self.chunk_noise(starts[c], min(starts[c] + chunk, num_batches), full_grad, moments)
+            stop = min(starts[c] + chunk, num_batches)
+            noise, losses = self.chunk_noise(starts[c], stop, full_grad, moments, self.direct(kept.rows(starts[c], stop)))
             kept.add(starts[c], noise, losses)
             if store is not None:
                 store.write_chunk(c, noise, losses)
                 store.save_state(c + 1, moments.state())
-            del noise, losses  # kept (copied); freed before the next chunk's gradients are made
+            del noise, losses  # kept; freed before the next chunk's gradients are made
         if store is not None and saved.get("status") != "complete":
             store.finish(saved)
         return NoiseResult(
@@ -189,11 +190,20 @@ class _Run:
         trainable = trainable_parameters(self.model)
         return set(self.computed.names) == set(trainable) and all(i is None for i in self.computed.entries.values())
 
-    def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments) -> tuple[dict, torch.Tensor]:
+    def direct(self, kept_rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The part of ``kept_rows`` (kept noise of a chunk) whose layout is that of the computed
+        gradients, so that the engine can write them there and the noise be made in place."""
+        if self.computed is self.selection:
+            return kept_rows
+        return {n: t for n, t in kept_rows.items() if self.selection.entries[n] is None and self.computed.entries[n] is None}
+
+    def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments,
+                    out: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
         """Kept noise ``name → (stop−start, ...)`` and losses of mini-batches ``start…stop−1``;
-        merges the chunk's computed noise into ``moments``."""
+        merges the chunk's computed noise into ``moments``. ``out``: where to write the gradients
+        of computed tensors (see :meth:`direct`)."""
         idx = self.batch_indices[start:stop]
-        grads, losses = self.gradients(idx)
+        grads, losses = self.gradients(idx, out)
         _check_finite_chunk(grads, losses, start)
         noise = {n: g.neg_().add_(self.computed.take(n, full_grad[n][None])) for n, g in grads.items()}  # ∇U − g_k, in g's storage
         moments.update(noise)
@@ -201,17 +211,18 @@ class _Run:
             return noise, losses
         return {n: self.selection.take(n, noise[n]) for n in self.selection.names}, losses
 
-    def gradients(self, idx: torch.Tensor) -> tuple[dict, torch.Tensor]:
-        """Mini-batch gradients (``computed`` entries) and losses of the mini-batches ``idx`` ``(Kc, B)``."""
+    def gradients(self, idx: torch.Tensor, out: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
+        """Mini-batch gradients (``computed`` entries) and losses of the mini-batches ``idx`` ``(Kc, B)``,
+        written into ``out[name]`` where given (not by the vmap engine)."""
         if self.engine == "loop":
-            return loop_gradients(self.model, self.loss_fn, *self.samples(idx), self.micro_batch)
+            return loop_gradients(self.model, self.loss_fn, *self.samples(idx), self.micro_batch, out=out)
         try:
             if self.engine == "vmap":
                 return vmap_gradients(self.model, self.loss_fn, *self.samples(idx))
             distinct, rows = torch.unique(idx, return_inverse=True)
             x, y = self.source.take(distinct)
             grads, losses = entry_gradients(self.model, self.loss_fn, x.to(self.device), y.to(self.device), rows.to(self.device),
-                                            self.computed, self.piece)
+                                            self.computed, self.piece, out=out)
             if not self.verified:
                 self.verify_first(idx[:1], grads, losses)
             return grads, losses
@@ -220,7 +231,7 @@ class _Run:
                 raise
             warnings.warn(f"the {self.engine} engine cannot take this model ({exc}); falling back to the loop", stacklevel=4)
             self.engine = "loop"
-            return self.gradients(idx)
+            return self.gradients(idx, out)
 
     def samples(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The samples of mini-batches ``idx`` ``(Kc, B)`` as ``x`` ``(Kc, B, ...)`` and ``y`` ``(Kc, B, ...)``."""
@@ -246,26 +257,28 @@ class _Run:
 
 
 class _KeptNoise:
-    """The kept noise (name → ``(K, ...)``) and losses ``(K,)`` of all ``K`` mini-batches, written
-    chunk by chunk into tensors made at the first chunk, so that they are never held twice (a
-    run of one chunk is kept as it is, without a copy)."""
+    """The kept noise (name → ``(K, ...)``, the layout of ``selection.take``) and losses ``(K,)``
+    of all ``K`` mini-batches, made at the start and filled chunk by chunk. An engine that
+    computes exactly the kept entries writes into :meth:`rows` itself, so no chunk is copied."""
 
-    def __init__(self, num_batches: int):
-        self.num_batches = num_batches
-        self.noise: dict[str, torch.Tensor] = {}
-        self.losses: torch.Tensor | None = None
+    def __init__(self, selection: ParameterSelection, params: dict[str, torch.Tensor], num_batches: int):
+        self.noise = {
+            n: params[n].new_empty((num_batches, *(selection.shapes[n] if selection.entries[n] is None else (selection.count(n),))))
+            for n in selection.names
+        }
+        self.losses = torch.empty(num_batches, dtype=torch.float64, device=next(iter(params.values())).device)
+
+    def rows(self, start: int, stop: int) -> dict[str, torch.Tensor]:
+        """The kept noise of mini-batches ``start…stop−1`` (views)."""
+        return {n: t[start:stop] for n, t in self.noise.items()}
 
     def add(self, start: int, noise: dict[str, torch.Tensor], losses: torch.Tensor) -> None:
-        """Keep the chunk of mini-batches ``start…start+len(losses)−1``."""
-        if start == 0 and losses.shape[0] == self.num_batches:
-            self.noise, self.losses = noise, losses
-            return
-        if self.losses is None:
-            self.noise = {n: t.new_empty((self.num_batches, *t.shape[1:])) for n, t in noise.items()}
-            self.losses = losses.new_empty(self.num_batches)
+        """Keep the chunk of mini-batches ``start…start+len(losses)−1`` (a no-op for what is already there)."""
         stop = start + losses.shape[0]
         for name, t in noise.items():
-            self.noise[name][start:stop] = t
+            dest = self.noise[name][start:stop]
+            if t.data_ptr() != dest.data_ptr():
+                dest.copy_(t)
         self.losses[start:stop] = losses
 
 

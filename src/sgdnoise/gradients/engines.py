@@ -25,16 +25,19 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def loop_gradients(
-    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, micro_batch: int | None = None
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, micro_batch: int | None = None,
+    out: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Mini-batch gradients by one ``autograd.grad`` per mini-batch (see module docstring).
+    """Mini-batch gradients by one ``autograd.grad`` per mini-batch (see module docstring),
+    written into ``out[name]`` ``(Kc, *param.shape)`` where given (new tensors otherwise).
 
     With ``micro_batch = m < B`` each mini-batch is split into micro-batches ``Ω_k = ∪_j μ_j`` of
     at most ``m`` samples and ``g_k = Σ_j (|μ_j|/B) ∇ loss_fn(μ_j)`` (equal to the mini-batch
     gradient for a mean loss, up to rounding): one micro-batch's activations in memory at a time.
     """
     params = trainable_parameters(model)
-    grads = {n: torch.zeros((x.shape[0], *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+    out = out or {}
+    grads = {n: out[n].zero_() if n in out else p.new_zeros((x.shape[0], *p.shape)) for n, p in params.items()}
     losses = torch.zeros(x.shape[0], dtype=torch.float64)
     b = x.shape[1]
     step = micro_batch or b

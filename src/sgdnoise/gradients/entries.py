@@ -88,7 +88,7 @@ def entries_unsupported_reason(model: nn.Module, selection: ParameterSelection) 
 
 def entry_gradients(
     model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, selection: ParameterSelection,
-    piece: int = 1 << 30, weight_piece: int | None = None,
+    piece: int = 1 << 30, weight_piece: int | None = None, out: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Selected entries of the mini-batch gradients of a chunk (see module docstring).
 
@@ -100,7 +100,9 @@ def entry_gradients(
     the mean of the per-sample losses over each mini-batch. The distinct samples go through the
     model ``piece`` at a time, each piece summed into the mini-batches before the next;
     per-sample weight gradients are formed ``weight_piece`` samples at a time (default: as many as
-    fill ``WEIGHT_PIECE_BYTES``). Raises
+    fill ``WEIGHT_PIECE_BYTES``). ``out``: name → tensor of the layout of ``grads[name]`` to
+    write that gradient into (e.g. a slice of a larger buffer, which saves a chunk-sized copy);
+    names it lacks get new tensors. Raises
     :class:`UnsupportedModelError` when a selected module is not reached by the backward pass.
     """
     kc, b = rows.shape
@@ -108,7 +110,8 @@ def entry_gradients(
     modules = dict(model.named_modules())
     owners = {o: modules[o] for o in {name.rpartition(".")[0] for name in selection.names}}
     batches = _Batches(rows, u)
-    sums: dict[str, torch.Tensor] = {}
+    out = out or {}
+    sums = {name: out[name].view(kc, -1).zero_() for name in selection.names if name in out}  # summed into in place
     joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}  # weight name -> factors of its module
     products = {  # tensors summed from per-sample products of their selected entries (flat indices)
         name: selection.flat_indices(name).to(x.device) for name in selection.names
@@ -134,7 +137,10 @@ def entry_gradients(
         if name in joined:
             module = modules[name.rpartition(".")[0]]
             per_batch = _linear_weight_per_batch if isinstance(module, nn.Linear) else _conv2d_weight_per_batch
-            grads[name] = _sum_calls(per_batch(module, a, d, rows) for a, d in joined[name])
+            first, *rest = joined[name]
+            grads[name] = per_batch(module, *first, rows, out.get(name))
+            for a, d in rest:  # a module called several times: the sum over its calls
+                grads[name] += per_batch(module, a, d, rows)
         else:
             grads[name] = sums[name].reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else sums[name]
     return grads, sums[""].reshape(kc) / b
@@ -364,13 +370,16 @@ def _gathered(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return per_sample.index_select(0, rows.flatten()).reshape(*rows.shape, *per_sample.shape[1:])
 
 
-def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor,
+                             out: torch.Tensor | None = None) -> torch.Tensor:
     """Whole ``nn.Linear`` weight per mini-batch without per-sample gradients:
     ``g_k = Σ_{n∈Ω_k} Σ_T δ[n,T]ᵀ a[n,T]``, one batched matmul ``(Kc, O, B·T) @ (Kc, B·T, I)``
-    over the samples gathered by ``rows`` ``(Kc, B)``."""
+    over the samples gathered by ``rows`` ``(Kc, B)``, into ``out`` ``(Kc, O, I)`` if given."""
     kc, u = rows.shape[0], a.shape[0]
     d = _gathered(delta.reshape(u, -1), rows).reshape(kc, -1, module.out_features)
-    return torch.bmm(d.transpose(1, 2), _gathered(a.reshape(u, -1), rows).reshape(kc, -1, module.in_features))
+    result = out if out is not None else a.new_empty((kc, *module.weight.shape))
+    torch.bmm(d.transpose(1, 2), _gathered(a.reshape(u, -1), rows).reshape(kc, -1, module.in_features), out=result)
+    return result
 
 
 def _linear_weight_per_sample(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
@@ -379,21 +388,24 @@ def _linear_weight_per_sample(module: nn.Linear, a: torch.Tensor, delta: torch.T
     return torch.bmm(delta.reshape(n, -1, module.out_features).transpose(1, 2), a.reshape(n, -1, module.in_features))
 
 
-def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``(Kc, *weight.shape)``: a whole Conv2d weight per mini-batch, the weight half of the
+def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor,
+                             out: torch.Tensor | None = None) -> torch.Tensor:
+    """``(Kc, *weight.shape)`` (into ``out`` if given): a whole Conv2d weight per mini-batch, the weight half of the
     convolution's backward with ``GROUPED_BATCHES`` mini-batches stacked along the channels as
     groups, position ``j`` of each holding sample ``j`` of its mini-batch (input
     ``(B, m·C_in, H, W)``; one call per ``m`` mini-batches, 1.2–2.9× faster than one call each
     on the small feature maps this path takes)."""
     a, padding = _explicitly_padded(module, a)
-    b = rows.shape[1]
-    grads = []
-    for first in range(0, rows.shape[0], GROUPED_BATCHES):
+    kc, b = rows.shape
+    result = out if out is not None else a.new_empty((kc, *module.weight.shape))
+    for first in range(0, kc, GROUPED_BATCHES):
         order = rows[first : first + GROUPED_BATCHES].T.flatten()  # sample j of every mini-batch, then j + 1
         stacked_a = a.index_select(0, order).reshape(b, -1, *a.shape[2:])
         stacked_delta = delta.index_select(0, order).reshape(b, -1, *delta.shape[2:])
-        grads.append(_conv2d_weight_grad(module, stacked_a, stacked_delta, padding, order.numel() // b))
-    return torch.cat(grads).reshape(rows.shape[0], *module.weight.shape)
+        copies = order.numel() // b
+        result[first : first + copies] = _conv2d_weight_grad(module, stacked_a, stacked_delta, padding, copies).view(
+            copies, *module.weight.shape)
+    return result
 
 
 def _conv2d_weight_per_sample(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
@@ -409,9 +421,10 @@ def _conv2d_weight_per_sample(module: nn.Conv2d, a: torch.Tensor, delta: torch.T
 def _conv2d_weight_grad(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, padding: tuple[int, int],
                         copies: int) -> torch.Tensor:
     """The weight half of ``aten.convolution_backward`` for ``copies`` stacked copies of the
-    weight (``copies·groups`` groups): ``(copies·C_out, C_in/groups, kh, kw)``."""
-    weight = module.weight.detach()
-    stacked = weight.expand(copies, *weight.shape).reshape(-1, *weight.shape[1:])
+    weight (``copies·groups`` groups): ``(copies·C_out, C_in/groups, kh, kw)``. The weight half
+    does not read the weight's values, so an unfilled tensor of its shape stands in for them."""
+    weight = module.weight
+    stacked = weight.new_empty((copies * weight.shape[0], *weight.shape[1:]))
     return torch.ops.aten.convolution_backward(
         delta, a, stacked, None, module.stride, padding, module.dilation, False, (0, 0), copies * module.groups,
         [False, True, False],

@@ -119,14 +119,17 @@ def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int, metho
     """The memory_budget under which one chunk of ``method`` (``"auto"`` resolved as collect_noise
     does) holds exactly ``mini_batches`` whole mini-batches, by the documented rule."""
     from sgdnoise.gradients import select_parameters
+    from sgdnoise.gradients.collect import _written_in_place
     from sgdnoise.gradients.modes import evaluation_mode
     from sgdnoise.gradients.planning import Workload, chunk_bytes, choose_method, entry_floats, probe_model
 
     with evaluation_mode(model):
         probe = probe_model(model, data[0][:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
     shapes = {n: p.shape for n, p in model.named_parameters()}
-    computed = select_parameters(shapes, params if method == "entries" else None, seed=0)
-    work = Workload(batch_size, num_batches, data[0].shape[0], computed.total, entry_floats(computed, probe))
+    selection = select_parameters(shapes, params, seed=0)
+    computed = selection if method == "entries" else select_parameters(shapes)
+    in_place = sum(selection.count(n) for n in _written_in_place(selection, computed))  # as collect_noise counts them
+    work = Workload(batch_size, num_batches, data[0].shape[0], computed.total, entry_floats(computed, probe), in_place)
     if method != "auto":
         return chunk_bytes(probe, method, work, mini_batches)
     for engine in ("entries", "vmap", "loop"):  # the engine "auto" picks under its own budget

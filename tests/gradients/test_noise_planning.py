@@ -46,11 +46,15 @@ def test_chunk_size_rule():
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 8 * 50)) == 7
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 4 * 50), micro_batch=4) == 7
     # entries: s·(Up·(3A + G) + U·J + Kc·(B·L + S) + W), U expected distinct, Up = min(U, piece)
-    def entries_bytes(kc: int, d: int, a: int = 50, piece: float = math.inf) -> float:
+    def entries_bytes(kc: int, d: int, a: int = 50, piece: float = math.inf, s: int = 1000) -> float:
         distinct = d * (1 - (1 - 8 / d) ** kc)
-        return 4 * (min(distinct, piece) * (3 * a + 24) + distinct * 20 + kc * (8 * 12 + 1000) + 1000)
+        return 4 * (min(distinct, piece) * (3 * a + 24) + distinct * 20 + kc * (8 * 12 + s) + 1000)
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000))) == 3
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000)) - 1) == 2
+    # gradients written straight into the kept noise are not counted (S − in_place)
+    in_place = replace(work, in_place=600)
+    assert chunk_size(probe, "entries", in_place, math.ceil(entries_bytes(7, 10_000, s=400))) == 7
+    assert chunk_size(probe, "entries", in_place, math.ceil(entries_bytes(7, 10_000, s=400)) - 1) == 6
     # a small data set: the chunk's samples repeat, so more mini-batches fit the same budget
     small = replace(work, num_points=16)
     assert expected_distinct(16, 8, 40) == pytest.approx(16 * (1 - 0.5**40))
@@ -88,6 +92,27 @@ def test_auto_in_collect_noise(loss_fn):
     model, data = make_case("resnet")  # 48 points
     assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=30, seed=0).method == "entries"  # 240 draws
     assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "loop"  # 16 draws
+
+
+@pytest.mark.parametrize("params, method", [(None, "auto"), ("fc1.*", "auto"), (3, "auto"), (3, "entries")])
+def test_gradients_written_into_the_kept_noise_leave_the_budget(params, method, loss_fn, monkeypatch):
+    """``Workload.in_place`` counts the kept entries the engine writes in place: tensors kept
+    whole, or every kept entry when the engine computes just those; and the noise stays exact."""
+    from sgdnoise.gradients import collect as collect_module
+
+    seen = []
+    real = collect_module.chunk_size
+    monkeypatch.setattr(collect_module, "chunk_size", lambda probe, engine, work, *a: seen.append(work) or real(probe, engine, work, *a))
+    model, data = make_case("mlp")
+    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=6, seed=0, params=params, method=method,
+                           memory_budget=budget_for(model, data, 8, 2, method, params))
+    sizes = {n: p.numel() for n, p in model.named_parameters()}
+    expected = {None: sum(sizes.values()), "fc1.*": sizes["fc1.weight"] + sizes["fc1.bias"], 3: 0}[params]
+    assert seen[0].in_place == (result.selection.total if method == "entries" else expected)
+    assert result.chunk_size == 2  # budget_for counts in_place as collect_noise does
+    _, ref = brute_force_noise(model, loss_fn, data, result.batch_indices)
+    for name in result.noise:
+        torch.testing.assert_close(result.noise[name], result.selection.take(name, ref[name]), atol=1e-10, rtol=0)
 
 
 def test_micro_batch_rule():

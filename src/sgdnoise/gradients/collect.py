@@ -106,7 +106,8 @@ def collect_noise(
         x1, _ = source.take(torch.zeros(1, dtype=torch.int64))
         owners = {n.rpartition(".")[0] for n in computed.names}
         probe = probe_model(model, x1.to(device), owners)
-        work = Workload(batch_size, num_batches, source.size, computed.total, entry_floats(computed, probe))
+        in_place = sum(selection.count(n) for n in _written_in_place(selection, computed))
+        work = Workload(batch_size, num_batches, source.size, computed.total, entry_floats(computed, probe), in_place)
         engine = _usable_engine(choose_method(method, model, probe, work, memory_budget), model, computed)
         engine = _engine_within_budget(engine, method != "auto", probe, work, memory_budget)
         micro = micro_batch_size(probe, batch_size, memory_budget) if engine == "loop" else batch_size
@@ -193,9 +194,7 @@ class _Run:
     def direct(self, kept_rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The part of ``kept_rows`` (kept noise of a chunk) whose layout is that of the computed
         gradients, so that the engine can write them there and the noise be made in place."""
-        if self.computed is self.selection:
-            return kept_rows
-        return {n: t for n, t in kept_rows.items() if self.selection.entries[n] is None and self.computed.entries[n] is None}
+        return {n: kept_rows[n] for n in _written_in_place(self.selection, self.computed)}
 
     def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments,
                     out: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
@@ -280,6 +279,15 @@ class _KeptNoise:
             if t.data_ptr() != dest.data_ptr():
                 dest.copy_(t)
         self.losses[start:stop] = losses
+
+
+def _written_in_place(selection: ParameterSelection, computed: ParameterSelection) -> list[str]:
+    """The kept tensors whose computed gradients have the kept layout, so that the engine writes
+    them straight into the kept noise: all when it computes just the kept entries, else those kept
+    whole."""
+    if computed is selection:
+        return list(selection.names)
+    return [n for n in selection.names if selection.entries[n] is None and computed.entries[n] is None]
 
 
 def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection) -> str:

@@ -10,14 +10,14 @@ in a chunk, :func:`chunk_bytes`):
   benchmarks/bench_noise.py's CNN and ResNet-20 at B = 128, and ≈10.5·A once with more chunks).
 - ``loop``: ``s·(Kc·3P + 2·m·A)`` — one backward of ``m`` samples at a time (``m = B``, or the
   micro-batch below); measured peaks were 0.7–1.2·A per sample.
-- ``entries``: ``s·(Up·(3A + G) + U·J + Kc·(B·L + S) + W)`` — module inputs, output
+- ``entries``: ``s·(Up·(3A + G) + U·J + Kc·(B·L + S − S_in_place) + W)`` — module inputs, output
   gradients and temporaries of one piece of ``Up = min(U, piece)`` samples (``piece`` =
   :func:`samples_per_piece`), the factors ``J`` of the whole weights summed per mini-batch (few
   positions: Linear layers, small feature maps) kept for all ``U`` distinct samples, their
   per-draw gathers ``L`` of ``Kc·B`` samples, the ``S`` computed entries of each mini-batch
-  (the gradient, made the noise in place; ``collect_noise`` has the engine write it straight
-  into the kept noise when all of it is kept, so this term is then an over-estimate), and ``W``
-  floats of a piece of per-sample weight gradients. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of
+  (the gradient, made the noise in place) less those ``collect_noise`` has the engine write
+  straight into the kept noise (``Workload.in_place``: tensors kept whole, or every kept entry
+  under ``method="entries"``), and ``W`` floats of a piece of per-sample weight gradients. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of
   distinct samples among ``Kc`` mini-batches of ``B`` out of ``D`` points
   (:func:`expected_distinct`); ``G``, ``J``, ``L`` and ``W`` come from :func:`entry_floats`.
 
@@ -128,13 +128,16 @@ class EntryFloats:
 @dataclass(frozen=True)
 class Workload:
     """What a collection computes: ``B``, ``K``, data size ``D``, computed entries per mini-batch
-    ``S`` (``None``: all ``P``) and the entries engine's extra floats (:func:`entry_floats`)."""
+    ``S`` (``None``: all ``P``), the entries engine's extra floats (:func:`entry_floats`) and
+    ``in_place``, how many of the ``S`` it writes straight into the kept noise (which the budget
+    does not cover)."""
 
     batch_size: int
     num_batches: int
     num_points: int
     computed: int | None = None
     entry: EntryFloats = EntryFloats()
+    in_place: int = 0
 
 
 def expected_distinct(num_points: int, batch_size: int, chunk: int) -> float:
@@ -149,7 +152,7 @@ def chunk_bytes(probe: ModelProbe, method: str, work: Workload, chunk: int, micr
         e = work.entry
         distinct = expected_distinct(work.num_points, b, chunk)
         held = min(distinct, samples_per_piece(probe))
-        per_batch = b * e.gathered + (work.computed or p)
+        per_batch = b * e.gathered + (work.computed or p) - work.in_place
         return math.ceil(s * (held * (3 * a + e.per_sample) + distinct * e.joined + chunk * per_batch + e.weight_piece))
     if method == "vmap":
         return s * chunk * (3 * p + 12 * b * a)

@@ -261,10 +261,8 @@ class _KeptNoise:
     computes exactly the kept entries writes into :meth:`rows` itself, so no chunk is copied."""
 
     def __init__(self, selection: ParameterSelection, params: dict[str, torch.Tensor], num_batches: int):
-        self.noise = {
-            n: params[n].new_empty((num_batches, *(selection.shapes[n] if selection.entries[n] is None else (selection.count(n),))))
-            for n in selection.names
-        }
+        layout = {n: selection.shapes[n] if selection.entries[n] is None else (selection.count(n),) for n in selection.names}
+        self.noise = {n: params[n].new_empty((num_batches, *shape)) for n, shape in layout.items()}
         self.losses = torch.empty(num_batches, dtype=torch.float64, device=next(iter(params.values())).device)
 
     def rows(self, start: int, stop: int) -> dict[str, torch.Tensor]:

@@ -390,9 +390,9 @@ def _linear_weight_per_sample(module: nn.Linear, a: torch.Tensor, delta: torch.T
 
 def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor,
                              out: torch.Tensor | None = None) -> torch.Tensor:
-    """``(Kc, *weight.shape)`` (into ``out`` if given): a whole Conv2d weight per mini-batch, the weight half of the
-    convolution's backward with ``GROUPED_BATCHES`` mini-batches stacked along the channels as
-    groups, position ``j`` of each holding sample ``j`` of its mini-batch (input
+    """``(Kc, *weight.shape)``, into ``out`` if given: a whole Conv2d weight per mini-batch, the
+    weight half of the convolution's backward with ``GROUPED_BATCHES`` mini-batches stacked along
+    the channels as groups, position ``j`` of each holding sample ``j`` of its mini-batch (input
     ``(B, m·C_in, H, W)``; one call per ``m`` mini-batches, 1.2–2.9× faster than one call each
     on the small feature maps this path takes)."""
     a, padding = _explicitly_padded(module, a)

@@ -17,9 +17,10 @@ in a chunk, :func:`chunk_bytes`):
   per-draw gathers ``L`` of ``Kc·B`` samples, the ``S`` computed entries of each mini-batch
   (the gradient, made the noise in place) less those ``collect_noise`` has the engine write
   straight into the kept noise (``Workload.in_place``: tensors kept whole, or every kept entry
-  under ``method="entries"``), and ``W`` floats of a piece of per-sample weight gradients. ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of
-  distinct samples among ``Kc`` mini-batches of ``B`` out of ``D`` points
-  (:func:`expected_distinct`); ``G``, ``J``, ``L`` and ``W`` come from :func:`entry_floats`.
+  under ``method="entries"``), and ``W`` floats of a piece of per-sample weight gradients.
+  ``U = D·(1 − (1 − B/D)^Kc)`` is the expected number of distinct samples among ``Kc``
+  mini-batches of ``B`` out of ``D`` points (:func:`expected_distinct`); ``G``, ``J``, ``L`` and
+  ``W`` come from :func:`entry_floats`.
 
 ``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget`` (each rule grows with ``Kc``). The budget bounds these
 estimates, not the process RSS (the model, the data and the kept noise samples come on top).

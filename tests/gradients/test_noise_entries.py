@@ -99,6 +99,67 @@ def _assert_written_into_out(model, loss_fn, x, y, rows, selection, ref, **kwarg
         assert buffers[name][[0, -1]].isnan().all()
 
 
+class _CountBackward(torch.autograd.Function):
+    """Identity that counts the backward passes through it."""
+
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        _CountBackward.calls += 1
+        return g
+
+
+class _Counted(nn.Module):
+    def forward(self, x):
+        return _CountBackward.apply(x)
+
+
+def test_backward_stops_at_the_first_selected_module(loss_fn):
+    """No gradient of the input, nor of anything before the first module with a selected entry."""
+    model = nn.Sequential(_Counted(), nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3)).double()
+    x = torch.randn(8, 6, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 3, (8,))
+    rows = torch.arange(8).reshape(2, 4)
+    selection = select_parameters({n: p.shape for n, p in model.named_parameters()})
+    _CountBackward.calls = 0
+    grads, _ = entry_gradients(model, loss_fn, x, y, rows, selection)
+    assert _CountBackward.calls == 0 and x.grad is None
+    assert all(p.grad is None for p in model.parameters())
+    ref, _ = loop_gradients(model, loss_fn, x.detach()[rows], y[rows])
+    for name in ref:
+        torch.testing.assert_close(grads[name], ref[name], atol=1e-12, rtol=0)
+
+
+class _TokenClassifier(nn.Module):
+    """Token ids → a frozen embedding → Linear over the tokens (an integer input)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(11, 4).requires_grad_(False)
+        self.mix, self.head = nn.Linear(4, 6), nn.Linear(6, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.mix(self.embed(ids))).mean(1))
+
+
+def test_integer_inputs(loss_fn):
+    torch.manual_seed(0)
+    model = _TokenClassifier().double()
+    gen = torch.Generator().manual_seed(1)
+    ids, y = torch.randint(0, 11, (10, 5), generator=gen), torch.randint(0, 3, (10,), generator=gen)
+    rows = torch.randint(0, 10, (4, 3), generator=gen)
+    selection = select_parameters({n: p.shape for n, p in model.named_parameters() if p.requires_grad})
+    grads, _ = entry_gradients(model, loss_fn, ids, y, rows, selection)
+    ref, _ = loop_gradients(model, loss_fn, ids[rows], y[rows])
+    for name in ref:
+        torch.testing.assert_close(grads[name], ref[name], atol=1e-12, rtol=0)
+
+
 def test_loop_engine_writes_into_out(loss_fn):
     model, (x, y) = make_case("cnn", num_points=12)
     model.eval()

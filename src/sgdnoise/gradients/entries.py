@@ -9,8 +9,8 @@ output ``z`` of every module holding a selected entry — the same in every mini
 contribution of an entry is a product of the module input ``a_n`` and ``δ_n`` restricted to
 that entry, and summing the contributions of ``Ω_k`` gives exactly the entry of ``g_k``
 (eq. 1). The forward and the input-gradient half of the backward are thus paid once per
-distinct sample instead of once per draw. Weight gradients are not formed in the backward pass
-when the input is a float tensor (backward to the input only).
+distinct sample instead of once per draw. The backward pass forms neither weight gradients nor
+the gradient of the model's input: it stops at the first module holding a selected entry.
 
 The distinct samples go through the model a piece at a time, and each piece's per-sample
 contributions are summed into the mini-batches at once, by one sparse product with the piece's
@@ -57,6 +57,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.graph import get_gradient_edge
 
 from sgdnoise.gradients.engines import LossFn
 from sgdnoise.gradients.selection import ParameterSelection
@@ -149,32 +150,41 @@ def entry_gradients(
 def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, owners: dict[str, nn.Module], b: int):
     """One forward and backward pass of the samples ``x``: ``(calls, ℓ)`` with ``calls[owner]`` the
     list of ``(a, δ)`` of each call of module ``owner`` (``owners``: name → module; empty if the
-    backward does not reach it) and ``ℓ`` the ``(n,)`` per-sample losses."""
+    backward does not reach it) and ``ℓ`` the ``(n,)`` per-sample losses.
+
+    The backward asks autograd for the gradients at the owners' outputs only (their gradient
+    edges, taken when each output is made, so an in-place op applied to it later does not
+    change what is asked): no parameter gradient and no gradient of the input is formed, and the
+    backward stops at the first owner."""
     inputs: dict[str, list[torch.Tensor]] = defaultdict(list)
-    deltas: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
+    edges: dict[str, list] = defaultdict(list)
 
     def forward_hook(owner: str):
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-            call = len(inputs[owner])
             inputs[owner].append(args[0].detach())
-            if output.requires_grad:  # else the backward never reaches it
-                output.register_hook(lambda g: deltas[owner].__setitem__(call, g.detach()))
+            edges[owner].append(get_gradient_edge(output) if output.requires_grad else None)  # else never reached
 
         return hook
 
     handles = [module.register_forward_hook(forward_hook(o)) for o, module in owners.items()]
     try:
         with torch.enable_grad():
-            wrt = [x.detach().requires_grad_(True)] if x.is_floating_point() else [
-                p for p in model.parameters() if p.requires_grad
-            ]
-            sample_losses = per_sample_losses(loss_fn, model(wrt[0] if x.is_floating_point() else x), y)
-            torch.autograd.grad(sample_losses.sum() / b, wrt, allow_unused=True)  # δ_n = (1/B) ∂ℓ_n/∂z_n
+            sample_losses = per_sample_losses(loss_fn, model(x), y)
     finally:
         for h in handles:
             h.remove()
-    calls = {o: [(a, deltas[o][c]) for c, a in enumerate(inputs[o])] if len(deltas[o]) == len(inputs[o]) else [] for o in owners}
+    asked = [(o, c) for o in owners for c, edge in enumerate(edges[o]) if edge is not None]
+    deltas = dict(zip(asked, _gradients_at(sample_losses.sum() / b, [edges[o][c] for o, c in asked])))  # δ_n = (1/B) ∂ℓ_n/∂z_n
+    reached = {o: all(deltas.get((o, c)) is not None for c in range(len(inputs[o]))) for o in owners}
+    calls = {o: [(a, deltas[o, c].detach()) for c, a in enumerate(inputs[o])] if reached[o] else [] for o in owners}
     return calls, sample_losses.detach()
+
+
+def _gradients_at(loss: torch.Tensor, edges: list) -> tuple:
+    """``∂loss/∂z`` at each gradient edge (``None`` where the loss does not depend on it)."""
+    if not edges or not loss.requires_grad:
+        return (None,) * len(edges)
+    return torch.autograd.grad(loss, edges, allow_unused=True)
 
 
 def summed_per_mini_batch(positions: int) -> bool:

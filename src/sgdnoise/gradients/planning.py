@@ -38,8 +38,9 @@ Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU, one thread):
   B = 8 and 4.0–8.7× at B = 32, ahead of ``vmap``);
 - ``entries`` also for convolutional nets when a budget-sized chunk draws every distinct sample
   at least ``REUSE_FOR_CONV`` times on average (``Kc·B/U``): each distinct sample's forward,
-  backward and weight gradients are then paid once (the engine alone, a small CNN and ResNet-20:
-  1.5–1.8× the loop at 2.3 draws per sample, 2.7–2.8× at 4, ResNet-20 6× at 9; 0.9–1.4× at 1.6);
+  backward and weight gradients are then paid once (the engine alone, one chunk, one thread, a
+  small CNN / ResNet-20 (32×32) at B = 32: 0.95× the loop at 1.27 draws per distinct sample,
+  1.36× / 1.13× at 1.58, 1.54× / 1.46× at 1.93, 2.1× / 1.9× at 2.3, 7.1× (CNN) at 9);
 - else ``vmap`` for models of at most ``VMAP_MAX_PARAMS`` trainable parameters without
   convolutions or BatchNorm, and ``loop`` otherwise (vmap is slower than the loop on CNNs and
   CIFAR ResNets on CPU, and needs far more memory).
@@ -60,7 +61,7 @@ from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 
 METHODS = ("auto", "loop", "vmap", "entries")
 VMAP_MAX_PARAMS = 100_000
-REUSE_FOR_CONV = 2.0
+REUSE_FOR_CONV = 1.5
 PIECE_BYTES = 32 << 20
 _VMAP_SLOW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
 

@@ -34,8 +34,8 @@ time; a budget below one sample (``m < 1``) is an error.
 Engine rule for ``method="auto"`` (benchmarks/bench_noise.py, CPU, one thread):
 
 - ``entries`` when every trainable parameter sits in a module it supports and the model has no
-  convolution: dense nets (the whole collection of a 6.6k-parameter MLP 6.4–11.9× the loop at
-  B = 8 and 4.0–8.7× at B = 32, ahead of ``vmap``);
+  convolution: dense nets (the whole collection of a 6.6k-parameter MLP 6.6–10.0× the loop at
+  B = 8 and 3.9–8.3× at B = 32, ahead of ``vmap``);
 - ``entries`` also for convolutional nets when a budget-sized chunk draws every distinct sample
   at least ``REUSE_FOR_CONV`` times on average (``Kc·B/U``): each distinct sample's forward,
   backward and weight gradients are then paid once (the engine alone, one chunk, one thread, a

@@ -263,7 +263,7 @@ class _KeptNoise:
     def __init__(self, selection: ParameterSelection, params: dict[str, torch.Tensor], num_batches: int):
         layout = {n: selection.shapes[n] if selection.entries[n] is None else (selection.count(n),) for n in selection.names}
         self.noise = {n: params[n].new_empty((num_batches, *shape)) for n, shape in layout.items()}
-        self.losses = torch.empty(num_batches, dtype=torch.float64, device=next(iter(params.values())).device)
+        self.losses = torch.empty(num_batches, dtype=torch.float64)  # on the CPU, whatever the engine used
 
     def rows(self, start: int, stop: int) -> dict[str, torch.Tensor]:
         """The kept noise of mini-batches ``start…stop−1`` (views)."""

@@ -19,7 +19,7 @@ class NoiseResult:
     - ``batch_indices``: ``(K, B)`` int64, row k is ``Ω_k``.
     - ``noise``: ``name → (K, *shape)`` for a whole selected tensor, ``(K, n)`` for ``n`` sampled
       entries (their flat indices in ``selection``).
-    - ``losses``: ``(K,)`` mean loss of each mini-batch.
+    - ``losses``: ``(K,)`` float64 on the CPU, the mean loss of each mini-batch.
     - ``stats``: running mean/var/skew of the noise per entry (every parameter, or the selected
       entries only for the ``entries`` engine; see ``stats.scope``).
     - ``method``: the engine used; ``chunk_size``: mini-batches per chunk.

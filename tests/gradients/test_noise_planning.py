@@ -45,10 +45,10 @@ def test_chunk_size_rule():
     # loop: one mini-batch's activations at a time, s·(Kc·3P + 2·B·A)
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 8 * 50)) == 7
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 4 * 50), micro_batch=4) == 7
-    # entries: s·(Up·(3A + G) + U·J + Kc·(B·L + S) + W), U expected distinct, Up = min(U, piece)
+    # entries: 1.25·s·(Up·(3A + G) + U·J + Kc·(B·L + S) + W), U expected distinct, Up = min(U, piece)
     def entries_bytes(kc: int, d: int, a: int = 50, piece: float = math.inf, s: int = 1000) -> float:
         distinct = d * (1 - (1 - 8 / d) ** kc)
-        return 4 * (min(distinct, piece) * (3 * a + 24) + distinct * 20 + kc * (8 * 12 + s) + 1000)
+        return 1.25 * 4 * (min(distinct, piece) * (3 * a + 24) + distinct * 20 + kc * (8 * 12 + s) + 1000)
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000))) == 3
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000)) - 1) == 2
     # gradients written straight into the kept noise are not counted (S − in_place)

@@ -1,7 +1,7 @@
 """K mini-batch gradients: sgdnoise's engines vs the plain loop, BackPACK BatchGrad and Opacus.
 
-Run:  python3 benchmarks/bench_noise.py                 (about 6 minutes on 2 CPU cores)
-      python3 benchmarks/bench_noise.py --threads 1 2   (every case with 1, then 2 threads)
+Run:  python3 benchmarks/bench_noise.py                 (about 10 minutes on 2 CPU cores)
+      python3 benchmarks/bench_noise.py --threads 1 2   (every case with 1, then 2 threads; about 22 minutes)
       python3 benchmarks/bench_noise.py --quick         (smaller K, for a smoke test)
 
 Cases: the grid (MLP, CNN, ResNet-20 × B ∈ {8, 32, 128}, D = 2048 random points, every method)
@@ -42,10 +42,11 @@ their speed-up. Reusing the forward and input-gradient halves of a point drawn s
 (``entries``) is the only way below it.
 
 Timing: with one thread, CPU seconds of the child (the wall time on an idle machine, much less
-disturbed by other jobs); with more threads, wall seconds (run those on an idle machine). A run of the K mini-batches
-that takes more than 2 s is timed once; shorter ones are timed in 3 windows of at least 0.5 s
-each (the same run repeated), and the best window's mean counts — the kernel samples CPU time
-per scheduler tick, which a single run of a few milliseconds (the MLP) would mis-measure.
+disturbed by other jobs); with more threads, wall seconds (run those on an idle machine). A run
+of the K mini-batches that takes more than 2 s is timed once; shorter ones are timed in 3
+windows of at least 0.5 s each (the same run repeated), and the best window's mean counts — the
+kernel samples CPU time per scheduler tick, which a single run of a few milliseconds (the MLP)
+would mis-measure.
 """
 
 from __future__ import annotations

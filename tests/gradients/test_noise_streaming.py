@@ -57,9 +57,11 @@ def _assert_same(a, b):
             torch.testing.assert_close(getattr(a.stats, key)[name], getattr(b.stats, key)[name], atol=0, rtol=0, equal_nan=True)
 
 
-def test_killed_run_resumes_to_identical_result(tmp_path, monkeypatch, loss_fn):
+@pytest.mark.parametrize("params, method", [(2, "loop"), (None, "entries")])  # copied into, or written in, the kept noise
+def test_killed_run_resumes_to_identical_result(params, method, tmp_path, monkeypatch, loss_fn):
     model, data = make_case("resnet")
-    kwargs = dict(batch_size=8, num_batches=11, seed=9, params=2, method="loop", memory_budget=budget_for(model, data, 8, 1))
+    budget = budget_for(model, data, 8, 1, method, params)
+    kwargs = dict(batch_size=8, num_batches=11, seed=9, params=params, method=method, memory_budget=budget)
     reference = collect_noise(model, loss_fn, data, out=tmp_path / "ref", **kwargs)
 
     # Kill the run after chunk 4's file is written but before the state counts it.

@@ -159,3 +159,9 @@ def test_entry_floats_of_each_kind_of_tensor():
     assert whole == EntryFloats(per_sample=3, joined=50 + 21, gathered=50, weight_piece=2 * WEIGHT_PIECE_BYTES // 4)
     sampled = entry_floats(select_parameters(shapes, 2, seed=0), probe)
     assert sampled == EntryFloats(per_sample=2 * 16, joined=0, gathered=0, weight_piece=0)  # 2 entries × 4×4 pixels
+    # a whole 2-D weight outside Linear/Conv2d (a LayerNorm over two axes) is a per-sample product, as in the engine
+    norm = nn.Sequential(nn.LayerNorm((3, 4)), nn.Flatten(), nn.Linear(12, 2))
+    norm_probe = probe_model(norm, torch.randn(1, 3, 4), owners={"0", "2"})
+    assert norm_probe.weight_paths == {"2"}
+    norm_shapes = {n: p.shape for n, p in norm.named_parameters()}
+    assert entry_floats(select_parameters(norm_shapes), norm_probe) == EntryFloats(per_sample=12, joined=14, gathered=14)

@@ -63,6 +63,7 @@ from sgdnoise.gradients.engines import LossFn
 from sgdnoise.gradients.selection import ParameterSelection
 
 SUPPORTED_MODULES = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
+WEIGHT_PATH_MODULES = (nn.Linear, nn.Conv2d)  # whose whole weights go per sample or per mini-batch (module docstring)
 WEIGHT_PIECE_BYTES = 4 << 20
 PER_SAMPLE_POSITIONS = 16
 GROUPED_BATCHES = 16
@@ -117,7 +118,7 @@ def entry_gradients(
     products = {  # tensors summed from per-sample products of their selected entries (flat indices)
         name: selection.flat_indices(name).to(x.device) for name in selection.names
         if selection.entries[name] is not None or name.rpartition(".")[2] != "weight"
-        or not isinstance(modules[name.rpartition(".")[0]], (nn.Linear, nn.Conv2d))
+        or not isinstance(modules[name.rpartition(".")[0]], WEIGHT_PATH_MODULES)
     }
     for start in range(0, u, piece):
         calls_of, losses = _factors(model, loss_fn, x[start : start + piece], y[start : start + piece], owners, b)

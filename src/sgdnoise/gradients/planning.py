@@ -59,7 +59,12 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.entries import WEIGHT_PIECE_BYTES, entries_unsupported_reason, summed_per_mini_batch
+from sgdnoise.gradients.entries import (
+    WEIGHT_PATH_MODULES,
+    WEIGHT_PIECE_BYTES,
+    entries_unsupported_reason,
+    summed_per_mini_batch,
+)
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 
 METHODS = ("auto", "loop", "vmap", "entries")
@@ -75,13 +80,16 @@ class ModelProbe:
     """Sizes measured once: trainable parameters ``P``, leaf outputs per sample ``A``, bytes per
     float ``itemsize``, and for each module holding a computed entry (``owner``, summed over its
     calls) ``positions[owner]``, the per-sample spatial size ``T`` (tokens, pixels) of its
-    output, and ``factors[owner]``, the floats of its input and output for one sample."""
+    output, and ``factors[owner]``, the floats of its input and output for one sample;
+    ``weight_paths``, the owners whose whole weight takes the engine's weight paths (Linear,
+    Conv2d)."""
 
     num_params: int
     activations_per_sample: int
     itemsize: int
     positions: Mapping[str, int] = field(default_factory=dict)
     factors: Mapping[str, int] = field(default_factory=dict)
+    weight_paths: frozenset[str] = frozenset()
 
 
 def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelProbe:
@@ -116,6 +124,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
         itemsize=params[0].element_size() if params else 4,
         positions=positions,
         factors=factors,
+        weight_paths=frozenset(n for n, m in leaves if n in owners and isinstance(m, WEIGHT_PATH_MODULES)),
     )
 
 
@@ -188,8 +197,9 @@ def fits_one_mini_batch(probe: ModelProbe, method: str, work: Workload, memory_b
 def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloats:
     """The entries engine's floats for ``selection`` (module docstring; ``T`` = output positions
     of the owner module): ``G``, the widest per-sample temporary, a tensor's selected entries × T
-    (its size for a whole 1-D tensor); ``J``, the input + output floats of the modules of all
-    whole weights summed per mini-batch (``entries.summed_per_mini_batch``), and ``L`` the
+    (its size for a whole tensor outside the weight paths: biases, norms); ``J``, the input +
+    output floats of the modules of all whole weights summed per mini-batch
+    (``entries.summed_per_mini_batch``), and ``L`` the
     widest of them; ``W``, a piece of per-sample gradients of the largest other whole
     weight and its stacked copies, ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
     per_sample, joined, gathered, weight_piece = [0], [0], [0], [0]
@@ -198,7 +208,7 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
         positions = probe.positions.get(owner, 1)
         if selection.entries[name] is not None:
             per_sample.append(selection.count(name) * positions)
-        elif len(shape) < 2:
+        elif name.rpartition(".")[2] != "weight" or owner not in probe.weight_paths:
             per_sample.append(selection.count(name))
         elif summed_per_mini_batch(positions):
             factors = probe.factors.get(owner, sum(shape))

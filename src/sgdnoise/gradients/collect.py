@@ -165,7 +165,7 @@ class _Run:
             kept.add(starts[c], *store.read_chunk(c))
         for c in _progress(range(done, len(starts)), progress, total=len(starts), completed=done):
             stop = min(starts[c] + chunk, num_batches)
-            noise, losses = self.chunk_noise(starts[c], stop, full_grad, moments, self.direct(kept.rows(starts[c], stop)))
+            noise, losses = self.chunk_noise(starts[c], stop, full_grad, moments, kept.rows(starts[c], stop))
             kept.add(starts[c], noise, losses)
             if store is not None:
                 store.write_chunk(c, noise, losses)
@@ -197,12 +197,12 @@ class _Run:
         return {n: kept_rows[n] for n in _written_in_place(self.selection, self.computed)}
 
     def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments,
-                    out: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
+                    kept_rows: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
         """Kept noise ``name → (stop−start, ...)`` and losses of mini-batches ``start…stop−1``;
-        merges the chunk's computed noise into ``moments``. ``out``: where to write the gradients
-        of computed tensors (see :meth:`direct`)."""
+        merges the chunk's computed noise into ``moments``. ``kept_rows``: the chunk's kept
+        noise, where the engine writes what it can (see :meth:`direct`)."""
         idx = self.batch_indices[start:stop]
-        grads, losses = self.gradients(idx, out)
+        grads, losses = self.gradients(idx, kept_rows)
         _check_finite_chunk(grads, losses, start)
         noise = {n: g.neg_().add_(self.computed.take(n, full_grad[n][None])) for n, g in grads.items()}  # ∇U − g_k, in g's storage
         moments.update(noise)
@@ -210,9 +210,11 @@ class _Run:
             return noise, losses
         return {n: self.selection.take(n, noise[n]) for n in self.selection.names}, losses
 
-    def gradients(self, idx: torch.Tensor, out: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
+    def gradients(self, idx: torch.Tensor, kept_rows: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
         """Mini-batch gradients (``computed`` entries) and losses of the mini-batches ``idx`` ``(Kc, B)``,
-        written into ``out[name]`` where given (not by the vmap engine)."""
+        written into ``kept_rows`` where their layouts agree (:meth:`direct`; not by the vmap
+        engine). The layout is that of the engine that runs, so it changes on a fall back."""
+        out = self.direct(kept_rows)
         if self.engine == "loop":
             return loop_gradients(self.model, self.loss_fn, *self.samples(idx), self.micro_batch, out=out)
         try:
@@ -230,7 +232,7 @@ class _Run:
                 raise
             warnings.warn(f"the {self.engine} engine cannot take this model ({exc}); falling back to the loop", stacklevel=4)
             self.engine = "loop"
-            return self.gradients(idx, out)
+            return self.gradients(idx, kept_rows)
 
     def samples(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The samples of mini-batches ``idx`` ``(Kc, B)`` as ``x`` ``(Kc, B, ...)`` and ``y`` ``(Kc, B, ...)``."""

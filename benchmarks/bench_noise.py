@@ -69,7 +69,7 @@ PER_SAMPLE_PASS = 256
 MODELS = {"mlp": 256, "cnn": 32, "resnet20": 8}  # name -> K
 BATCH_SIZES = (8, 32, 128)
 GRID_POINTS = 2048  # data size of the grid: K·B ≤ 4096 draws, little reuse of samples (CNN, ResNet-20)
-REUSE_CASES = (  # (model, B, K, D): 4 and 9–16 draws per point (500 mini-batches of 32 from the digits: 8.9)
+REUSE_CASES = (  # (model, B, K, D): 4–22 draws per point (500 mini-batches of 32 from the digits: 8.9)
     ("mlp", 32, 256, 512), ("cnn", 32, 64, 512), ("cnn", 32, 144, 512), ("resnet20", 32, 16, 128), ("resnet20", 32, 36, 128),
     ("resnet20-8x8", 32, 500, 1797), ("resnet20-8x8", 400, 100, 1797),
 )

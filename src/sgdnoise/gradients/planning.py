@@ -199,9 +199,9 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
     of the owner module): ``G``, the widest per-sample temporary, a tensor's selected entries × T
     (its size for a whole tensor outside the weight paths: biases, norms); ``J``, the input +
     output floats of the modules of all whole weights summed per mini-batch
-    (``entries.summed_per_mini_batch``), and ``L`` the
-    widest of them; ``W``, a piece of per-sample gradients of the largest other whole
-    weight and its stacked copies, ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
+    (``entries.summed_per_mini_batch``), and ``L`` the widest of them; ``W``, a piece of
+    per-sample gradients of the largest other whole weight and the convolution's scratch of the
+    same size (a single call peaked at about twice its output), ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
     per_sample, joined, gathered, weight_piece = [0], [0], [0], [0]
     for name in selection.names:
         owner, shape = name.rpartition(".")[0], selection.shapes[name]

@@ -32,6 +32,26 @@ def test_running_stats_match_scipy_on_all_parameters(method, loss_fn):
         np.testing.assert_allclose(result.stats.skew[name].numpy()[ok], sps.skew(u, axis=0, bias=True)[ok], rtol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["loop", "entries"])
+def test_stats_of_a_run_that_keeps_everything_are_computed_on_use(method, loss_fn):
+    model, data = make_case("cnn")
+    kwargs = dict(batch_size=8, num_batches=13, seed=0, method=method)
+    kept = collect_noise(model, loss_fn, data, params=None, memory_budget=budget_for(model, data, 8, 3, method), **kwargs)
+    assert kept.streamed_stats is None and kept.chunk_size < 13  # nothing streamed, over several chunks
+    # A run that keeps fewer entries than it computes streams its statistics (of every entry).
+    streamed = collect_noise(model, loss_fn, data, params=2, **kwargs)
+    assert (streamed.streamed_stats is None) == (method == "entries")  # "entries" computes only the kept entries
+    assert kept.stats.scope == "all" and kept.stats.count == 13
+    for name, u in kept.noise.items():
+        u = u.double().numpy()
+        np.testing.assert_allclose(kept.stats.mean[name], u.mean(0), rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(kept.stats.var[name], u.var(0, ddof=1), rtol=1e-4, atol=1e-12)
+        if method == "loop":
+            for key in ("mean", "var"):
+                torch.testing.assert_close(getattr(kept.stats, key)[name], getattr(streamed.stats, key)[name], rtol=1e-4, atol=1e-9)
+    assert kept.stats is kept.stats  # computed once
+
+
 def test_running_moments_merge_is_order_free():
     gen = torch.Generator().manual_seed(0)
     x = -torch.rand(50, 4, generator=gen, dtype=torch.float64).log()  # skewed (exponential) draws

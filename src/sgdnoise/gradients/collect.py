@@ -173,13 +173,15 @@ class _Run:
             del noise, losses  # kept; freed before the next chunk's gradients are made
         if store is not None and saved.get("status") != "complete":
             store.finish(saved)
+        streamed = moments.count == num_batches  # else every computed entry was kept (or a fall back changed that)
         return NoiseResult(
             full_grad=full_grad,
             batch_indices=self.batch_indices,
             noise=kept.noise,
             selection=self.selection,
             losses=kept.losses,
-            stats=moments.result("all" if self._computes_everything() else "selected"),
+            streamed_stats=moments.result("all" if _keeps_everything(self.computed, self.everything) else "selected") if streamed else None,
+            stats_scope="all" if _keeps_everything(self.selection, self.everything) else "selected",
             method=self.engine,
             chunk_size=chunk,
             seed=seed if isinstance(seed, int) else None,
@@ -187,9 +189,10 @@ class _Run:
             num_points=self.source.size,
         )
 
-    def _computes_everything(self) -> bool:
-        trainable = trainable_parameters(self.model)
-        return set(self.computed.names) == set(trainable) and all(i is None for i in self.computed.entries.values())
+    def _streams_stats(self) -> bool:
+        """Whether the noise statistics are streamed chunk by chunk: only when some computed
+        noise is not kept (else :class:`NoiseResult` computes them from the kept noise on use)."""
+        return not (self.computed is self.selection or _keeps_everything(self.selection, self.computed))
 
     def direct(self, kept_rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The part of ``kept_rows`` (kept noise of a chunk) whose layout is that of the computed
@@ -199,13 +202,14 @@ class _Run:
     def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments,
                     kept_rows: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
         """Kept noise ``name → (stop−start, ...)`` and losses of mini-batches ``start…stop−1``;
-        merges the chunk's computed noise into ``moments``. ``kept_rows``: the chunk's kept
-        noise, where the engine writes what it can (see :meth:`direct`)."""
+        merges the chunk's computed noise into ``moments`` (if streamed). ``kept_rows``: the
+        chunk's kept noise, where the engine writes what it can (see :meth:`direct`)."""
         idx = self.batch_indices[start:stop]
         grads, losses = self.gradients(idx, kept_rows)
         _check_finite_chunk(grads, losses, start)
         noise = {n: g.neg_().add_(self.computed.take(n, full_grad[n][None])) for n, g in grads.items()}  # ∇U − g_k, in g's storage
-        moments.update(noise)
+        if self._streams_stats():
+            moments.update(noise)
         if self.computed is self.selection:
             return noise, losses
         return {n: self.selection.take(n, noise[n]) for n in self.selection.names}, losses
@@ -288,6 +292,12 @@ def _written_in_place(selection: ParameterSelection, computed: ParameterSelectio
     if computed is selection:
         return list(selection.names)
     return [n for n in selection.names if selection.entries[n] is None and computed.entries[n] is None]
+
+
+def _keeps_everything(selection: ParameterSelection, computed: ParameterSelection) -> bool:
+    """Whether ``selection`` holds every entry of ``computed``, both as whole tensors."""
+    return set(selection.names) == set(computed.names) and all(
+        selection.entries[n] is None and computed.entries[n] is None for n in computed.names)
 
 
 def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
 
-from sgdnoise.gradients.running import NoiseStats
+from sgdnoise.gradients.running import NoiseStats, RunningMoments
 from sgdnoise.gradients.selection import ParameterSelection
 
 
@@ -20,8 +21,11 @@ class NoiseResult:
     - ``noise``: ``name → (K, *shape)`` for a whole selected tensor, ``(K, n)`` for ``n`` sampled
       entries (their flat indices in ``selection``).
     - ``losses``: ``(K,)`` float64 on the CPU, the mean loss of each mini-batch.
-    - ``stats``: running mean/var/skew of the noise per entry (every parameter, or the selected
-      entries only for the ``entries`` engine; see ``stats.scope``).
+    - ``stats``: mean/var/skew of the noise per entry (every parameter, or the selected entries
+      only for the ``entries`` engine; see ``stats.scope``). Streamed chunk by chunk during the
+      run (``streamed_stats``) when some computed noise is not kept; when all of it is kept
+      (``streamed_stats`` is None) they are computed from ``noise`` on first access, so a run that
+      keeps everything does not pay for them unless they are used.
     - ``method``: the engine used; ``chunk_size``: mini-batches per chunk.
     """
 
@@ -30,12 +34,21 @@ class NoiseResult:
     noise: dict[str, torch.Tensor]
     selection: ParameterSelection
     losses: torch.Tensor
-    stats: NoiseStats
+    streamed_stats: NoiseStats | None
+    stats_scope: str
     method: str
     chunk_size: int
     seed: int | None
     replacement: bool
     num_points: int
+
+    @cached_property
+    def stats(self) -> NoiseStats:
+        if self.streamed_stats is not None:
+            return self.streamed_stats
+        moments = RunningMoments()
+        moments.update(self.noise)
+        return moments.result(self.stats_scope)
 
     @property
     def num_batches(self) -> int:

@@ -114,10 +114,10 @@ def entry_gradients(
     out = out or {}
     batches = _Batches(rows, u, out)
     joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}  # weight name -> factors of its module
+    weight_owners = weight_path_owners(owners)
     products = {  # tensors summed from per-sample products of their selected entries (flat indices)
         name: selection.flat_indices(name).to(x.device) for name in selection.names
-        if selection.entries[name] is not None or name.rpartition(".")[2] != "weight"
-        or not isinstance(modules[name.rpartition(".")[0]], WEIGHT_PATH_MODULES)
+        if not on_weight_path(selection, name, weight_owners)
     }
     sums: dict[str, torch.Tensor] = {}  # name -> (Kc, width), summed into (in out[name] if given)
     for start in range(0, u, piece):
@@ -186,6 +186,19 @@ def _gradients_at(loss: torch.Tensor, edges: list) -> tuple:
     if not edges or not loss.requires_grad:
         return (None,) * len(edges)
     return torch.autograd.grad(loss, edges, allow_unused=True)
+
+
+def weight_path_owners(modules: dict[str, nn.Module]) -> frozenset[str]:
+    """The names among ``modules`` whose whole weight takes the weight paths (``WEIGHT_PATH_MODULES``)."""
+    return frozenset(n for n, m in modules.items() if isinstance(m, WEIGHT_PATH_MODULES))
+
+
+def on_weight_path(selection: ParameterSelection, name: str, owners: frozenset[str]) -> bool:
+    """Whether tensor ``name`` takes the weight paths (per sample or per mini-batch, module
+    docstring): a whole ``weight`` of one of ``owners`` (:func:`weight_path_owners`). The other
+    tensors, and sampled entries, are summed from per-sample products of their entries."""
+    owner, _, attr = name.rpartition(".")
+    return selection.entries[name] is None and attr == "weight" and owner in owners
 
 
 def summed_per_mini_batch(positions: int) -> bool:

@@ -60,10 +60,11 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients.entries import (
-    WEIGHT_PATH_MODULES,
     WEIGHT_PIECE_BYTES,
     entries_unsupported_reason,
+    on_weight_path,
     summed_per_mini_batch,
+    weight_path_owners,
 )
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 
@@ -124,7 +125,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
         itemsize=params[0].element_size() if params else 4,
         positions=positions,
         factors=factors,
-        weight_paths=frozenset(n for n, m in leaves if n in owners and isinstance(m, WEIGHT_PATH_MODULES)),
+        weight_paths=weight_path_owners({n: m for n, m in leaves if n in owners}),
     )
 
 
@@ -206,10 +207,8 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
     for name in selection.names:
         owner, shape = name.rpartition(".")[0], selection.shapes[name]
         positions = probe.positions.get(owner, 1)
-        if selection.entries[name] is not None:
-            per_sample.append(selection.count(name) * positions)
-        elif name.rpartition(".")[2] != "weight" or owner not in probe.weight_paths:
-            per_sample.append(selection.count(name))
+        if not on_weight_path(selection, name, probe.weight_paths):
+            per_sample.append(selection.count(name) * (positions if selection.entries[name] is not None else 1))
         elif summed_per_mini_batch(positions):
             factors = probe.factors.get(owner, sum(shape))
             joined.append(factors)

@@ -207,7 +207,7 @@ class _Run:
         idx = self.batch_indices[start:stop]
         grads, losses = self.gradients(idx, kept_rows)
         _check_finite_chunk(grads, losses, start)
-        noise = {n: g.neg_().add_(self.computed.take(n, full_grad[n][None])) for n, g in grads.items()}  # ∇U − g_k, in g's storage
+        noise = {n: torch.sub(self.computed.take(n, full_grad[n][None]), g, out=g) for n, g in grads.items()}  # ∇U − g_k, in g's storage
         if self._streams_stats():
             moments.update(noise)
         if self.computed is self.selection:

@@ -23,11 +23,12 @@ mini-batches, in chunks of the memory budget: K mini-batch gradients of every pa
 nothing else (``entries`` for the MLP, and for conv nets when the chunks reuse samples;
 ``loop`` otherwise); ``ours-auto`` / ``ours-vmap`` / ``ours-loop`` — the whole
 ``collect_noise(params=None)`` (``full_grad`` given, so only the K mini-batch gradients are
-computed, plus the noise and running statistics of every entry); ``ours-auto+heap`` —
+computed, plus the noise of every entry; all of it is kept, so the statistics are not streamed
+but computed from it when read, which the bench does not do); ``ours-auto+heap`` —
 ``ours-auto`` in a process whose allocator keeps freed memory
 (``sgdnoise.parallel.retain_freed_memory``, what the ``sgdnoise`` command does);
-``ours-entries`` — ``collect_noise(params=<10 entries per tensor>, method="entries")``, keeping
-and summarising only sampled entries; ``backpack`` — ``BatchGrad`` per-sample gradients of all
+``ours-entries`` — ``collect_noise(params=<10 entries per tensor>, method="entries")``,
+computing and keeping only sampled entries; ``backpack`` — ``BatchGrad`` per-sample gradients of all
 parameters summed per mini-batch; ``opacus`` — ``GradSampleModule`` per-sample gradients.
 Per-sample methods process 256 samples per pass. BackPACK's converter fails on
 ``build_model("resnet20")`` under torch 2.13, so for ResNet-20 BackPACK runs on a twin built

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from sgdnoise.gradients import ParameterSelection, collect_noise, sample_batch_indices, select_parameters
-from sgdnoise.gradients.sampling import sample_batch_indices_per_stream
+from sgdnoise.gradients.sampling import _floyd_subsets, sample_batch_indices_per_stream
 
 SHAPES = {"a.weight": (4, 3), "a.bias": (4,), "b.weight": (2, 4), "b.bias": (2,)}
 
@@ -86,6 +86,23 @@ def test_batch_indices_are_uniform_subsets(num_points, batch_size):
     expected = rows.shape[0] / len(subsets)
     chi2 = sum((counts.get(s, 0) - expected) ** 2 / expected for s in subsets)
     assert chi2 < scipy.stats.chi2.ppf(1 - 1e-4, len(subsets) - 1)
+
+
+def test_floyd_rows_are_those_of_the_sequential_algorithm():
+    """The loop-free Floyd equals Floyd's algorithm run draw by draw on the same uniforms,
+    including rows where a replacement m_i is drawn again later (chains of replacements)."""
+    gen = torch.Generator().manual_seed(0)
+    for num_points, batch_size in [(12, 8), (40, 17), (2048, 32), (9, 9)]:
+        uniforms = torch.rand(3000, batch_size, generator=gen, dtype=torch.float64)
+        expected = []
+        for u in uniforms.tolist():
+            row = []
+            for j, uj in enumerate(u):
+                m = num_points - batch_size + j
+                t = int(uj * (m + 1))
+                row.append(m if t in row else t)
+            expected.append(row)
+        assert torch.equal(_floyd_subsets(num_points, uniforms), torch.tensor(expected))
 
 
 @pytest.mark.parametrize("num_points, batch_size", [(100, 5), (100, 50)])  # both algorithms

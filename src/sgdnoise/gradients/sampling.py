@@ -70,16 +70,33 @@ def _floyd_uniforms(batch_size: int, num_batches: int, gen: torch.Generator) -> 
 
 
 def _floyd_subsets(num_points: int, uniforms: torch.Tensor) -> torch.Tensor:
-    """Floyd's algorithm (Bentley & Floyd 1987), vectorised over rows: for ``m = D−B … D−1`` take
-    ``t = ⌊u·(m+1)⌋`` uniform in ``{0 … m}`` (``u`` a float64 uniform; bias below ``D/2⁵³``), or
-    ``m`` if ``t`` is already in the row. ``uniforms``: ``(rows, B)``."""
+    """Floyd's algorithm (Bentley & Floyd 1987), vectorised over rows: for ``j = 0 … B−1`` and
+    ``m_j = D−B+j``, draw ``t_j = ⌊u_j·(m_j+1)⌋`` uniform in ``{0 … m_j}`` (``u`` a float64 uniform;
+    bias below ``D/2⁵³``) and take ``m_j`` instead if ``t_j`` is already in the row. ``uniforms``:
+    ``(rows, B)``.
+
+    Computed without a loop over ``j``: ``t_j`` is in the row if it equals an earlier draw ``t_i``
+    (kept, or replaced because its value was already there), or equals ``m_i`` for the one
+    ``i = t_j − (D−B) < j`` when that position was replaced. So the replaced positions are the
+    fixed point of ``R = dup ∪ {j : i(j) ∈ R}``, reached after as many rounds as the longest such
+    chain (rarely more than two)."""
     batch_size = uniforms.shape[1]
-    bounds = torch.arange(num_points - batch_size + 1, num_points + 1, dtype=torch.float64)
-    rows = (uniforms * bounds).long()
-    for j in range(1, batch_size):
-        taken = (rows[:, :j] == rows[:, j : j + 1]).any(1)
-        rows[:, j] = torch.where(taken, num_points - batch_size + j, rows[:, j])
-    return rows
+    base = num_points - batch_size
+    bounds = torch.arange(base + 1, num_points + 1, dtype=torch.float64)
+    draws = (uniforms * bounds).long()
+    ordered, order = draws.sort(dim=1, stable=True)  # equal draws in position order
+    repeats = torch.zeros_like(ordered, dtype=torch.bool)
+    repeats[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+    replaced = torch.zeros_like(repeats).scatter_(1, order, repeats)  # t_j equals an earlier t_i
+    position = draws - base  # i with m_i = t_j, valid where 1 ≤ i < j
+    points_back = (position >= 1) & (position < torch.arange(batch_size))
+    source = position.clamp(0, batch_size - 1)
+    while True:
+        grown = replaced | (points_back & replaced.gather(1, source))
+        if torch.equal(grown, replaced):
+            break
+        replaced = grown
+    return torch.where(replaced, base + torch.arange(batch_size), draws)
 
 
 def _top_uniform_subsets(num_points: int, batch_size: int, num_batches: int, gen: torch.Generator) -> torch.Tensor:

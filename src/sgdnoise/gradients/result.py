@@ -44,6 +44,7 @@ class NoiseResult:
 
     @cached_property
     def stats(self) -> NoiseStats:
+        """The streamed statistics, or those of the kept noise (computed once, on first access)."""
         if self.streamed_stats is not None:
             return self.streamed_stats
         moments = RunningMoments()

@@ -6,7 +6,8 @@ they return ``(grads, losses)`` with ``grads[name]`` of shape ``(Kc, *param.shap
 mini-batch (a scalar), as ``nn.CrossEntropyLoss()`` does.
 
 - :func:`loop_gradients`: one ``torch.autograd.grad`` per mini-batch (also the brute-force
-  reference). Best for convolutional nets with BatchNorm on CPU.
+  reference), conv weights channels-last (:mod:`sgdnoise.gradients.layout`). Best for
+  convolutional nets with BatchNorm on CPU.
 - :func:`vmap_gradients`: ``torch.func.vmap(grad_and_value(loss))`` over the leading axis,
   the model called through ``torch.func.functional_call``. Best for small dense nets.
 """
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
+from sgdnoise.gradients.layout import channels_last_weights
 from sgdnoise.gradients.modes import trainable_parameters
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -41,16 +43,17 @@ def loop_gradients(
     losses = torch.zeros(x.shape[0], dtype=torch.float64)
     b = x.shape[1]
     step = micro_batch or b
-    for k in range(x.shape[0]):
-        for start in range(0, b, step):
-            weight = min(step, b - start) / b
-            with torch.enable_grad():
-                loss = loss_fn(model(x[k, start : start + step]), y[k, start : start + step])
-                g = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-            losses[k] += weight * loss.detach().double()
-            for (n, p), gk in zip(params.items(), g):
-                if gk is not None:
-                    grads[n][k].add_(gk, alpha=weight)
+    with channels_last_weights(model):
+        for k in range(x.shape[0]):
+            for start in range(0, b, step):
+                weight = min(step, b - start) / b
+                with torch.enable_grad():
+                    loss = loss_fn(model(x[k, start : start + step]), y[k, start : start + step])
+                    g = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+                losses[k] += weight * loss.detach().double()
+                for (n, p), gk in zip(params.items(), g):
+                    if gk is not None:
+                        grads[n][k].add_(gk, alpha=weight)
     return grads, losses
 
 

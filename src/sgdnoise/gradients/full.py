@@ -7,12 +7,14 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients.engines import LossFn
+from sgdnoise.gradients.layout import channels_last_weights
 from sgdnoise.gradients.modes import trainable_parameters
 from sgdnoise.gradients.source import IndexedData
 
 
 def full_gradient(model: nn.Module, loss_fn: LossFn, data: IndexedData, *, samples_per_pass: int) -> dict[str, torch.Tensor]:
-    """``name → ∇U`` over all ``D`` points, ``samples_per_pass`` points per forward pass.
+    """``name → ∇U`` over all ``D`` points, ``samples_per_pass`` points per forward pass (conv
+    weights channels-last, :mod:`sgdnoise.gradients.layout`).
 
     With ``loss_fn`` the mean over its batch, pass ``c`` of ``n_c`` points contributes
     ``(n_c/D)·∇ loss_fn(pass c)``, which sums to ``(1/D) Σ_j ∇U_j``. Raises
@@ -21,15 +23,16 @@ def full_gradient(model: nn.Module, loss_fn: LossFn, data: IndexedData, *, sampl
     params = trainable_parameters(model)
     device = next(iter(params.values())).device
     total = {n: torch.zeros_like(p) for n, p in params.items()}
-    for start in range(0, data.size, samples_per_pass):
-        idx = torch.arange(start, min(start + samples_per_pass, data.size))
-        x, y = data.take(idx)
-        with torch.enable_grad():
-            loss = loss_fn(model(x.to(device)), y.to(device))
-            grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        for (n, t), g in zip(total.items(), grads):
-            if g is not None:
-                t.add_(g, alpha=idx.numel() / data.size)
+    with channels_last_weights(model):
+        for start in range(0, data.size, samples_per_pass):
+            idx = torch.arange(start, min(start + samples_per_pass, data.size))
+            x, y = data.take(idx)
+            with torch.enable_grad():
+                loss = loss_fn(model(x.to(device)), y.to(device))
+                grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+            for (n, t), g in zip(total.items(), grads):
+                if g is not None:
+                    t.add_(g, alpha=idx.numel() / data.size)
     check_finite_gradient(total, what="the full-data gradient")
     return total
 

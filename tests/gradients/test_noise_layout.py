@@ -1,0 +1,49 @@
+"""Channels-last conv weights during the loop engine: same values, originals put back."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from sgdnoise.gradients.engines import loop_gradients
+from sgdnoise.gradients.layout import channels_last_weights
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 6, 3), nn.Flatten(), nn.Linear(6 * 2 * 2, 3)).eval()
+
+
+def test_weights_are_channels_last_inside_and_the_same_tensors_after():
+    model = _net()
+    before = {n: (p.data_ptr(), p.stride(), p.detach().clone()) for n, p in model.named_parameters()}
+    with channels_last_weights(model):
+        for n, p in model.named_parameters():
+            if p.dim() == 4:  # the 1-channel weight too, whose NCHW strides are ambiguous
+                assert p.stride() == torch.empty_like(p, memory_format=torch.channels_last).stride() != before[n][1]
+            assert torch.equal(p, before[n][2]) and p.requires_grad
+    for n, p in model.named_parameters():
+        assert (p.data_ptr(), p.stride()) == before[n][:2] and torch.equal(p, before[n][2])
+
+
+def test_originals_are_put_back_after_an_error():
+    model = _net()
+    ptrs = [p.data_ptr() for p in model.parameters()]
+    with pytest.raises(RuntimeError), channels_last_weights(model):
+        raise RuntimeError("boom")
+    assert [p.data_ptr() for p in model.parameters()] == ptrs
+
+
+def test_the_loop_engine_matches_plain_autograd_in_nchw(loss_fn):
+    model = _net()
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(3, 5, 1, 8, 8, generator=gen), torch.randint(0, 3, (3, 5), generator=gen)
+    grads, losses = loop_gradients(model, loss_fn, x, y)
+    params = dict(model.named_parameters())
+    for k in range(3):
+        loss = loss_fn(model(x[k]), y[k])
+        for (n, p), g in zip(params.items(), torch.autograd.grad(loss, list(params.values()))):
+            torch.testing.assert_close(grads[n][k], g, rtol=1e-5, atol=1e-6)
+        assert abs(float(losses[k]) - loss.item()) < 1e-6

@@ -47,3 +47,27 @@ def test_the_loop_engine_matches_plain_autograd_in_nchw(loss_fn):
         for (n, p), g in zip(params.items(), torch.autograd.grad(loss, list(params.values()))):
             torch.testing.assert_close(grads[n][k], g, rtol=1e-5, atol=1e-6)
         assert abs(float(losses[k]) - loss.item()) < 1e-6
+
+
+class _StandardisedConv(nn.Conv2d):
+    """A weight-standardised conv: its forward views the 4-D weight as (out, -1), which needs
+    contiguous strides."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.view(self.out_channels, -1)
+        w = ((w - w.mean(1, keepdim=True)) / (w.std(1, keepdim=True) + 1e-5)).view_as(self.weight)
+        return self._conv_forward(x, w, self.bias)
+
+
+def test_a_model_that_needs_contiguous_weights_runs_in_its_own_layout(loss_fn):
+    torch.manual_seed(0)
+    model = nn.Sequential(_StandardisedConv(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).eval()
+    with pytest.raises(RuntimeError), channels_last_weights(model):  # the case handled
+        model(torch.randn(1, 2, 6, 6))
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(2, 5, 2, 6, 6, generator=gen), torch.randint(0, 3, (2, 5), generator=gen)
+    grads, _ = loop_gradients(model, loss_fn, x, y)
+    params = dict(model.named_parameters())
+    for k in range(2):
+        for (n, p), g in zip(params.items(), torch.autograd.grad(loss_fn(model(x[k]), y[k]), list(params.values()))):
+            torch.testing.assert_close(grads[n][k], g, rtol=1e-5, atol=1e-6)

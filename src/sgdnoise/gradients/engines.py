@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
-from sgdnoise.gradients.layout import channels_last_weights
+from sgdnoise.gradients.layout import in_channels_last
 from sgdnoise.gradients.modes import trainable_parameters
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -39,11 +39,12 @@ def loop_gradients(
     """
     params = trainable_parameters(model)
     out = out or {}
-    grads = {n: out[n].zero_() if n in out else p.new_zeros((x.shape[0], *p.shape)) for n, p in params.items()}
-    losses = torch.zeros(x.shape[0], dtype=torch.float64)
     b = x.shape[1]
     step = micro_batch or b
-    with channels_last_weights(model):
+
+    def compute() -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        grads = {n: out[n].zero_() if n in out else p.new_zeros((x.shape[0], *p.shape)) for n, p in params.items()}
+        losses = torch.zeros(x.shape[0], dtype=torch.float64)
         for k in range(x.shape[0]):
             for start in range(0, b, step):
                 weight = min(step, b - start) / b
@@ -54,7 +55,9 @@ def loop_gradients(
                 for (n, p), gk in zip(params.items(), g):
                     if gk is not None:
                         grads[n][k].add_(gk, alpha=weight)
-    return grads, losses
+        return grads, losses
+
+    return in_channels_last(model, compute)
 
 
 def vmap_gradients(

@@ -7,7 +7,7 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients.engines import LossFn
-from sgdnoise.gradients.layout import channels_last_weights
+from sgdnoise.gradients.layout import in_channels_last
 from sgdnoise.gradients.modes import trainable_parameters
 from sgdnoise.gradients.source import IndexedData
 
@@ -22,8 +22,9 @@ def full_gradient(model: nn.Module, loss_fn: LossFn, data: IndexedData, *, sampl
     """
     params = trainable_parameters(model)
     device = next(iter(params.values())).device
-    total = {n: torch.zeros_like(p) for n, p in params.items()}
-    with channels_last_weights(model):
+
+    def compute() -> dict[str, torch.Tensor]:
+        total = {n: torch.zeros_like(p) for n, p in params.items()}
         for start in range(0, data.size, samples_per_pass):
             idx = torch.arange(start, min(start + samples_per_pass, data.size))
             x, y = data.take(idx)
@@ -33,6 +34,9 @@ def full_gradient(model: nn.Module, loss_fn: LossFn, data: IndexedData, *, sampl
             for (n, t), g in zip(total.items(), grads):
                 if g is not None:
                     t.add_(g, alpha=idx.numel() / data.size)
+        return total
+
+    total = in_channels_last(model, compute)
     check_finite_gradient(total, what="the full-data gradient")
     return total
 

@@ -13,10 +13,13 @@ it keeps NCHW.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import torch
 from torch import nn
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -40,3 +43,14 @@ def channels_last_weights(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for p, data in originals.items():
             p.data = data
+
+
+def in_channels_last(model: nn.Module, compute: Callable[[], T]) -> T:
+    """``compute()`` under :func:`channels_last_weights`, or in the model's own layout if it raises
+    a ``RuntimeError`` there: a model may need its 4-D weights contiguous (``weight.view(o, -1)``
+    in a weight-standardised conv). A genuine error then raises again from the second call."""
+    try:
+        with channels_last_weights(model):
+            return compute()
+    except RuntimeError:
+        return compute()

@@ -191,8 +191,9 @@ class _Run:
 
     def _streams_stats(self) -> bool:
         """Whether the noise statistics are streamed chunk by chunk: only when some computed
-        noise is not kept (else :class:`NoiseResult` computes them from the kept noise on use)."""
-        return not (self.computed is self.selection or _keeps_everything(self.selection, self.computed))
+        tensor is not written whole into the kept noise (else :class:`NoiseResult` computes them
+        from the kept noise on use)."""
+        return set(_written_in_place(self.selection, self.computed)) != set(self.computed.names)
 
     def direct(self, kept_rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The part of ``kept_rows`` (kept noise of a chunk) whose layout is that of the computed

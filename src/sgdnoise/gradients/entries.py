@@ -404,10 +404,11 @@ def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Te
     gather and matmul of all ``Kc`` on a 64-wide MLP at B = 32)."""
     kc, u = rows.shape[0], a.shape[0]
     result = out if out is not None else a.new_empty((kc, *module.weight.shape))
+    flat_a, flat_delta = a.reshape(u, -1), delta.reshape(u, -1)  # once: a copy when not contiguous
     for first in range(0, kc, GROUPED_BATCHES):
         group = rows[first : first + GROUPED_BATCHES]
-        d = _gathered(delta.reshape(u, -1), group).reshape(group.shape[0], -1, module.out_features)
-        x = _gathered(a.reshape(u, -1), group).reshape(group.shape[0], -1, module.in_features)
+        d = _gathered(flat_delta, group).reshape(group.shape[0], -1, module.out_features)
+        x = _gathered(flat_a, group).reshape(group.shape[0], -1, module.in_features)
         torch.bmm(d.transpose(1, 2), x, out=result[first : first + group.shape[0]])
     return result
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from sgdnoise.gradients.engines import loop_gradients
-from sgdnoise.gradients.layout import channels_last_weights
+from sgdnoise.gradients.layout import channels_last_weights, in_channels_last
 
 
 def _net() -> nn.Module:
@@ -71,3 +71,18 @@ def test_a_model_that_needs_contiguous_weights_runs_in_its_own_layout(loss_fn):
     for k in range(2):
         for (n, p), g in zip(params.items(), torch.autograd.grad(loss_fn(model(x[k]), y[k]), list(params.values()))):
             torch.testing.assert_close(grads[n][k], g, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_that_failed_under_channels_last_is_not_tried_again(loss_fn):
+    torch.manual_seed(0)
+    model = nn.Sequential(_StandardisedConv(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).eval()
+    calls = []
+    model.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.randn(2, 5, 2, 6, 6, generator=gen), torch.randint(0, 3, (2, 5), generator=gen)
+    loop_gradients(model, loss_fn, x, y)
+    assert len(calls) == 3  # one failed forward under channels-last, then the 2 mini-batches
+    calls.clear()
+    loop_gradients(model, loss_fn, x, y)  # the next chunk: straight to the model's own layout
+    assert len(calls) == 2
+    assert not in_channels_last(_net(), lambda: False)  # another model still tries channels-last

@@ -13,6 +13,7 @@ it keeps NCHW.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -20,6 +21,8 @@ import torch
 from torch import nn
 
 T = TypeVar("T")
+
+_OWN_LAYOUT: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # models that failed under channels-last, then ran without
 
 
 @contextlib.contextmanager
@@ -48,9 +51,16 @@ def channels_last_weights(model: nn.Module) -> Iterator[nn.Module]:
 def in_channels_last(model: nn.Module, compute: Callable[[], T]) -> T:
     """``compute()`` under :func:`channels_last_weights`, or in the model's own layout if it raises
     a ``RuntimeError`` there: a model may need its 4-D weights contiguous (``weight.view(o, -1)``
-    in a weight-standardised conv). A genuine error then raises again from the second call."""
+    in a weight-standardised conv). A genuine error then raises again from the second call. A
+    model that failed under channels-last and then ran in its own layout is remembered (weakly,
+    for the process), so later calls, such as the next chunk of a collection, skip the failing
+    attempt."""
+    if model in _OWN_LAYOUT:
+        return compute()
     try:
         with channels_last_weights(model):
             return compute()
     except RuntimeError:
-        return compute()
+        result = compute()
+        _OWN_LAYOUT.add(model)
+        return result

@@ -87,6 +87,39 @@ def test_both_ways_to_whole_weights_equal_the_loop(kind, reuse, way, loss_fn, mo
         _assert_written_into_out(model, loss_fn, x, y, rows, selection, ref, piece=piece, weight_piece=weight_piece)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("conv, spatial, folded", [
+    (dict(kernel_size=3, padding=1), (2, 2), True),  # a ResNet's last stage on 8×8 images
+    (dict(kernel_size=3, padding=1), (1, 1), True),  # the centre tap only
+    (dict(kernel_size=3, padding=1, stride=2), (2, 2), True),
+    (dict(kernel_size=3, padding=2, dilation=2), (2, 3), True),
+    (dict(kernel_size=4, padding="same"), (3, 3), True),  # asymmetric padding: one more row/column after
+    (dict(kernel_size=(3, 5), padding=(1, 2)), (1, 3), True),
+    (dict(kernel_size=3, padding=1), (3, 3), False),  # as many positions as taps: the grouped convolution
+    (dict(kernel_size=3, padding=1, groups=2), (2, 2), False),
+])
+@pytest.mark.parametrize("piece_bytes", [4 << 20, 1])
+def test_conv_weight_per_mini_batch_equals_autograd(conv, spatial, folded, piece_bytes, monkeypatch):
+    """Whole conv weights per mini-batch (3 mini-batches per call, or 1 when the scratch passes
+    the piece; 7 in all, samples repeated) from the folded outer products of small maps, or the
+    grouped convolution, against one ``autograd.grad`` per mini-batch of the summed per-sample
+    objective ``Σ_n ⟨δ_n, conv(a_n)⟩``."""
+    monkeypatch.setattr(entries, "GROUPED_BATCHES", 3)
+    monkeypatch.setattr(entries, "WEIGHT_PIECE_BYTES", piece_bytes)
+    assert entries.batches_per_call(100, 8) == (3 if piece_bytes > 800 else 1)
+    torch.manual_seed(0)
+    module = nn.Conv2d(4, 6, **conv).double()
+    assert entries.folds_feature_maps(module, torch.Size(spatial)) is folded
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randn(10, 4, *spatial, generator=gen, dtype=torch.float64)
+    delta = torch.randn_like(module(a), dtype=torch.float64)
+    rows = torch.randint(0, 10, (7, 5), generator=gen)
+    got = entries._conv2d_weight_per_batch(module, a, delta, rows)
+    for k in range(7):
+        want, = torch.autograd.grad((module(a[rows[k]]) * delta[rows[k]]).sum(), module.weight)
+        torch.testing.assert_close(got[k], want, atol=1e-12, rtol=0)
+
+
 def _assert_written_into_out(model, loss_fn, x, y, rows, selection, ref, **kwargs) -> None:
     """With ``out=`` (rows 1… of NaN-filled buffers, as a slice of kept noise is), every gradient
     lands in its given tensor, whole, and the rows around it are untouched."""

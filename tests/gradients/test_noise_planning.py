@@ -165,3 +165,7 @@ def test_entry_floats_of_each_kind_of_tensor():
     assert norm_probe.weight_paths == {"2"}
     norm_shapes = {n: p.shape for n, p in norm.named_parameters()}
     assert entry_floats(select_parameters(norm_shapes), norm_probe) == EntryFloats(per_sample=12, joined=14, gathered=14)
+    # a wide conv summed per mini-batch: its scratch for one mini-batch, (T + 1)·|W|, passes a piece
+    wide = nn.Conv2d(256, 256, 3, padding=1, bias=False)
+    wide_probe = probe_model(wide, torch.randn(1, 256, 2, 2), owners={""})
+    assert entry_floats(select_parameters({"weight": wide.weight.shape}), wide_probe).weight_piece == 2 * 5 * 256 * 256 * 9

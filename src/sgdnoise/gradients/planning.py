@@ -202,7 +202,9 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
     output floats of the modules of all whole weights summed per mini-batch
     (``entries.summed_per_mini_batch``), and ``L`` the widest of them; ``W``, a piece of
     per-sample gradients of the largest other whole weight and the convolution's scratch of the
-    same size (a single call peaked at about twice its output), ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``."""
+    same size (a single call peaked at about twice its output), ``2·max(WEIGHT_PIECE_BYTES/s, |W|)``,
+    or for a conv weight summed per mini-batch the scratch of one call, bounded the same way by
+    ``(T + 1)·|W|`` per mini-batch (the folded outer products hold ``T·Q·O·C < T·|W|``)."""
     per_sample, joined, gathered, weight_piece = [0], [0], [0], [0]
     for name in selection.names:
         owner, shape = name.rpartition(".")[0], selection.shapes[name]
@@ -213,6 +215,8 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
             factors = probe.factors.get(owner, sum(shape))
             joined.append(factors)
             gathered.append(factors)
+            if len(shape) == 4:  # a conv's scratch per call: at most (T + 1)·|W| per mini-batch (entries.batches_per_call)
+                weight_piece.append(2 * max(WEIGHT_PIECE_BYTES // probe.itemsize, (positions + 1) * math.prod(shape)))
         else:
             weight_piece.append(2 * max(WEIGHT_PIECE_BYTES // probe.itemsize, math.prod(shape)))
     return EntryFloats(max(per_sample), sum(joined), max(gathered), max(weight_piece))

@@ -105,8 +105,15 @@ def references(model, x, y, tol):
     """Top-5 algebraic and top-5 by magnitude from float64 Lanczos at both ends of the spectrum."""
     op_args = (_double_copy(model), F.cross_entropy, (x.double(), y))
     top = lanczos(HessianOperator(*op_args), TOP, tol=tol).eigenvalues
-    bottom = lanczos(HessianOperator(*op_args), TOP, which="bottom", tol=tol, atol=1e-8 * float(top[0].abs()),
-                     max_iter=min(200, sum(p.numel() for p in op_args[0].parameters())), strict=False)
+    bottom = lanczos(
+        HessianOperator(*op_args),
+        TOP,
+        which="bottom",
+        tol=tol,
+        atol=1e-8 * float(top[0].abs()),
+        max_iter=min(200, sum(p.numel() for p in op_args[0].parameters())),
+        strict=False,
+    )
     both = torch.cat([top, bottom.eigenvalues])
     order = both.abs().argsort(descending=True)[:TOP]
     # an unconverged bottom value is only harmless if it is not among the 5 largest in magnitude
@@ -141,8 +148,11 @@ def eigen_rows(model, x, y, reference, seeds, with_power=True):
         else:
             torch.manual_seed(seed)
             with counted_pyhessian() as count:
-                (vals, _), t = timed(lambda: PyHessian(model, F.cross_entropy, data=(x, y), cuda=False)
-                                     .eigenvalues(maxIter=100, tol=RTOL, top_n=TOP))
+                (vals, _), t = timed(
+                    lambda: PyHessian(model, F.cross_entropy, data=(x, y), cuda=False).eigenvalues(
+                        maxIter=100, tol=RTOL, top_n=TOP
+                    )
+                )
             add("PyHessian power", count["n"], t, rel_error(vals, reference, True), None)
         try:
             import hessian_eigenthings as he
@@ -157,18 +167,29 @@ def eigen_rows(model, x, y, reference, seeds, with_power=True):
             if bool(res.converged.all()) or m >= 400:
                 break
             m *= 2
-        add("eigenthings lanczos", count["n"], time.perf_counter() - start, rel_error(res.eigenvalues, reference),
-            bool(res.converged.all()))
+        add(
+            "eigenthings lanczos",
+            count["n"],
+            time.perf_counter() - start,
+            rel_error(res.eigenvalues, reference),
+            bool(res.converged.all()),
+        )
         if with_power:
             op, count = eigenthings_operator(model, x, y)
             res, t = timed(lambda: he.deflated_power_iteration(op, k=TOP, max_iter=200, tol=RTOL, seed=seed))
-            add("eigenthings power", count["n"], t, rel_error(res.eigenvalues, reference, True),
-                bool(res.converged.all()))
+            add(
+                "eigenthings power",
+                count["n"],
+                t,
+                rel_error(res.eigenvalues, reference, True),
+                bool(res.converged.all()),
+            )
     return rows
 
 
 def trace_rows(model, x, y, exact, budgets, seeds):
     rows = {}
+
     def hessian():
         return HessianOperator(model, F.cross_entropy, (x, y), chunk_size=len(x))
 
@@ -182,14 +203,16 @@ def trace_rows(model, x, y, exact, budgets, seeds):
         def pyh(b, s):
             torch.manual_seed(s)
             return float(np.mean(PyHessian(model, F.cross_entropy, data=(x, y), cuda=False).trace(maxIter=b, tol=0.0)))
+
         methods["PyHessian hutchinson"] = pyh
     except ImportError:
         pass
     try:
         import hessian_eigenthings as he
 
-        methods["eigenthings hutch++"] = lambda b, s: he.hutch_plus_plus(eigenthings_operator(model, x, y)[0],
-                                                                          num_matvecs=b, seed=s).estimate
+        methods["eigenthings hutch++"] = lambda b, s: (
+            he.hutch_plus_plus(eigenthings_operator(model, x, y)[0], num_matvecs=b, seed=s).estimate
+        )
     except ImportError:
         pass
     for name, fn in methods.items():
@@ -215,8 +238,16 @@ def print_eigen_table(console, title, rows):
         t = statistics.mean(r[1] for r in runs)
         err = max(r[2] for r in runs)
         cert = "n/a" if runs[0][3] is None else ("yes" if all(r[3] for r in runs) else "NO")
-        table.add_row(name, f"{hvp:.0f}", f"{t:.2f}", f"{hvp / base_hvp:.2f}", f"{t / base_t:.2f}", f"{err:.1e}",
-                      "yes" if err <= RTOL else "NO", cert)
+        table.add_row(
+            name,
+            f"{hvp:.0f}",
+            f"{t:.2f}",
+            f"{hvp / base_hvp:.2f}",
+            f"{t / base_t:.2f}",
+            f"{err:.1e}",
+            "yes" if err <= RTOL else "NO",
+            cert,
+        )
     console.print(table)
 
 
@@ -239,12 +270,17 @@ def main() -> None:
         exact_eigs = torch.linalg.eigvalsh(dense).flip(0)[:TOP]
         ref = references(model, x, y, 1e-10)
         exact_trace = float(dense.trace())
-        console.print(f"MLP on digits: D = {ref_op.dim}, N = {len(x)}; top-5 = {_rounded(ref['top'])}, "
-                      f"|Lanczos − eigvalsh| max rel {float(((ref['top'] - exact_eigs) / exact_eigs).abs().max()):.1e}; "
-                      f"top-5 by magnitude = {_rounded(ref['magnitude'])} (certified: {ref['magnitude_trusted']}); "
-                      f"Tr H = {exact_trace:.5f}")
-        print_eigen_table(console, f"Top-{TOP} Hessian eigenvalues, MLP (mean over {args.seeds} seeds)",
-                          eigen_rows(model, x, y, ref, seeds))
+        console.print(
+            f"MLP on digits: D = {ref_op.dim}, N = {len(x)}; top-5 = {_rounded(ref['top'])}, "
+            f"|Lanczos − eigvalsh| max rel {float(((ref['top'] - exact_eigs) / exact_eigs).abs().max()):.1e}; "
+            f"top-5 by magnitude = {_rounded(ref['magnitude'])} (certified: {ref['magnitude_trusted']}); "
+            f"Tr H = {exact_trace:.5f}"
+        )
+        print_eigen_table(
+            console,
+            f"Top-{TOP} Hessian eigenvalues, MLP (mean over {args.seeds} seeds)",
+            eigen_rows(model, x, y, ref, seeds),
+        )
 
         budgets = (30, 99, 300)
         trows = trace_rows(model, x, y, exact_trace, budgets, seeds)
@@ -254,8 +290,10 @@ def main() -> None:
             table.add_column(f"err @{b}", justify="right")
             table.add_column(f"time s @{b}", justify="right")
         for name in dict.fromkeys(k[0] for k in trows):
-            table.add_row(name, *[f"{v:.1e}" if i % 2 == 0 else f"{v:.2f}"
-                                  for b in budgets for i, v in enumerate(trows[(name, b)])])
+            table.add_row(
+                name,
+                *[f"{v:.1e}" if i % 2 == 0 else f"{v:.2f}" for b in budgets for i, v in enumerate(trows[(name, b)])],
+            )
         console.print(table)
 
     if args.resnet20:
@@ -265,11 +303,16 @@ def main() -> None:
         net = build_model("resnet20", input_shape=(3, 32, 32), num_classes=10).eval()
         xi, yi = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
         refr = references(net, xi, yi, 1e-8)
-        console.print(f"ResNet-20 (eval mode, D = {sum(p.numel() for p in net.parameters())}), 16 random images: "
-                      f"top-5 = {_rounded(refr['top'])}, top-5 by magnitude = {_rounded(refr['magnitude'])} "
-                      f"(certified: {refr['magnitude_trusted']})")
-        print_eigen_table(console, "Top-5 Hessian eigenvalues, ResNet-20 (1 seed; power methods left out for time)",
-                          eigen_rows(net, xi, yi, refr, [0], with_power=False))
+        console.print(
+            f"ResNet-20 (eval mode, D = {sum(p.numel() for p in net.parameters())}), 16 random images: "
+            f"top-5 = {_rounded(refr['top'])}, top-5 by magnitude = {_rounded(refr['magnitude'])} "
+            f"(certified: {refr['magnitude_trusted']})"
+        )
+        print_eigen_table(
+            console,
+            "Top-5 Hessian eigenvalues, ResNet-20 (1 seed; power methods left out for time)",
+            eigen_rows(net, xi, yi, refr, [0], with_power=False),
+        )
 
 
 def _rounded(values: torch.Tensor) -> list[float]:

@@ -38,8 +38,19 @@ def run_sgdnoise(n_paths: int, threads: int, dtype: torch.dtype = torch.float64)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        r = simulate_exit(Quadratic([1.0]), [0.0], alpha=ALPHA, eps=EPS, dt=DT, domain=Box([-1.0], [1.0]),
-                          n_paths=n_paths, max_steps=10**6, seed=0, block_steps=128, dtype=dtype)
+        r = simulate_exit(
+            Quadratic([1.0]),
+            [0.0],
+            alpha=ALPHA,
+            eps=EPS,
+            dt=DT,
+            domain=Box([-1.0], [1.0]),
+            n_paths=n_paths,
+            max_steps=10**6,
+            seed=0,
+            block_steps=128,
+            dtype=dtype,
+        )
         return r.time
     finally:
         torch.set_num_threads(previous)
@@ -91,7 +102,10 @@ def main() -> None:
         ("numpy-loop (scipy rvs, per path)", lambda: run_numpy_loop(100)),
         ("numpy-vectorised over paths", lambda: run_numpy_vectorised(4000)),
         ("sgdnoise simulate_exit, 1 thread", lambda: run_sgdnoise(4000, 1)),
-        (f"sgdnoise simulate_exit, {torch.get_num_threads()} threads", lambda: run_sgdnoise(4000, torch.get_num_threads())),
+        (
+            f"sgdnoise simulate_exit, {torch.get_num_threads()} threads",
+            lambda: run_sgdnoise(4000, torch.get_num_threads()),
+        ),
         ("numpy-vectorised over paths, 40k paths", lambda: run_numpy_vectorised(40000)),
         ("sgdnoise simulate_exit, 1 thread, 40k paths", lambda: run_sgdnoise(40000, 1)),
         ("sgdnoise simulate_exit, 1 thread, 40k paths, float32", lambda: run_sgdnoise(40000, 1, torch.float32)),
@@ -101,14 +115,42 @@ def main() -> None:
         times = fn()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         path_steps = float(np.round(times / DT).sum())
-        rows.append((name, len(times), path_steps, cpu, wall, path_steps / cpu, times.mean() / THEORY,
-                     times.std(ddof=1) / math.sqrt(len(times)) / THEORY))
+        rows.append(
+            (
+                name,
+                len(times),
+                path_steps,
+                cpu,
+                wall,
+                path_steps / cpu,
+                times.mean() / THEORY,
+                times.std(ddof=1) / math.sqrt(len(times)) / THEORY,
+            )
+        )
     baseline = rows[0][5]
     table = Table(title=f"Lévy SDE exit simulation, α={ALPHA}, ε={EPS}, dt={DT}; theory E τ = {THEORY:.2f}")
-    for col in ("method", "paths", "path-steps", "cpu s", "wall s", "path-steps/s (cpu)", "× numpy-loop", "mean τ / theory"):
+    for col in (
+        "method",
+        "paths",
+        "path-steps",
+        "cpu s",
+        "wall s",
+        "path-steps/s (cpu)",
+        "× numpy-loop",
+        "mean τ / theory",
+    ):
         table.add_column(col, justify="right" if col != "method" else "left")
     for name, n, steps, cpu, wall, rate, acc, acc_se in rows:
-        table.add_row(name, str(n), f"{steps:.3g}", f"{cpu:.2f}", f"{wall:.2f}", f"{rate:.3g}", f"{rate / baseline:.0f}×", f"{acc:.3f} ± {acc_se:.3f}")
+        table.add_row(
+            name,
+            str(n),
+            f"{steps:.3g}",
+            f"{cpu:.2f}",
+            f"{wall:.2f}",
+            f"{rate:.3g}",
+            f"{rate / baseline:.0f}×",
+            f"{acc:.3f} ± {acc_se:.3f}",
+        )
     Console(width=160).print(table)
 
 

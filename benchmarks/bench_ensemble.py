@@ -89,8 +89,14 @@ def bench_config(data_name: str, width: int, dtype: torch.dtype, seeds: list[int
     kw = dict(lr=0.05, batch=batch, steps=steps)
     ensemble_runs(model, x, y, seeds[:2], lr=0.05, batch=batch, steps=2)  # warm-up
     label = f"{data_name} {x.shape[1]}-{width}-{width}-{n_classes}"
-    return label, [(name, *timed(fn, model, x, y, seeds, repeats=repeats, **kw))
-                   for name, fn, repeats in (("loop (torch.optim.SGD)", loop_runs, 1), ("plain vmap", plain_vmap_runs, 3), ("sgd_ensemble", ensemble_runs, 3))]
+    return label, [
+        (name, *timed(fn, model, x, y, seeds, repeats=repeats, **kw))
+        for name, fn, repeats in (
+            ("loop (torch.optim.SGD)", loop_runs, 1),
+            ("plain vmap", plain_vmap_runs, 3),
+            ("sgd_ensemble", ensemble_runs, 3),
+        )
+    ]
 
 
 def main() -> None:
@@ -102,17 +108,40 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = list(range(args.seeds))
-    table = Table(title=f"{args.seeds} seeds × {args.steps} plain-SGD steps, lr 0.05, torch.set_num_threads({args.threads})")
-    for col in ("data / MLP", "batch", "dtype", "method", "cpu time (s)", "wall time (s)", "seed-steps/s (cpu)", "speed-up vs loop", "seeds equal to loop"):
+    table = Table(
+        title=f"{args.seeds} seeds × {args.steps} plain-SGD steps, lr 0.05, torch.set_num_threads({args.threads})"
+    )
+    for col in (
+        "data / MLP",
+        "batch",
+        "dtype",
+        "method",
+        "cpu time (s)",
+        "wall time (s)",
+        "seed-steps/s (cpu)",
+        "speed-up vs loop",
+        "seeds equal to loop",
+    ):
         table.add_column(col, justify="right")
     for data_name, width, batch in (("breast_cancer", 32, 32), ("breast_cancer", 32, 8), ("digits", 128, 32)):
         for dtype_name in args.dtypes:
-            label, rows = bench_config(data_name, width, getattr(torch, dtype_name), seeds, batch=batch, steps=args.steps)
+            label, rows = bench_config(
+                data_name, width, getattr(torch, dtype_name), seeds, batch=batch, steps=args.steps
+            )
             t_loop, ref = rows[0][1], rows[0][3]
             for method, t, wall, out in rows:
                 equal = sum(torch.equal(a, b) for a, b in zip(out, ref))
-                table.add_row(label, str(batch), dtype_name, method, f"{t:.2f}", f"{wall:.2f}", f"{args.seeds * args.steps / t:,.0f}",
-                              f"{t_loop / t:.1f}×", f"{equal}/{args.seeds}")
+                table.add_row(
+                    label,
+                    str(batch),
+                    dtype_name,
+                    method,
+                    f"{t:.2f}",
+                    f"{wall:.2f}",
+                    f"{args.seeds * args.steps / t:,.0f}",
+                    f"{t_loop / t:.1f}×",
+                    f"{equal}/{args.seeds}",
+                )
     Console(width=170).print(table)
 
 

@@ -72,11 +72,26 @@ MODELS = {"mlp": 256, "cnn": 32, "resnet20": 8}  # name -> K
 BATCH_SIZES = (8, 32, 128)
 GRID_POINTS = 2048  # data size of the grid: K·B ≤ 4096 draws, little reuse of samples (CNN, ResNet-20)
 REUSE_CASES = (  # (model, B, K, D): 4–22 draws per point (500 mini-batches of 32 from the digits: 8.9)
-    ("mlp", 32, 256, 512), ("cnn", 32, 64, 512), ("cnn", 32, 144, 512), ("resnet20", 32, 16, 128), ("resnet20", 32, 36, 128),
-    ("resnet20-8x8", 32, 500, 1797), ("resnet20-8x8", 400, 100, 1797),
+    ("mlp", 32, 256, 512),
+    ("cnn", 32, 64, 512),
+    ("cnn", 32, 144, 512),
+    ("resnet20", 32, 16, 128),
+    ("resnet20", 32, 36, 128),
+    ("resnet20-8x8", 32, 500, 1797),
+    ("resnet20-8x8", 400, 100, 1797),
 )
 REUSE_METHODS = ("loop", "ours-engine", "ours-auto", "ours-auto+heap", "ours-loop")
-METHODS = ("loop", "ours-engine", "ours-auto", "ours-auto+heap", "ours-vmap", "ours-loop", "ours-entries", "backpack", "opacus")
+METHODS = (
+    "loop",
+    "ours-engine",
+    "ours-auto",
+    "ours-auto+heap",
+    "ours-vmap",
+    "ours-loop",
+    "ours-entries",
+    "backpack",
+    "opacus",
+)
 
 
 def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
@@ -85,9 +100,16 @@ def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
         return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), (64,)
     if name == "cnn":  # small CNN with BatchNorm, 28x28 inputs
         return nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * 7 * 7, 10),
         ), (1, 28, 28)
     from sgdnoise.models import build_model
 
@@ -137,7 +159,7 @@ def run_case(name: str, batch_size: int, k: int, num_points: int, method: str, t
         peak = _rss_kb("VmHWM") - base
         twin = method == "backpack" and name == "resnet20"
         queue.put({"status": "ok", "seconds": seconds, "peak_mb": peak / 1024, "g0": None if twin else g0.tolist()})
-    except Exception as exc:  # noqa: BLE001 - a method that fails is reported, not fatal
+    except Exception as exc:
         queue.put({"status": f"{type(exc).__name__}: {str(exc).splitlines()[0][:60]}", "trace": traceback.format_exc()})
 
 
@@ -153,6 +175,7 @@ def _method(method, model, data, probe, collect_noise):
         return torch.cat([grads[n].flatten()[idx] for n, idx in probe.entries.items()])
 
     if method == "loop":
+
         def run(idx):
             kept = []
             for row in idx:
@@ -160,6 +183,7 @@ def _method(method, model, data, probe, collect_noise):
                 loss_fn(model(x[row]), y[row]).backward()
                 kept.append({n: p.grad.detach().clone() for n, p in params.items()})
             return probe_entries(kept[0])
+
         return run
     if method == "ours-engine":
         return _engine_run(model, loss_fn, data, probe_entries)
@@ -170,10 +194,23 @@ def _method(method, model, data, probe, collect_noise):
 
         def run(idx):
             # Same seed and no random selection: collect_noise draws exactly the rows of idx.
-            result = collect_noise(model, loss_fn, data, batch_size=idx.shape[1], num_batches=idx.shape[0],
-                                   seed=0, params=select, method=engine, memory_budget=MEMORY_BUDGET, full_grad=zeros)
+            result = collect_noise(
+                model,
+                loss_fn,
+                data,
+                batch_size=idx.shape[1],
+                num_batches=idx.shape[0],
+                seed=0,
+                params=select,
+                method=engine,
+                memory_budget=MEMORY_BUDGET,
+                full_grad=zeros,
+            )
             noise = {n: -result.noise[n][0] for n in result.noise}
-            return torch.cat([noise[n].flatten() for n in probe.entries]) if select is not None else probe_entries(noise)
+            return (
+                torch.cat([noise[n].flatten() for n in probe.entries]) if select is not None else probe_entries(noise)
+            )
+
         return run
     if method == "backpack":
         from backpack import backpack, extend
@@ -181,8 +218,14 @@ def _method(method, model, data, probe, collect_noise):
 
         net = extend(model if isinstance(model, nn.Sequential) else _backpack_resnet20())
         sum_loss = extend(nn.CrossEntropyLoss(reduction="sum"))
-        return _per_sample_run(net, lambda out, t: sum_loss(out, t), data, probe_entries,
-                               lambda loss: _backpack_backward(loss, backpack, BatchGrad), "grad_batch")
+        return _per_sample_run(
+            net,
+            lambda out, t: sum_loss(out, t),
+            data,
+            probe_entries,
+            lambda loss: _backpack_backward(loss, backpack, BatchGrad),
+            "grad_batch",
+        )
     if method == "opacus":
         from opacus import GradSampleModule
 
@@ -197,7 +240,14 @@ def _engine_run(model, loss_fn, data, probe_entries):
     from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.engines import loop_gradients, vmap_gradients
     from sgdnoise.gradients.entries import entry_gradients
-    from sgdnoise.gradients.planning import Workload, choose_method, chunk_size, entry_floats, probe_model, samples_per_piece
+    from sgdnoise.gradients.planning import (
+        Workload,
+        choose_method,
+        chunk_size,
+        entry_floats,
+        probe_model,
+        samples_per_piece,
+    )
 
     x, y = data
     probe = probe_model(model, x[:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
@@ -213,10 +263,14 @@ def _engine_run(model, loss_fn, data, probe_entries):
             rows = idx[s : s + chunk]
             if engine == "entries":
                 distinct, inverse = torch.unique(rows, return_inverse=True)
-                grads, _ = entry_gradients(model, loss_fn, x[distinct], y[distinct], inverse, everything, samples_per_piece(probe))
+                grads, _ = entry_gradients(
+                    model, loss_fn, x[distinct], y[distinct], inverse, everything, samples_per_piece(probe)
+                )
             else:
                 gather = lambda t: t[rows.flatten()].reshape(*rows.shape, *t.shape[1:])  # noqa: E731
-                grads, _ = (vmap_gradients if engine == "vmap" else loop_gradients)(model, loss_fn, gather(x), gather(y))
+                grads, _ = (vmap_gradients if engine == "vmap" else loop_gradients)(
+                    model, loss_fn, gather(x), gather(y)
+                )
             if first is None:
                 first = probe_entries({n: g[0] for n, g in grads.items()})
             del grads  # as collect_noise does: one chunk's gradients alive at a time
@@ -230,10 +284,18 @@ def _backpack_resnet20() -> nn.Module:
     from backpack.custom_module.branching import Parallel
 
     def block(cin: int, cout: int, stride: int) -> nn.Module:
-        main = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
-                             nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
-        short = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
-            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        main = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
+        short = (
+            nn.Identity()
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
         return nn.Sequential(Parallel(main, short), nn.ReLU())
 
     torch.manual_seed(0)
@@ -263,7 +325,9 @@ def _per_sample_run(net, sum_loss, data, probe_entries, backward, attr):
             flat = rows.flatten()
             net.zero_grad(set_to_none=True)
             backward(sum_loss(net(x[flat]), y[flat]))
-            grads = {n: getattr(p, attr).reshape(rows.shape[0], b, *p.shape).sum(1) / b for n, p in net.named_parameters()}
+            grads = {
+                n: getattr(p, attr).reshape(rows.shape[0], b, *p.shape).sum(1) / b for n, p in net.named_parameters()
+            }
             for p in net.parameters():
                 setattr(p, attr, None)
             if first is None:
@@ -301,7 +365,9 @@ def floor_ms(name: str, batch_size: int, gflops: float) -> float:
     model, shape = build(name)
     model.eval()
     with FlopCounterMode(display=False) as counter:
-        nn.functional.cross_entropy(model(torch.randn(batch_size, *shape)), torch.randint(0, 10, (batch_size,))).backward()
+        nn.functional.cross_entropy(
+            model(torch.randn(batch_size, *shape)), torch.randint(0, 10, (batch_size,))
+        ).backward()
     return counter.get_total_flops() / (gflops * 1e9) * 1e3
 
 
@@ -309,6 +375,7 @@ def _measured(ctx, *case) -> dict:
     """``run_case(*case)`` in a forked child; a case shorter than ``REPEAT_BELOW_SECONDS`` runs in
     ``PROCESSES`` children and counts their median time and largest peak (a child's best window
     still moves by 10–30% from one process to the next)."""
+
     def child() -> dict:
         queue = ctx.Queue()
         proc = ctx.Process(target=run_case, args=(*case, queue))
@@ -342,19 +409,29 @@ def main() -> None:
     args = parser.parse_args()
     ctx = mp.get_context("fork")
     gflops = _in_child(ctx, gemm_gflops)
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
-          f"1-thread GEMM {gflops:.0f} GFLOP/s")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
+        f"1-thread GEMM {gflops:.0f} GFLOP/s"
+    )
     header = f"{'model':12s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':15s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
     print(header)
     print("-" * len(header))
-    cases = [(name, b, max(2, MODELS[name] // 4) if args.quick else MODELS[name], max(GRID_POINTS, 4 * b), METHODS)
-             for name in args.models for b in (BATCH_SIZES[:2] if args.quick else BATCH_SIZES) if not args.reuse_only]
+    cases = [
+        (name, b, max(2, MODELS[name] // 4) if args.quick else MODELS[name], max(GRID_POINTS, 4 * b), METHODS)
+        for name in args.models
+        for b in (BATCH_SIZES[:2] if args.quick else BATCH_SIZES)
+        if not args.reuse_only
+    ]
     if not args.quick:
-        cases += [(name, b, k, d, REUSE_METHODS) for name, b, k, d in REUSE_CASES if name.partition("-")[0] in args.models]
+        cases += [
+            (name, b, k, d, REUSE_METHODS) for name, b, k, d in REUSE_CASES if name.partition("-")[0] in args.models
+        ]
     for name, b, k, num_points, methods in cases:
         floor = _in_child(ctx, floor_ms, name, b, gflops)
-        print(f"{name:12s} {b:4d} {k:3d}   - D = {num_points}, {k * b / num_points:.1f} draws per point; "
-              f"arithmetic floor {floor:.3f} ms/batch at 1 thread")
+        print(
+            f"{name:12s} {b:4d} {k:3d}   - D = {num_points}, {k * b / num_points:.1f} draws per point; "
+            f"arithmetic floor {floor:.3f} ms/batch at 1 thread"
+        )
         for threads in args.threads:
             reference = None
             for method in methods:
@@ -366,9 +443,16 @@ def main() -> None:
                 if method == "loop":
                     reference = out
                 ratio = reference["seconds"] / out["seconds"] if reference else float("nan")
-                err = "" if out["g0"] is None or reference is None else \
-                    f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
-                print(f"{name:12s} {b:4d} {k:3d} {threads:3d} {method:15s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}", flush=True)
+                err = (
+                    ""
+                    if out["g0"] is None or reference is None
+                    else f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
+                )
+                print(
+                    f"{name:12s} {b:4d} {k:3d} {threads:3d} {method:15s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}",
+                    flush=True,
+                )
+
 
 if __name__ == "__main__":
     main()

@@ -46,10 +46,15 @@ def main() -> None:
     fit_sas(x[:10])  # load tables once
 
     fits = []
-    for label, data, method in (("cf (float64)", x, "cf"), ("cf (float32)", x32, "cf"), ("quantile", x32, "quantile"), ("tail", x32, "tail")):
+    for label, data, method in (
+        ("cf (float64)", x, "cf"),
+        ("cf (float32)", x32, "cf"),
+        ("quantile", x32, "quantile"),
+        ("tail", x32, "tail"),
+    ):
         f, dt = timed(fit_sas, data, method=method)
         fits.append((f"sgdnoise {label}", len(data), dt, rmse(f.alpha, alpha_true)))
-    f, dt = timed(fit_sas, x[:rows_slow * 5], method="mle")
+    f, dt = timed(fit_sas, x[: rows_slow * 5], method="mle")
     fits.append(("sgdnoise mle", rows_slow * 5, dt, rmse(f.alpha, alpha_true)))
     n_fs = min(2000, rows_fast)
     with warnings.catch_warnings():
@@ -90,12 +95,19 @@ def main() -> None:
         levy_stable.rvs(alpha_true, 0.0, size=1000, random_state=0)  # warm both up
         _, ours = timed(sample_sas, alpha, size=n_draw, seed=0)
         _, ref = timed(levy_stable.rvs, alpha_true, 0.0, size=n_draw // 5, random_state=1)
-        speed.add_row(label, f"{n_draw / ours:,.0f}", f"{n_draw / 5 / ref:,.0f}", f"{(n_draw / ours) / (n_draw / 5 / ref):.1f}×")
+        speed.add_row(
+            label, f"{n_draw / ours:,.0f}", f"{n_draw / 5 / ref:,.0f}", f"{(n_draw / ours) / (n_draw / 5 / ref):.1f}×"
+        )
     points = rng.standard_cauchy(1_000_000)
     sas_pdf(points[:10], alpha_true)
     _, ours = timed(sas_pdf, points, alpha_true)
     _, ref = timed(levy_stable.pdf, points[:2000], alpha_true, 0.0)
-    speed.add_row("pdf evaluations", f"{len(points) / ours:,.0f}", f"{2000 / ref:,.0f}", f"{(len(points) / ours) / (2000 / ref):.0f}×")
+    speed.add_row(
+        "pdf evaluations",
+        f"{len(points) / ours:,.0f}",
+        f"{2000 / ref:,.0f}",
+        f"{(len(points) / ours) / (2000 / ref):.0f}×",
+    )
 
     console = Console(width=140)
     console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -57,7 +57,9 @@ def centre_series(alpha: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 def _row(alpha: float) -> tuple[np.ndarray, np.ndarray]:
     s = S_GRID.numpy()
     x = np.abs(np.expm1(S_GRID.numpy()))
-    pdf_series, sf_series, rel_err = (t.numpy() for t in tail_series(torch.tensor(alpha, dtype=torch.float64), torch.from_numpy(x)))
+    pdf_series, sf_series, rel_err = (
+        t.numpy() for t in tail_series(torch.tensor(alpha, dtype=torch.float64), torch.from_numpy(x))
+    )
     use_series = (rel_err < SERIES_REL_TOL) & (x > 1.0) & (alpha < 2.0) & (s > 0)
     pdf = np.where(use_series, pdf_series, 0.0)
     sf = np.where(use_series, sf_series, 0.0)

@@ -62,5 +62,7 @@ def to_tensor(x: Any, kind: ArrayKind, *, name: str = "x") -> torch.Tensor:
         else:
             t = torch.as_tensor(np.asarray(x, dtype=np.float64), device=kind.device).to(kind.dtype)
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be numeric (an array, tensor or number); got {type(x).__name__}: {exc}") from exc
+        raise InvalidInputError(
+            f"{name} must be numeric (an array, tensor or number); got {type(x).__name__}: {exc}"
+        ) from exc
     return t

@@ -44,14 +44,37 @@ def test_unknown_method_is_refused_by_the_parser(tmp_path):
 
 
 def test_reproduce_writes_its_report(tmp_path):
-    assert main(["reproduce", "--out", str(tmp_path), "--rows", "5", "--batches", "50", "--epochs", "2", "--paths", "100",
-                 "--zhu-steps", "30"]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "--out",
+                str(tmp_path),
+                "--rows",
+                "5",
+                "--batches",
+                "50",
+                "--epochs",
+                "2",
+                "--paths",
+                "100",
+                "--zhu-steps",
+                "30",
+            ]
+        )
+        == 0
+    )
     report = (tmp_path / "report.md").read_text()
     assert "Estimator recovery" in report and "| true α |" in report and "Gradient noise of a trained network" in report
     assert "on a network? (Zhu et al." in report and "| top_eigvec |" in report
     assert "(entries gradient engine," in report  # the MLP's noise, by the engine "auto" picks for dense nets
-    for figure in ("noise_fits/histograms.png", "lr_decay/step_noise.png", "escape_axis/escape_axis.png",
-                   "escape_time/escape_time.png", "zhu_network/zhu_network.png"):
+    for figure in (
+        "noise_fits/histograms.png",
+        "lr_decay/step_noise.png",
+        "escape_axis/escape_axis.png",
+        "escape_time/escape_time.png",
+        "zhu_network/zhu_network.png",
+    ):
         assert (tmp_path / figure).exists()
     accuracy = pd.read_csv(tmp_path / "estimator_recovery" / "accuracy.csv")
     assert set(accuracy.method) == {"cf", "quantile", "tail", "mle"}
@@ -61,4 +84,3 @@ def test_console_entry_point_runs_main():
     code = "import sys; from sgdnoise.cli import console_main; sys.argv = ['sgdnoise', '--version']; console_main()"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("sgdnoise ")
-

@@ -6,8 +6,9 @@ from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
 
 
 def test_escape_times_fall_with_the_learning_rate_and_larger_batches_survive_longer(tmp_path):
-    r = run_escape_time(EscapeTimeConfig(lrs=(0.4, 0.5, 0.7), seeds=40, survival_batch_sizes=(4, 16), max_steps=400,
-                                         train_epochs=60))
+    r = run_escape_time(
+        EscapeTimeConfig(lrs=(0.4, 0.5, 0.7), seeds=40, survival_batch_sizes=(4, 16), max_steps=400, train_epochs=60)
+    )
     tau = r.times.mean_steps_exponential_mle.to_numpy()
     # 40 seeds per point, roughly exponential escape times: relative stderr ≈ 1/√40 = 16%; measured ratio > 2
     assert tau[0] > 1.5 * tau[2]

@@ -38,7 +38,12 @@ def test_dead_units_are_counted_not_fitted(digits_mlp):
 
 def test_measure_command_writes_everything(tmp_path):
     out = tmp_path / "m"
-    assert main(["measure", "--epochs", "2", "--batches", "60", "--per-layer", "3", "--memory-mib", "64", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["measure", "--epochs", "2", "--batches", "60", "--per-layer", "3", "--memory-mib", "64", "--out", str(out)]
+        )
+        == 0
+    )
     fits = pd.read_parquet(out / "fits.parquet")
     assert {"layer", "alpha", "chi2_sas"} <= set(fits.columns) and len(fits) == 18
     with np.load(out / "samples.npz") as npz:

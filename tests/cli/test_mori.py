@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sgdnoise.errors import InvalidInputError
 from sgdnoise.dynamics.multiplicative import stationary_samples
+from sgdnoise.errors import InvalidInputError
 from sgdnoise.experiments.mori_stationary import MoriConfig, fit_loss_power, run_mori_stationary
 
 

@@ -30,7 +30,9 @@ def classification_data(n: int = 40, d_in: int = 4, classes: int = 3, seed: int 
 
 def regression_data(n: int = 40, d_in: int = 4, d_out: int = 3, seed: int = 1):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d_in, generator=g, dtype=torch.float64), torch.randn(n, d_out, generator=g, dtype=torch.float64)
+    return torch.randn(n, d_in, generator=g, dtype=torch.float64), torch.randn(
+        n, d_out, generator=g, dtype=torch.float64
+    )
 
 
 def exact_hessian(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, params=None, mode: str = "eval"):

@@ -13,7 +13,9 @@ from .conftest import classification_data, exact_hessian
 
 def _conv_net() -> nn.Module:
     torch.manual_seed(2)
-    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 3)).double()
+    net = nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 3)
+    ).double()
     net.train()
     net(torch.randn(16, 1, 6, 6, dtype=torch.float64))  # give BatchNorm running statistics
     return net.eval()

@@ -39,7 +39,7 @@ def _linear_regression(delta_scale: float, n: int = 200_000, seed: int = 0):
     model = nn.Linear(4, 1, bias=False).double()
     with torch.no_grad():
         model.weight.copy_((theta_star + delta).unsqueeze(0))
-    loss_pop = 0.5 * (float(delta @ s @ delta) + sigma ** 2)
+    loss_pop = 0.5 * (float(delta @ s @ delta) + sigma**2)
     return model, (x, y), s, delta, loss_pop
 
 
@@ -133,7 +133,9 @@ def test_noise_anisotropy_with_dense_and_model_hessians():
     x = torch.randn(25, 3, dtype=torch.float64)
     y = torch.randn(25, 1, dtype=torch.float64)
     op = HessianOperator(net, F.mse_loss, (x, y))
-    model_result = noise_anisotropy(op, noise_covariance(per_sample_gradients(net, F.mse_loss, (x, y)), 5), n_products=30)
+    model_result = noise_anisotropy(
+        op, noise_covariance(per_sample_gradients(net, F.mse_loss, (x, y)), 5), n_products=30
+    )
     h_dense = op.to_dense()
     sig = noise_covariance(per_sample_gradients(net, F.mse_loss, (x, y)), 5).to_dense()
     assert model_result.trace_h_sigma == pytest.approx(float((h_dense @ sig).trace()), rel=1e-10)
@@ -164,8 +166,18 @@ def test_outlier_rule():
     assert not out.at_edge
     assert hessian_outliers(torch.tensor([5.0, 4.0, 3.0, 2.0])).n == 0
     assert hessian_outliers(torch.tensor([10.0, 9.0, 1.0])).at_edge
-    result = EigenResult(torch.tensor([9.0, 1.0]), torch.eye(2), torch.zeros(2), torch.ones(2, dtype=torch.bool),
-                         2, 2, "lanczos", "top", 1e-4, 0.0)
+    result = EigenResult(
+        torch.tensor([9.0, 1.0]),
+        torch.eye(2),
+        torch.zeros(2),
+        torch.ones(2, dtype=torch.bool),
+        2,
+        2,
+        "lanczos",
+        "top",
+        1e-4,
+        0.0,
+    )
     assert hessian_outliers(result).n == 1
     with pytest.raises(InvalidInputError):
         hessian_outliers(torch.tensor([1.0]))

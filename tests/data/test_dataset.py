@@ -42,15 +42,21 @@ def test_standardisation_uses_training_statistics():
     train, test = _split("train", seed=1), _split("test", seed=1)
     np.testing.assert_allclose(train.info.mean, raw_train.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(train.info.std, raw_train.std(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(train.inputs.numpy(), (raw_train - raw_train.mean(0)) / raw_train.std(0), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(test.inputs.numpy(), (raw_test - raw_train.mean(0)) / raw_train.std(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        train.inputs.numpy(), (raw_train - raw_train.mean(0)) / raw_train.std(0), rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        test.inputs.numpy(), (raw_test - raw_train.mean(0)) / raw_train.std(0), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_images_are_standardised_per_channel():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(40, 3, 4, 4)).astype(np.uint8)
     x[:, 1] //= 4  # channel 1 has a different scale
-    d = build_tensor_data("img", x, np.arange(40) % 2, task="classification", source="t", split="all", test_part=(x[:5], np.zeros(5)))
+    d = build_tensor_data(
+        "img", x, np.arange(40) % 2, task="classification", source="t", split="all", test_part=(x[:5], np.zeros(5))
+    )
     train_stats_mean = x.astype(np.float64).mean(axis=(0, 2, 3))
     np.testing.assert_allclose(d.info.mean, train_stats_mean, rtol=1e-5)
     assert d.inputs.shape == (45, 3, 4, 4) and d.inputs.dtype == torch.float32
@@ -59,7 +65,9 @@ def test_images_are_standardised_per_channel():
 
 def test_string_labels_are_encoded_in_sorted_order():
     x = np.zeros((6, 2))
-    d = build_tensor_data("s", x, np.array(["b", "a", "c", "a", "b", "c"]), task="classification", source="t", split="all")
+    d = build_tensor_data(
+        "s", x, np.array(["b", "a", "c", "a", "b", "c"]), task="classification", source="t", split="all"
+    )
     assert d.info.class_names == ("a", "b", "c") and d.info.num_classes == 3
     assert d.targets.tolist() == [1, 0, 2, 0, 1, 2] and d.targets.dtype == torch.int64
 
@@ -92,6 +100,8 @@ def test_bad_shapes_and_labels():
     with pytest.raises(InvalidInputError, match="targets"):
         build_tensor_data("t", np.zeros((5, 2)), np.zeros(4), task="classification", source="t")
     with pytest.raises(InvalidInputError, match="labels must lie"):
-        build_tensor_data("t", np.zeros((5, 2)), np.array([0, 1, 2, 3, 4]), task="classification", source="t", class_names=("a", "b"))
+        build_tensor_data(
+            "t", np.zeros((5, 2)), np.array([0, 1, 2, 3, 4]), task="classification", source="t", class_names=("a", "b")
+        )
     with pytest.raises(InvalidInputError, match="NaN"):
         build_tensor_data("t", np.zeros((5, 2)), np.array([0, 1, np.nan, 3, 4]), task="regression", source="t")

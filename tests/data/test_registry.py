@@ -13,7 +13,17 @@ def test_unknown_name_lists_known_names():
         load_dataset("imagenet")
     for name in ("digits", "mnist_5k", "cifar10", "speech", "gaussian_mixture"):
         assert name in str(err.value)
-    assert set(dataset_names()) >= {"digits", "mnist_5k", "breast_cancer", "wine", "cifar100", "cinic10", "ionosphere", "cardio", "teacher_student"}
+    assert set(dataset_names()) >= {
+        "digits",
+        "mnist_5k",
+        "breast_cancer",
+        "wine",
+        "cifar100",
+        "cinic10",
+        "ionosphere",
+        "cardio",
+        "teacher_student",
+    }
 
 
 def test_unknown_keyword_lists_accepted_ones():
@@ -31,7 +41,9 @@ def test_missing_path():
 
 
 def test_data_root_from_environment(tmp_path, monkeypatch):
-    scipy.io.savemat(tmp_path / "ionosphere.mat", {"X": np.random.default_rng(0).normal(size=(10, 3)), "y": np.zeros((10, 1))})
+    scipy.io.savemat(
+        tmp_path / "ionosphere.mat", {"X": np.random.default_rng(0).normal(size=(10, 3)), "y": np.zeros((10, 1))}
+    )
     monkeypatch.setenv("SGDNOISE_DATA", str(tmp_path))
     assert len(load_dataset("ionosphere", split="all")) == 10
 

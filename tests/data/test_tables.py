@@ -10,7 +10,14 @@ from sgdnoise.errors import ConfigError, DataFileError
 
 def _frame(n=30, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "label": rng.choice(["x", "y"], size=n), "value": rng.normal(size=n)})
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "label": rng.choice(["x", "y"], size=n),
+            "value": rng.normal(size=n),
+        }
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -61,8 +61,19 @@ def _loop(model, data, seed, steps, *, random_init=False):
 def test_ensemble_equals_seed_by_seed_loop_exactly(dtype, random_init):
     model, data = _mlp(dtype), _data(dtype)
     steps = 40  # spans the block boundary (block_steps=16) twice
-    res = sgd_ensemble(model, F.cross_entropy, data, seeds=SEEDS, lr=LR, batch_size=BATCH, steps=steps,
-                       init="random" if random_init else None, record_every=1, record_trajectory=True, block_steps=16)
+    res = sgd_ensemble(
+        model,
+        F.cross_entropy,
+        data,
+        seeds=SEEDS,
+        lr=LR,
+        batch_size=BATCH,
+        steps=steps,
+        init="random" if random_init else None,
+        record_every=1,
+        record_trajectory=True,
+        block_steps=16,
+    )
     for i, s in enumerate(SEEDS):
         ref, losses, path = _loop(model, data, s, steps, random_init=random_init)
         for name, p in ref.items():
@@ -107,8 +118,16 @@ def test_common_start_from_state_dict_and_model_untouched():
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert res.losses is None and res.trajectory is None  # nothing that grows with steps unless asked
     # one start per seed; result helpers agree with the stacked parameters
-    per_seed = sgd_ensemble(model, F.cross_entropy, data, seeds=SEEDS[:2], lr=LR, batch_size=BATCH, steps=5,
-                            init=[model.state_dict(), start])
+    per_seed = sgd_ensemble(
+        model,
+        F.cross_entropy,
+        data,
+        seeds=SEEDS[:2],
+        lr=LR,
+        batch_size=BATCH,
+        steps=5,
+        init=[model.state_dict(), start],
+    )
     assert all(torch.equal(per_seed.params[k][1], res.params[k][1]) for k in res.params)
     assert torch.equal(per_seed.flat()[1], torch.cat([v.reshape(-1) for v in per_seed.state_dict(1).values()]))
     assert per_seed.to_dict()["stop_step"] == [5, 5]
@@ -117,8 +136,18 @@ def test_common_start_from_state_dict_and_model_untouched():
 def test_stopped_seeds_are_frozen_at_their_stop_step():
     model, data = _mlp(torch.float64), _data(torch.float64)
     target = torch.tensor([7, 30, 1, 19, 30])  # two seeds stop in the same step; one never stops (steps=25)
-    res = sgd_ensemble(model, F.cross_entropy, data, seeds=SEEDS, lr=LR, batch_size=BATCH, steps=25,
-                       stop=lambda t, params, idx: t >= target[idx], record_every=5, block_steps=8)
+    res = sgd_ensemble(
+        model,
+        F.cross_entropy,
+        data,
+        seeds=SEEDS,
+        lr=LR,
+        batch_size=BATCH,
+        steps=25,
+        stop=lambda t, params, idx: t >= target[idx],
+        record_every=5,
+        block_steps=8,
+    )
     expected = target.clamp(max=25)
     assert res.stop_step.tolist() == expected.tolist()
     assert res.stopped.tolist() == (target <= 25).tolist()
@@ -126,7 +155,11 @@ def test_stopped_seeds_are_frozen_at_their_stop_step():
         ref, losses, _ = _loop(model, data, s, int(expected[i]))
         assert all(torch.equal(res.params[k][i], v.detach()) for k, v in ref.items()), s
         for row, t in enumerate(res.loss_steps):  # recorded losses: the loop's while running, NaN after the stop
-            assert (math.isnan(res.losses[row, i]) if t > expected[i] else res.losses[row, i] == pytest.approx(losses[t - 1], rel=1e-14))
+            assert (
+                math.isnan(res.losses[row, i])
+                if t > expected[i]
+                else res.losses[row, i] == pytest.approx(losses[t - 1], rel=1e-14)
+            )
 
 
 def test_batch_stream_is_the_documented_rule():

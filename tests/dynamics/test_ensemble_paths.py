@@ -78,8 +78,11 @@ def test_generic_vmap_path_equals_loop(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("loss_fn", [nn.CrossEntropyLoss(), lambda out, y: F.cross_entropy(out, y, label_smoothing=0.1)],
-                         ids=["CrossEntropyLoss-module", "label-smoothing-via-autograd"])
+@pytest.mark.parametrize(
+    "loss_fn",
+    [nn.CrossEntropyLoss(), lambda out, y: F.cross_entropy(out, y, label_smoothing=0.1)],
+    ids=["CrossEntropyLoss-module", "label-smoothing-via-autograd"],
+)
 def test_direct_path_with_other_losses_equals_loop(dtype, loss_fn):
     x, y = _digits(dtype)
     _assert_equals_loop(_mlp(dtype), loss_fn, x, y, batch=12)  # B = 12: −1/B is not a power of two
@@ -90,7 +93,14 @@ def test_direct_path_without_flatten_and_with_pass_through_layers(dtype):
     x, y = _digits(dtype)
     x = x.reshape(len(x), -1)
     torch.manual_seed(4)
-    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 16, bias=False), nn.Identity(),
-                          nn.ReLU(), nn.Linear(16, 10)).to(dtype)
+    model = nn.Sequential(
+        nn.Linear(64, 16),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(16, 16, bias=False),
+        nn.Identity(),
+        nn.ReLU(),
+        nn.Linear(16, 10),
+    ).to(dtype)
     assert _StackedMLP.of(model, F.cross_entropy, x, y) is not None
     _assert_equals_loop(model.eval(), F.cross_entropy, x, y, batch=20)  # eval: the ensemble runs dropout off too

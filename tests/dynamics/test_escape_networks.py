@@ -79,8 +79,15 @@ def test_distance_escape_equals_loop(problem, distance_escape):
     model, data = problem
     w_opt, res = _flat(model), distance_escape
     assert res.escaped.sum() >= 2 and not res.escaped.all()  # both outcomes are exercised (some censored)
-    _check_against_loop(res, model, data, lr=DISTANCE["lr"], batch=4, max_steps=DISTANCE["max_steps"],
-                        crossed=lambda net: torch.linalg.vector_norm(_flat(net) - w_opt) > DISTANCE["radius"])
+    _check_against_loop(
+        res,
+        model,
+        data,
+        lr=DISTANCE["lr"],
+        batch=4,
+        max_steps=DISTANCE["max_steps"],
+        crossed=lambda net: torch.linalg.vector_norm(_flat(net) - w_opt) > DISTANCE["radius"],
+    )
 
 
 def test_loss_escape_equals_loop(problem):
@@ -88,8 +95,9 @@ def test_loss_escape_equals_loop(problem):
     sub = (x[:128], y[:128])  # a fixed evaluation subset
     with torch.no_grad():
         threshold = 1.5 * F.cross_entropy(model(sub[0]), sub[1])
-    res = escape_by_loss(model, F.cross_entropy, (x, y), factor=1.5, seeds=SEEDS, lr=0.2, batch_size=4,
-                         max_steps=60, eval_data=sub)
+    res = escape_by_loss(
+        model, F.cross_entropy, (x, y), factor=1.5, seeds=SEEDS, lr=0.2, batch_size=4, max_steps=60, eval_data=sub
+    )
     assert res.escaped.sum() >= 2 and not res.escaped.all()
 
     @torch.no_grad()
@@ -131,7 +139,9 @@ def test_projection_shares_match_dense_projector():
     P = V @ V.T  # dense orthogonal projector onto span(V)
     dense = ((d @ P) ** 2).sum(1) / (d**2).sum(1)
     torch.testing.assert_close(shares.share_top, dense, rtol=1e-12, atol=0)
-    torch.testing.assert_close(shares.share_top + shares.share_rest, torch.ones(20, dtype=torch.float64), rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        shares.share_top + shares.share_rest, torch.ones(20, dtype=torch.float64), rtol=0, atol=1e-15
+    )
     torch.testing.assert_close(shares.share_each.sum(1), shares.share_top)
     with pytest.raises(InvalidInputError, match="orthonormal"):
         project_displacements(d, 2 * V)

@@ -16,8 +16,18 @@ from sgdnoise.theory import kramers_escape_time, levy_exit_probabilities, levy_m
 
 @pytest.mark.parametrize("alpha, eps", [(0.8, 0.1), (1.2, 0.1), (1.5, 0.05)])
 def test_levy_mean_exit_time_1d(alpha, eps):
-    r = simulate_exit(Quadratic([1.0]), [0.0], alpha=alpha, eps=eps, dt=0.1, domain=Box([-1.0], [1.0]), n_paths=4000,
-                      max_steps=200_000, seed=1, block_steps=128)
+    r = simulate_exit(
+        Quadratic([1.0]),
+        [0.0],
+        alpha=alpha,
+        eps=eps,
+        dt=0.1,
+        domain=Box([-1.0], [1.0]),
+        n_paths=4000,
+        max_steps=200_000,
+        seed=1,
+        block_steps=128,
+    )
     s = r.summary()
     assert s.complete
     # exit times are ~exponential: stderr/mean = 1/√4000 = 1.6%; the small-noise formula is 3-6% high at ε = 0.1
@@ -27,8 +37,18 @@ def test_levy_mean_exit_time_1d(alpha, eps):
 
 def test_levy_exit_probabilities_2d():
     alpha, lower, upper = [1.2, 1.5], [-1.0, -0.8], [0.7, 1.2]
-    r = simulate_exit(Quadratic([1.0, 2.0]), [0.0, 0.0], alpha=alpha, eps=0.1, dt=0.1, domain=Box(lower, upper),
-                      n_paths=4000, max_steps=100_000, seed=2, block_steps=128)
+    r = simulate_exit(
+        Quadratic([1.0, 2.0]),
+        [0.0, 0.0],
+        alpha=alpha,
+        eps=0.1,
+        dt=0.1,
+        domain=Box(lower, upper),
+        n_paths=4000,
+        max_steps=100_000,
+        seed=2,
+        block_steps=128,
+    )
     s = r.summary()
     assert s.complete
     # binomial sd √(0.77·0.23/4000) = 0.0067, so 0.03 is 4.5 sd
@@ -44,8 +64,18 @@ def test_kramers_exponential_law_in_the_barrier():
     eps = np.repeat(np.sqrt(2 / inverse_d), per)
     # dt·U''(min) = 0.08: Euler's stationary variance is 1/(1 − 0.04) too large, i.e. a ~4% hotter
     # well, which lowers the slope by ≤ 0.04 (0.035 at dt = 0.01 vs 0.005 when writing this test)
-    r = simulate_exit(DoubleWell(barrier=1.0), [-1.0], eps=eps, dt=0.01, noise="gaussian", domain=Box([-np.inf], [0.5]),
-                      n_paths=eps.size, max_steps=400_000, seed=3, block_steps=256)
+    r = simulate_exit(
+        DoubleWell(barrier=1.0),
+        [-1.0],
+        eps=eps,
+        dt=0.01,
+        noise="gaussian",
+        domain=Box([-np.inf], [0.5]),
+        n_paths=eps.size,
+        max_steps=400_000,
+        seed=3,
+        block_steps=256,
+    )
     assert r.exited.all()
     mean_tau = r.time.reshape(inverse_d.size, per).mean(axis=1)
     slope, _ = np.polyfit(inverse_d, np.log(mean_tau), 1)
@@ -62,8 +92,18 @@ def test_ackley_escape_axis_trend():
     alpha = np.stack([np.repeat(1.8 - deltas, per), np.full(deltas.size * per, 1.8)], axis=1)
     # The exit direction of a large-jump exit does not depend on when it happens, so the share among
     # the paths that exited within max_steps (99%) is unbiased.
-    r = simulate_exit(Ackley(), [0.0, 0.0], alpha=alpha, eps=0.3, dt=0.005, domain=Ball([0.0, 0.0], 0.6),
-                      n_paths=len(alpha), max_steps=6000, seed=4, block_steps=256)
+    r = simulate_exit(
+        Ackley(),
+        [0.0, 0.0],
+        alpha=alpha,
+        eps=0.3,
+        dt=0.005,
+        domain=Ball([0.0, 0.0], 0.6),
+        n_paths=len(alpha),
+        max_steps=6000,
+        seed=4,
+        block_steps=256,
+    )
     axis, exited = r.axis.reshape(deltas.size, per), r.exited.reshape(deltas.size, per)
     assert exited.mean() > 0.98
     p_lower_alpha = np.array([(axis[i][exited[i]] == 0).mean() for i in range(deltas.size)])

@@ -98,7 +98,9 @@ def test_schedules():
     t = torch.tensor([0.0, 1.0, 3.0, 10.0], dtype=torch.float64)
     torch.testing.assert_close(ConstantSchedule()(t), torch.ones(4, dtype=torch.float64))
     torch.testing.assert_close(ExponentialSchedule(0.5)(t), (t + 1) ** -0.5)
-    torch.testing.assert_close(MultiStepSchedule([1.0, 5.0], factor=0.1)(t), torch.tensor([1.0, 0.1, 0.1, 0.01], dtype=torch.float64))
+    torch.testing.assert_close(
+        MultiStepSchedule([1.0, 5.0], factor=0.1)(t), torch.tensor([1.0, 0.1, 0.1, 0.01], dtype=torch.float64)
+    )
     with pytest.raises(InvalidInputError):
         ExponentialSchedule(1.5)
     with pytest.raises(InvalidInputError):

@@ -40,8 +40,19 @@ def _reference(x0, max_steps, record_every):
 @pytest.mark.parametrize("block_steps", [1, 4, 64])
 def test_first_exit_is_kept_though_the_path_comes_back(block_steps):
     x0 = np.array([0.0, 0.03, -0.47, -0.93, 0.5, 0.26])  # exits at steps 6, 6, 11, never (15 > 13), 1, 3
-    r = simulate_exit(_drift, torch.tensor(x0)[:, None], eps=1e-12, noise="gaussian", dt=DT, domain=Box([-1.0], [UPPER]),
-                      n_paths=len(x0), max_steps=13, seed=0, block_steps=block_steps, record_every=3)
+    r = simulate_exit(
+        _drift,
+        torch.tensor(x0)[:, None],
+        eps=1e-12,
+        noise="gaussian",
+        dt=DT,
+        domain=Box([-1.0], [UPPER]),
+        n_paths=len(x0),
+        max_steps=13,
+        seed=0,
+        block_steps=block_steps,
+        record_every=3,
+    )
     times, positions, exited, frames = _reference(x0, 13, 3)
     np.testing.assert_array_equal(r.exited, exited)
     np.testing.assert_allclose(r.time, times, rtol=1e-12)

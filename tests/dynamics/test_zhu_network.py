@@ -58,7 +58,7 @@ def brute_force_sample_gradients(model, x, y):
     """``(N, P)`` by one autograd call per sample."""
     rows = []
     for i in range(len(x)):
-        grads = torch.autograd.grad(F.cross_entropy(model(x[i:i + 1]), y[i:i + 1]), list(model.parameters()))
+        grads = torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), list(model.parameters()))
         rows.append(torch.cat([g.reshape(-1) for g in grads]))
     return torch.stack(rows)
 
@@ -89,8 +89,9 @@ def test_unit_trace_factor_squares_to_the_exact_shape(setup, variant):
     model, x, y = setup
     loss = StackedLoss(model, F.cross_entropy, x, y)
     theta = flat(model)[None]
-    factor = unit_trace_factor(variant, theta, loss, hessian_k=HESSIAN_K, tol=1e-10,
-                               generators=[torch.Generator().manual_seed(1)])[0]
+    factor = unit_trace_factor(
+        variant, theta, loss, hessian_k=HESSIAN_K, tol=1e-10, generators=[torch.Generator().manual_seed(1)]
+    )[0]
     c = torch.diag(factor.square()) if factor.ndim == 1 else factor @ factor.T
     exact = exact_shapes(model, x, y)[variant]
     assert torch.allclose(c, exact, atol=1e-9, rtol=0)
@@ -105,8 +106,19 @@ def test_injected_noise_has_the_claimed_covariance(setup, variant):
     √((C_ii C_jj + C_ij²)/M); we allow 5 of them per entry (P(any of the 496 entries fails) < 1e-3)."""
     model, x, y = setup
     lr, v, m = 0.1, 0.3, 4000
-    run = zhu_network_dynamics(model, F.cross_entropy, (x, y), seeds=range(m), variants=[variant], lr=lr, n_steps=1,
-                               batch_size=2, noise_variance=v, hessian_k=HESSIAN_K, lanczos_tol=1e-10)
+    run = zhu_network_dynamics(
+        model,
+        F.cross_entropy,
+        (x, y),
+        seeds=range(m),
+        variants=[variant],
+        lr=lr,
+        n_steps=1,
+        batch_size=2,
+        noise_variance=v,
+        hessian_k=HESSIAN_K,
+        lanczos_tol=1e-10,
+    )
     start = flat(model)
     grad = torch.autograd.grad(loss_at(model, x, y, start.requires_grad_()), start)[0]
     xi = run.params[0] - start.detach() + lr * grad
@@ -120,8 +132,9 @@ def test_injected_noise_has_the_claimed_covariance(setup, variant):
 def test_gd_variant_is_plain_gradient_descent(setup):
     model, x, y = setup
     lr, steps = 0.3, 25
-    run = zhu_network_dynamics(model, F.cross_entropy, (x, y), seeds=[0, 1], variants=["gd"], lr=lr, n_steps=steps,
-                               batch_size=2)
+    run = zhu_network_dynamics(
+        model, F.cross_entropy, (x, y), seeds=[0, 1], variants=["gd"], lr=lr, n_steps=steps, batch_size=2
+    )
     twin = copy.deepcopy(model)
     for _ in range(steps):
         grads = torch.autograd.grad(F.cross_entropy(twin(x), y), list(twin.parameters()))
@@ -134,8 +147,9 @@ def test_gd_variant_is_plain_gradient_descent(setup):
 def test_sgd_variant_is_torch_sgd_on_the_same_batches(setup):
     model, x, y = setup
     lr, steps, batch, seeds = 0.2, 30, 3, (4, 9)
-    run = zhu_network_dynamics(model, F.cross_entropy, (x, y), seeds=seeds, variants=["sgd", "gd"], lr=lr,
-                               n_steps=steps, batch_size=batch)
+    run = zhu_network_dynamics(
+        model, F.cross_entropy, (x, y), seeds=seeds, variants=["sgd", "gd"], lr=lr, n_steps=steps, batch_size=batch
+    )
     for r, seed in enumerate(seeds):
         twin = copy.deepcopy(model)
         opt = torch.optim.SGD(twin.parameters(), lr=lr)
@@ -148,8 +162,16 @@ def test_sgd_variant_is_torch_sgd_on_the_same_batches(setup):
 
 def test_repeats_together_equal_repeats_one_at_a_time(setup):
     model, x, y = setup
-    kwargs = {"lr": 0.1, "n_steps": 12, "batch_size": 3, "noise_variance": 0.01, "hessian_k": HESSIAN_K, "refresh": 5,
-                  "lanczos_tol": 1e-10, "block_steps": 5}
+    kwargs = {
+        "lr": 0.1,
+        "n_steps": 12,
+        "batch_size": 3,
+        "noise_variance": 0.01,
+        "hessian_k": HESSIAN_K,
+        "refresh": 5,
+        "lanczos_tol": 1e-10,
+        "block_steps": 5,
+    }
     together = zhu_network_dynamics(model, F.cross_entropy, (x, y), seeds=[3, 7], **kwargs)
     for r, seed in enumerate((3, 7)):
         alone = zhu_network_dynamics(model, F.cross_entropy, (x, y), seeds=[seed], **kwargs)
@@ -164,10 +186,13 @@ def test_default_noise_variance_is_sgd_total_variance(setup):
     lr, batch = 0.2, 4
     g = brute_force_sample_gradients(model, x, y)
     trace_sigma = (g - g.mean(0)).square().sum() / N_POINTS
-    expected = lr ** 2 * (N_POINTS - batch) / (batch * (N_POINTS - 1)) * trace_sigma
-    assert sgd_noise_variance(model, F.cross_entropy, (x, y), lr=lr, batch_size=batch) == pytest.approx(float(expected), rel=1e-10)
-    run = zhu_network_dynamics(model, F.cross_entropy, (x, y), seeds=[0], variants=["isotropic"], lr=lr, n_steps=1,
-                               batch_size=batch)
+    expected = lr**2 * (N_POINTS - batch) / (batch * (N_POINTS - 1)) * trace_sigma
+    assert sgd_noise_variance(model, F.cross_entropy, (x, y), lr=lr, batch_size=batch) == pytest.approx(
+        float(expected), rel=1e-10
+    )
+    run = zhu_network_dynamics(
+        model, F.cross_entropy, (x, y), seeds=[0], variants=["isotropic"], lr=lr, n_steps=1, batch_size=batch
+    )
     assert run.noise_variance == pytest.approx(float(expected), rel=1e-10)
 
 
@@ -178,14 +203,16 @@ def test_match_at_current_rescales_by_sgd_variance_at_the_current_point(setup):
     lr, batch = 0.3, 4
     kwargs = {"seeds": [2], "variants": ["isotropic"], "lr": lr, "batch_size": batch, "refresh": 1}
     w1 = zhu_network_dynamics(model, F.cross_entropy, (x, y), n_steps=1, **kwargs).params[0, 0]
-    fixed, current = (zhu_network_dynamics(model, F.cross_entropy, (x, y), n_steps=2, match_at=m, **kwargs).params[0, 0]
-                      for m in ("start", "current"))
+    fixed, current = (
+        zhu_network_dynamics(model, F.cross_entropy, (x, y), n_steps=2, match_at=m, **kwargs).params[0, 0]
+        for m in ("start", "current")
+    )
     at_w1 = copy.deepcopy(model)
     torch.nn.utils.vector_to_parameters(w1, at_w1.parameters())
 
     def variance(net):
         g = brute_force_sample_gradients(net, x, y)
-        return lr ** 2 * (N_POINTS - batch) / (batch * (N_POINTS - 1)) * (g - g.mean(0)).square().sum() / N_POINTS
+        return lr**2 * (N_POINTS - batch) / (batch * (N_POINTS - 1)) * (g - g.mean(0)).square().sum() / N_POINTS
 
     theta = w1.clone().requires_grad_()
     drift = w1 - lr * torch.autograd.grad(loss_at(model, x, y, theta), theta)[0]
@@ -194,10 +221,23 @@ def test_match_at_current_rescales_by_sgd_variance_at_the_current_point(setup):
     assert abs(float(ratio) - 1) > 1e-3  # the test has power: the variance did change
 
 
-@pytest.mark.parametrize("bad", [{"variants": ["langevin"]}, {"variants": []}, {"lr": 0.0}, {"lr": -1.0},
-                                 {"n_steps": 0}, {"seeds": [1, 1]}, {"batch_size": N_POINTS + 1},
-                                 {"noise_variance": -1.0}, {"hessian_k": 0}, {"refresh": 0},
-                                 {"match_at": "end"}, {"match_at": "current", "noise_variance": 0.1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"variants": ["langevin"]},
+        {"variants": []},
+        {"lr": 0.0},
+        {"lr": -1.0},
+        {"n_steps": 0},
+        {"seeds": [1, 1]},
+        {"batch_size": N_POINTS + 1},
+        {"noise_variance": -1.0},
+        {"hessian_k": 0},
+        {"refresh": 0},
+        {"match_at": "end"},
+        {"match_at": "current", "noise_variance": 0.1},
+    ],
+)
 def test_bad_input_is_rejected(setup, bad):
     model, x, y = setup
     kwargs = {"seeds": [0], "variants": ["gd"], "lr": 0.1, "n_steps": 2, "batch_size": 2} | bad
@@ -210,8 +250,9 @@ def test_divergence_is_reported(setup):
     _, x, _ = setup
     model = seeded_model("mlp", input_shape=(3,), num_classes=1, seed=0, depth=0).double()
     with pytest.raises(ConvergenceError, match="'gd' diverged"):
-        zhu_network_dynamics(model, F.mse_loss, (x, x[:, :1]), seeds=[0], variants=["gd"], lr=1e200, n_steps=5,
-                             batch_size=2)
+        zhu_network_dynamics(
+            model, F.mse_loss, (x, x[:, :1]), seeds=[0], variants=["gd"], lr=1e200, n_steps=5, batch_size=2
+        )
 
 
 def test_recipe_runs_and_writes_its_table(tmp_path):

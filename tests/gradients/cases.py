@@ -114,14 +114,21 @@ def brute_force_noise(model: nn.Module, loss_fn, data, batch_indices: torch.Tens
     return dict(zip(params, full)), {n: torch.stack(v) for n, v in noise.items()}
 
 
-def budget_for(model: nn.Module, data, batch_size: int, mini_batches: int, method: str = "loop", params=None,
-               num_batches: int = 1000) -> int:
+def budget_for(
+    model: nn.Module,
+    data,
+    batch_size: int,
+    mini_batches: int,
+    method: str = "loop",
+    params=None,
+    num_batches: int = 1000,
+) -> int:
     """The memory_budget under which one chunk of ``method`` (``"auto"`` resolved as collect_noise
     does) holds exactly ``mini_batches`` whole mini-batches, by the documented rule."""
     from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.collect import _written_in_place
     from sgdnoise.gradients.modes import evaluation_mode
-    from sgdnoise.gradients.planning import Workload, chunk_bytes, choose_method, entry_floats, probe_model
+    from sgdnoise.gradients.planning import Workload, choose_method, chunk_bytes, entry_floats, probe_model
 
     with evaluation_mode(model):
         probe = probe_model(model, data[0][:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})

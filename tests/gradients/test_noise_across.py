@@ -7,12 +7,13 @@ import dataclasses
 import math
 
 import torch
-from .cases import make_case
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from sgdnoise.gradients import collect_noise, minibatch_noise_vectors, pooled_noise, simsekli_pooled_noise
 from sgdnoise.stable import sample_sas
+
+from .cases import make_case
 
 
 def _published_construction(net, crit, x, y, batch_size):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from .cases import make_case
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
+
+from .cases import make_case
 
 
 def test_nan_data_point_names_the_mini_batch(loss_fn):

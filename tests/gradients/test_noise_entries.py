@@ -6,9 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from sgdnoise.gradients import collect_noise, select_parameters
+from sgdnoise.gradients import collect_noise, entries, select_parameters
 from sgdnoise.gradients.engines import loop_gradients
-from sgdnoise.gradients import entries
 from sgdnoise.gradients.entries import entry_gradients
 
 from .cases import MLP, brute_force_noise, budget_for, make_case
@@ -61,7 +60,10 @@ def _weight_case(kind: str) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
     model, shape = (OddConvs(), (2, 7, 7)) if kind == "odd_conv" else (TokenMLP(), (5, 4))
-    return model.double(), (torch.randn(12, *shape, generator=gen, dtype=torch.float64), torch.randint(0, 3, (12,), generator=gen))
+    return model.double(), (
+        torch.randn(12, *shape, generator=gen, dtype=torch.float64),
+        torch.randint(0, 3, (12,), generator=gen),
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
@@ -77,7 +79,11 @@ def test_both_ways_to_whole_weights_equal_the_loop(kind, reuse, way, loss_fn, mo
     model, (x, y) = _weight_case(kind)
     model.eval()
     gen = torch.Generator().manual_seed(0)
-    rows = torch.randperm(12, generator=gen).reshape(2, 6) if reuse == "once" else torch.randint(0, 12, (7, 6), generator=gen)
+    rows = (
+        torch.randperm(12, generator=gen).reshape(2, 6)
+        if reuse == "once"
+        else torch.randint(0, 12, (7, 6), generator=gen)
+    )
     selection = select_parameters({n: p.shape for n, p in model.named_parameters()})
     ref, _ = loop_gradients(model, loss_fn, x[rows], y[rows])
     for piece, weight_piece in ((5, 64), (100, 5)):
@@ -88,16 +94,19 @@ def test_both_ways_to_whole_weights_equal_the_loop(kind, reuse, way, loss_fn, mo
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-@pytest.mark.parametrize("conv, spatial, folded", [
-    (dict(kernel_size=3, padding=1), (2, 2), True),  # a ResNet's last stage on 8×8 images
-    (dict(kernel_size=3, padding=1), (1, 1), True),  # the centre tap only
-    (dict(kernel_size=3, padding=1, stride=2), (2, 2), True),
-    (dict(kernel_size=3, padding=2, dilation=2), (2, 3), True),
-    (dict(kernel_size=4, padding="same"), (3, 3), True),  # asymmetric padding: one more row/column after
-    (dict(kernel_size=(3, 5), padding=(1, 2)), (1, 3), True),
-    (dict(kernel_size=3, padding=1), (3, 3), False),  # as many positions as taps: the grouped convolution
-    (dict(kernel_size=3, padding=1, groups=2), (2, 2), False),
-])
+@pytest.mark.parametrize(
+    "conv, spatial, folded",
+    [
+        (dict(kernel_size=3, padding=1), (2, 2), True),  # a ResNet's last stage on 8×8 images
+        (dict(kernel_size=3, padding=1), (1, 1), True),  # the centre tap only
+        (dict(kernel_size=3, padding=1, stride=2), (2, 2), True),
+        (dict(kernel_size=3, padding=2, dilation=2), (2, 3), True),
+        (dict(kernel_size=4, padding="same"), (3, 3), True),  # asymmetric padding: one more row/column after
+        (dict(kernel_size=(3, 5), padding=(1, 2)), (1, 3), True),
+        (dict(kernel_size=3, padding=1), (3, 3), False),  # as many positions as taps: the grouped convolution
+        (dict(kernel_size=3, padding=1, groups=2), (2, 2), False),
+    ],
+)
 @pytest.mark.parametrize("piece_bytes", [4 << 20, 1])
 def test_conv_weight_per_mini_batch_equals_autograd(conv, spatial, folded, piece_bytes, monkeypatch):
     """Whole conv weights per mini-batch (3 mini-batches per call, or 1 when the scratch passes
@@ -116,7 +125,7 @@ def test_conv_weight_per_mini_batch_equals_autograd(conv, spatial, folded, piece
     rows = torch.randint(0, 10, (7, 5), generator=gen)
     got = entries._conv2d_weight_per_batch(module, a, delta, rows)
     for k in range(7):
-        want, = torch.autograd.grad((module(a[rows[k]]) * delta[rows[k]]).sum(), module.weight)
+        (want,) = torch.autograd.grad((module(a[rows[k]]) * delta[rows[k]]).sum(), module.weight)
         torch.testing.assert_close(got[k], want, atol=1e-12, rtol=0)
 
 
@@ -208,7 +217,9 @@ def test_loop_engine_writes_into_out(loss_fn):
 def test_collection_with_replacement_on_a_tiny_data_set(loss_fn):
     """K·B = 80 draws of 10 points: each point is in many mini-batches."""
     model, data = make_case("resnet", num_points=10)
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=10, seed=1, method="entries", replacement=True)
+    result = collect_noise(
+        model, loss_fn, data, batch_size=8, num_batches=10, seed=1, method="entries", replacement=True
+    )
     _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
     assert result.method == "entries"
     for name in noise:
@@ -295,9 +306,12 @@ def test_explicit_entries_on_a_subset_falls_back_to_the_loop_on_every_entry(why,
     the kept sample is still the selection, the statistics cover all entries."""
     model, data = make_case("transformer" if why == "unsupported module" else "cnn")
     budget = 1 << 30 if why == "unsupported module" else budget_for(model, data, 8, 1, "loop")
-    with pytest.warns(UserWarning, match="entries engine cannot take" if why == "unsupported module" else "using the loop engine"):
-        result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=5, method="entries", params=2,
-                               memory_budget=budget)
+    with pytest.warns(
+        UserWarning, match="entries engine cannot take" if why == "unsupported module" else "using the loop engine"
+    ):
+        result = collect_noise(
+            model, loss_fn, data, batch_size=8, num_batches=3, seed=5, method="entries", params=2, memory_budget=budget
+        )
     _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
     assert result.method == "loop" and result.stats.scope == "all"
     for name, idx in result.selection.entries.items():
@@ -305,8 +319,16 @@ def test_explicit_entries_on_a_subset_falls_back_to_the_loop_on_every_entry(why,
 
 
 @pytest.mark.parametrize(
-    "case", ["cross-entropy", "functional cross-entropy", "smoothed, per pixel", "squared error", "functional squared error",
-             "weighted", "ignored label"],
+    "case",
+    [
+        "cross-entropy",
+        "functional cross-entropy",
+        "smoothed, per pixel",
+        "squared error",
+        "functional squared error",
+        "weighted",
+        "ignored label",
+    ],
 )
 def test_per_sample_losses_in_one_call_equal_one_call_per_sample(case):
     """The unreduced fast path gives each sample's own loss; losses it cannot reproduce exactly
@@ -314,8 +336,11 @@ def test_per_sample_losses_in_one_call_equal_one_call_per_sample(case):
     from sgdnoise.gradients.entries import _unreduced_losses, per_sample_losses
 
     gen = torch.Generator().manual_seed(0)
-    out = torch.randn(6, 4, 3, 2, generator=gen, dtype=torch.float64) if case == "smoothed, per pixel" else \
-        torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    out = (
+        torch.randn(6, 4, 3, 2, generator=gen, dtype=torch.float64)
+        if case == "smoothed, per pixel"
+        else torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    )
     labels = torch.randint(0, 4, (6, *out.shape[2:]), generator=gen)
     loss_fn, y = {
         "cross-entropy": (nn.CrossEntropyLoss(), labels),
@@ -330,4 +355,6 @@ def test_per_sample_losses_in_one_call_equal_one_call_per_sample(case):
     if case == "ignored label":
         assert (labels == 2).any()
     expected = torch.stack([loss_fn(out[n : n + 1], y[n : n + 1]) for n in range(6)])
-    torch.testing.assert_close(per_sample_losses(loss_fn, out, y), expected, atol=1e-12, rtol=0, equal_nan=True)  # 0/0 if ignored
+    torch.testing.assert_close(
+        per_sample_losses(loss_fn, out, y), expected, atol=1e-12, rtol=0, equal_nan=True
+    )  # 0/0 if ignored

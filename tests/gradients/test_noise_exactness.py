@@ -6,15 +6,25 @@ import warnings
 
 import pytest
 import torch
-from .cases import MLP, brute_force_noise, budget_for, make_case
 
 from sgdnoise.gradients import collect_noise
 
+from .cases import MLP, brute_force_noise, budget_for, make_case
+
 CASES = [
-    ("mlp", "loop"), ("mlp", "vmap"), ("mlp", "entries"), ("mlp", "auto"),
-    ("cnn", "loop"), ("cnn", "vmap"), ("cnn", "entries"),
-    ("resnet", "loop"), ("resnet", "vmap"), ("resnet", "entries"), ("resnet", "auto"),
-    ("transformer", "loop"), ("transformer", "vmap"),
+    ("mlp", "loop"),
+    ("mlp", "vmap"),
+    ("mlp", "entries"),
+    ("mlp", "auto"),
+    ("cnn", "loop"),
+    ("cnn", "vmap"),
+    ("cnn", "entries"),
+    ("resnet", "loop"),
+    ("resnet", "vmap"),
+    ("resnet", "entries"),
+    ("resnet", "auto"),
+    ("transformer", "loop"),
+    ("transformer", "vmap"),
 ]
 
 
@@ -22,7 +32,16 @@ CASES = [
 @pytest.mark.parametrize(("kind", "method"), CASES)
 def test_noise_equals_brute_force_loop(kind, method, loss_fn):
     model, data = make_case(kind)
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=6, seed=3, method=method, memory_budget=budget_for(model, data, 8, 2, method))
+    result = collect_noise(
+        model,
+        loss_fn,
+        data,
+        batch_size=8,
+        num_batches=6,
+        seed=3,
+        method=method,
+        memory_budget=budget_for(model, data, 8, 2, method),
+    )
     full, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
     assert result.method == (method if method != "auto" else result.method)
     for name in noise:
@@ -43,8 +62,16 @@ def test_sampled_entries_equal_brute_force(kind, loss_fn):
 def test_transformer_entries_on_supported_layers(loss_fn):
     """Linear and LayerNorm entries of a transformer block go through the entries engine."""
     model, data = make_case("transformer")
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=4, seed=5, method="entries",
-                           params=["block.linear*", "block.norm*", "head.*"])
+    result = collect_noise(
+        model,
+        loss_fn,
+        data,
+        batch_size=8,
+        num_batches=4,
+        seed=5,
+        method="entries",
+        params=["block.linear*", "block.norm*", "head.*"],
+    )
     _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
     assert result.method == "entries"
     for name in result.selection.names:

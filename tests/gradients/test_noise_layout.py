@@ -12,8 +12,15 @@ from sgdnoise.gradients.layout import channels_last_weights, in_channels_last
 
 def _net() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(4, 6, 3), nn.Flatten(), nn.Linear(6 * 2 * 2, 3)).eval()
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3),
+        nn.Flatten(),
+        nn.Linear(6 * 2 * 2, 3),
+    ).eval()
 
 
 def test_weights_are_channels_last_inside_and_the_same_tensors_after():

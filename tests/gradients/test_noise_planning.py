@@ -8,15 +8,25 @@ from dataclasses import replace
 
 import pytest
 import torch
-from .cases import brute_force_noise, budget_for, make_case
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
 from sgdnoise.gradients.planning import (
-    PIECE_BYTES, EntryFloats, ModelProbe, Workload, choose_method, chunk_bytes, chunk_size, expected_distinct, micro_batch_size,
-    probe_model, samples_per_piece,
+    PIECE_BYTES,
+    EntryFloats,
+    ModelProbe,
+    Workload,
+    choose_method,
+    chunk_bytes,
+    chunk_size,
+    expected_distinct,
+    micro_batch_size,
+    probe_model,
+    samples_per_piece,
 )
+
+from .cases import brute_force_noise, budget_for, make_case
 
 
 def test_probe_counts_parameters_and_leaf_outputs():
@@ -35,8 +45,13 @@ def test_probe_counts_output_positions_per_owner():
 
 def test_chunk_size_rule():
     probe = ModelProbe(num_params=1000, activations_per_sample=50, itemsize=4)
-    work = Workload(batch_size=8, num_batches=100, num_points=10_000, computed=None,
-                    entry=EntryFloats(per_sample=24, joined=20, gathered=12, weight_piece=1000))
+    work = Workload(
+        batch_size=8,
+        num_batches=100,
+        num_points=10_000,
+        computed=None,
+        entry=EntryFloats(per_sample=24, joined=20, gathered=12, weight_piece=1000),
+    )
     per_batch = 4 * (3 * 1000 + 12 * 8 * 50)  # vmap: s·(3P + 12·B·A) per mini-batch
     assert chunk_size(probe, "vmap", work, 10 * per_batch) == 10
     assert chunk_size(probe, "vmap", work, 10 * per_batch - 1) == 9
@@ -45,10 +60,12 @@ def test_chunk_size_rule():
     # loop: one mini-batch's activations at a time, s·(Kc·3P + 2·B·A)
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 8 * 50)) == 7
     assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 4 * 50), micro_batch=4) == 7
+
     # entries: 1.25·s·(Up·(3A + G) + U·J + Kc·(B·L + S) + W), U expected distinct, Up = min(U, piece)
     def entries_bytes(kc: int, d: int, a: int = 50, piece: float = math.inf, s: int = 1000) -> float:
         distinct = d * (1 - (1 - 8 / d) ** kc)
         return 1.25 * 4 * (min(distinct, piece) * (3 * a + 24) + distinct * 20 + kc * (8 * 12 + s) + 1000)
+
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000))) == 3
     assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000)) - 1) == 2
     # gradients written straight into the kept noise are not counted (S − in_place)
@@ -102,10 +119,21 @@ def test_gradients_written_into_the_kept_noise_leave_the_budget(params, method, 
 
     seen = []
     real = collect_module.chunk_size
-    monkeypatch.setattr(collect_module, "chunk_size", lambda probe, engine, work, *a: seen.append(work) or real(probe, engine, work, *a))
+    monkeypatch.setattr(
+        collect_module, "chunk_size", lambda probe, engine, work, *a: seen.append(work) or real(probe, engine, work, *a)
+    )
     model, data = make_case("mlp")
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=6, seed=0, params=params, method=method,
-                           memory_budget=budget_for(model, data, 8, 2, method, params))
+    result = collect_noise(
+        model,
+        loss_fn,
+        data,
+        batch_size=8,
+        num_batches=6,
+        seed=0,
+        params=params,
+        method=method,
+        memory_budget=budget_for(model, data, 8, 2, method, params),
+    )
     sizes = {n: p.numel() for n, p in model.named_parameters()}
     expected = {None: sum(sizes.values()), "fc1.*": sizes["fc1.weight"] + sizes["fc1.bias"], 3: 0}[params]
     assert seen[0].in_place == (result.selection.total if method == "entries" else expected)
@@ -132,8 +160,16 @@ def test_mini_batch_above_budget_is_split_exactly(kind, method, loss_fn):
     model, data = make_case(kind)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=4, seed=2, method=method,
-                               memory_budget=budget_for(model, data, 3, 1, "loop"))
+        result = collect_noise(
+            model,
+            loss_fn,
+            data,
+            batch_size=8,
+            num_batches=4,
+            seed=2,
+            method=method,
+            memory_budget=budget_for(model, data, 3, 1, "loop"),
+        )
     assert result.method == "loop" and result.chunk_size == 1
     assert (method == "vmap") == any("using the loop engine" in str(w.message) for w in caught)
     _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
@@ -164,8 +200,12 @@ def test_entry_floats_of_each_kind_of_tensor():
     norm_probe = probe_model(norm, torch.randn(1, 3, 4), owners={"0", "2"})
     assert norm_probe.weight_paths == {"2"}
     norm_shapes = {n: p.shape for n, p in norm.named_parameters()}
-    assert entry_floats(select_parameters(norm_shapes), norm_probe) == EntryFloats(per_sample=12, joined=14, gathered=14)
+    assert entry_floats(select_parameters(norm_shapes), norm_probe) == EntryFloats(
+        per_sample=12, joined=14, gathered=14
+    )
     # a wide conv summed per mini-batch: its scratch for one mini-batch, (T + 1)·|W|, passes a piece
     wide = nn.Conv2d(256, 256, 3, padding=1, bias=False)
     wide_probe = probe_model(wide, torch.randn(1, 256, 2, 2), owners={""})
-    assert entry_floats(select_parameters({"weight": wide.weight.shape}), wide_probe).weight_piece == 2 * 5 * 256 * 256 * 9
+    assert (
+        entry_floats(select_parameters({"weight": wide.weight.shape}), wide_probe).weight_piece == 2 * 5 * 256 * 256 * 9
+    )

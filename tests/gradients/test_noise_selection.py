@@ -8,12 +8,13 @@ import itertools
 import pytest
 import scipy.stats
 import torch
-from .cases import make_case
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from sgdnoise.gradients import ParameterSelection, collect_noise, sample_batch_indices, select_parameters
 from sgdnoise.gradients.sampling import _floyd_subsets, sample_batch_indices_per_stream
+
+from .cases import make_case
 
 SHAPES = {"a.weight": (4, 3), "a.bias": (4,), "b.weight": (2, 4), "b.bias": (2,)}
 
@@ -34,7 +35,7 @@ def test_random_entries_per_layer_are_seeded_sorted_and_in_range():
     assert any(not torch.equal(a.entries[n], c.entries[n]) for n in SHAPES)
     for n, idx in a.entries.items():
         size = torch.Size(SHAPES[n]).numel()
-        assert idx.numel() == min(3, size) and (idx.diff() > 0).all() and 0 <= idx.min() and idx.max() < size
+        assert idx.numel() == min(3, size) and (idx.diff() > 0).all() and idx.min() >= 0 and idx.max() < size
     assert a.entry_labels()[:3] == [f"a.weight[{i}]" for i in a.entries["a.weight"].tolist()]
     assert ParameterSelection.from_dict(a.to_dict()).to_dict() == a.to_dict()
 
@@ -116,7 +117,9 @@ def test_batch_indices_do_not_depend_on_blocking(num_points, batch_size):
 
 @pytest.mark.parametrize("num_points, batch_size", [(100, 5), (100, 50)])  # both algorithms
 def test_many_streams_at_once_equal_each_stream_alone(num_points, batch_size):
-    together = sample_batch_indices_per_stream(num_points, batch_size, 6, [torch.Generator().manual_seed(s) for s in range(4)])
+    together = sample_batch_indices_per_stream(
+        num_points, batch_size, 6, [torch.Generator().manual_seed(s) for s in range(4)]
+    )
     alone = [sample_batch_indices(num_points, batch_size, 6, torch.Generator().manual_seed(s)) for s in range(4)]
     assert together.shape == (4, 6, batch_size) and torch.equal(together, torch.stack(alone))
 

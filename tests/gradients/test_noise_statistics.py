@@ -26,7 +26,10 @@ def _exact_covariance(model, loss_fn, data, replacement: bool) -> torch.Tensor:
     x, y = data
     params = list(model.parameters())
     per_sample = torch.stack(
-        [torch.cat([g.flatten() for g in torch.autograd.grad(loss_fn(model(x[j : j + 1]), y[j : j + 1]), params)]) for j in range(D)]
+        [
+            torch.cat([g.flatten() for g in torch.autograd.grad(loss_fn(model(x[j : j + 1]), y[j : j + 1]), params)])
+            for j in range(D)
+        ]
     )
     mean = per_sample.mean(0)
     sigma = (per_sample.T @ per_sample / D - torch.outer(mean, mean)) / B
@@ -37,7 +40,9 @@ def _exact_covariance(model, loss_fn, data, replacement: bool) -> torch.Tensor:
 def test_noise_is_unbiased_with_eq2_covariance(replacement):
     model, data = _model_and_data()
     loss_fn = nn.MSELoss()
-    result = collect_noise(model, loss_fn, data, batch_size=B, num_batches=K, seed=11, replacement=replacement, method="vmap")
+    result = collect_noise(
+        model, loss_fn, data, batch_size=B, num_batches=K, seed=11, replacement=replacement, method="vmap"
+    )
     u, _ = result.noise_matrix()  # (P, K)
     u = u.T
     sigma = _exact_covariance(model, loss_fn, data, replacement)
@@ -58,6 +63,7 @@ def test_noise_is_unbiased_with_eq2_covariance(replacement):
     se_trace = sq_norms.std() / K**0.5
     assert abs(sq_norms.mean() - sigma.trace()) < 5 * se_trace
     assert abs(sq_norms.mean() - other.trace()) > 5 * se_trace
+
 
 def test_batch_indices_rows_are_uniform_subsets():
     model, data = _model_and_data()

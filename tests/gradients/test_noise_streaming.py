@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from .cases import budget_for, make_case
 from scipy import stats as sps
 
 from sgdnoise.errors import ConfigError
-from sgdnoise.gradients import RunningMoments, collect_noise
-from sgdnoise.gradients import runstore
+from sgdnoise.gradients import RunningMoments, collect_noise, runstore
+
+from .cases import budget_for, make_case
 
 
 @pytest.mark.parametrize("method", ["loop", "vmap"])
@@ -20,7 +20,17 @@ def test_running_stats_match_scipy_on_all_parameters(method, loss_fn):
     model, data = make_case("cnn")
     # A budget of one mini-batch forces chunks of one mini-batch; only fc.* samples are kept, but the
     # statistics cover every parameter.
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params="fc.*", memory_budget=budget_for(model, data, 8, 1, method))
+    result = collect_noise(
+        model,
+        loss_fn,
+        data,
+        batch_size=8,
+        num_batches=13,
+        seed=0,
+        method=method,
+        params="fc.*",
+        memory_budget=budget_for(model, data, 8, 1, method),
+    )
     full = collect_noise(model, loss_fn, data, batch_size=8, num_batches=13, seed=0, method=method, params=None)
     assert result.chunk_size == 1 and full.chunk_size == 13 and set(result.noise) == {"fc.weight", "fc.bias"}
     assert result.stats.scope == "all" and result.stats.count == 13
@@ -36,7 +46,9 @@ def test_running_stats_match_scipy_on_all_parameters(method, loss_fn):
 def test_stats_of_a_run_that_keeps_everything_are_computed_on_use(method, loss_fn):
     model, data = make_case("cnn")
     kwargs = dict(batch_size=8, num_batches=13, seed=0, method=method)
-    kept = collect_noise(model, loss_fn, data, params=None, memory_budget=budget_for(model, data, 8, 3, method), **kwargs)
+    kept = collect_noise(
+        model, loss_fn, data, params=None, memory_budget=budget_for(model, data, 8, 3, method), **kwargs
+    )
     assert kept.streamed_stats is None and kept.chunk_size < 13  # nothing streamed, over several chunks
     # A run that keeps fewer entries than it computes streams its statistics (of every entry).
     streamed = collect_noise(model, loss_fn, data, params=2, **kwargs)
@@ -48,7 +60,9 @@ def test_stats_of_a_run_that_keeps_everything_are_computed_on_use(method, loss_f
         np.testing.assert_allclose(kept.stats.var[name], u.var(0, ddof=1), rtol=1e-4, atol=1e-12)
         if method == "loop":
             for key in ("mean", "var"):
-                torch.testing.assert_close(getattr(kept.stats, key)[name], getattr(streamed.stats, key)[name], rtol=1e-4, atol=1e-9)
+                torch.testing.assert_close(
+                    getattr(kept.stats, key)[name], getattr(streamed.stats, key)[name], rtol=1e-4, atol=1e-9
+                )
     assert kept.stats is kept.stats  # computed once
 
 
@@ -74,10 +88,14 @@ def _assert_same(a, b):
     assert torch.equal(a.losses, b.losses)
     for key in ("mean", "var", "skew"):
         for name in getattr(a.stats, key):
-            torch.testing.assert_close(getattr(a.stats, key)[name], getattr(b.stats, key)[name], atol=0, rtol=0, equal_nan=True)
+            torch.testing.assert_close(
+                getattr(a.stats, key)[name], getattr(b.stats, key)[name], atol=0, rtol=0, equal_nan=True
+            )
 
 
-@pytest.mark.parametrize("params, method", [(2, "loop"), (None, "entries")])  # copied into, or written in, the kept noise
+@pytest.mark.parametrize(
+    "params, method", [(2, "loop"), (None, "entries")]
+)  # copied into, or written in, the kept noise
 def test_killed_run_resumes_to_identical_result(params, method, tmp_path, monkeypatch, loss_fn):
     model, data = make_case("resnet")
     budget = budget_for(model, data, 8, 1, method, params)
@@ -137,7 +155,17 @@ def test_out_folder_of_another_run_is_refused(tmp_path, loss_fn):
 
 def test_files_on_disk(tmp_path, loss_fn):
     model, data = make_case("mlp")
-    result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=1, out=tmp_path, memory_budget=budget_for(model, data, 8, 1), params="fc3.*")
+    result = collect_noise(
+        model,
+        loss_fn,
+        data,
+        batch_size=8,
+        num_batches=5,
+        seed=1,
+        out=tmp_path,
+        memory_budget=budget_for(model, data, 8, 1),
+        params="fc3.*",
+    )
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["config"]["seed"] == 1 and manifest["chunk_size"] == 1
     assert np.array_equal(np.load(tmp_path / "batch_indices.npy"), result.batch_indices.numpy())

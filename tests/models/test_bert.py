@@ -11,8 +11,12 @@ from sgdnoise.models import build_model
 
 def test_tiny_bert_classifies_token_sequences():
     pytest.importorskip("transformers", reason="tiny_bert is an optional extra: pip install transformers")
-    model = build_model("tiny_bert", input_shape=(12,), num_classes=2, num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64)
-    again = build_model("tiny_bert", input_shape=(12,), num_classes=2, num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64)
+    model = build_model(
+        "tiny_bert", input_shape=(12,), num_classes=2, num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64
+    )
+    again = build_model(
+        "tiny_bert", input_shape=(12,), num_classes=2, num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64
+    )
     ids = torch.randint(0, 1000, (3, 12), generator=torch.Generator().manual_seed(0))
     out = model(ids)
     assert out.shape == (3, 2)

@@ -39,7 +39,9 @@ def test_training_checkpoint_layout_is_accepted(tmp_path):
 def test_mismatch_names_keys_and_shapes(tmp_path):
     save_checkpoint(_cnn(), tmp_path / "m.pt")
     fewer_classes = build_model("cnn", input_shape=(1, 8, 8), num_classes=3, batch_norm=True)
-    with pytest.raises(DataFileError, match=r"wrong shape \(2\): 9.weight: checkpoint \(10, 128\) vs model \(3, 128\), 9.bias"):
+    with pytest.raises(
+        DataFileError, match=r"wrong shape \(2\): 9.weight: checkpoint \(10, 128\) vs model \(3, 128\), 9.bias"
+    ):
         load_checkpoint(fewer_classes, tmp_path / "m.pt")
     without_bn = build_model("cnn", input_shape=(1, 8, 8), num_classes=10, batch_norm=False)
     with pytest.raises(DataFileError) as err:

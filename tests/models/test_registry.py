@@ -21,7 +21,9 @@ def test_cifar_resnet_parameter_counts(depth, count):
 # torchvision's ImageNet ResNets have 11_689_512 / 21_797_672 / 25_557_032 parameters (1000 classes).
 # The 32×32 adaptation swaps the 7×7 stem (7·7·3·64) for a 3×3 one (3·3·3·64) and the 1000-way
 # classifier (c·1000 + 1000) for a 10-way one (c·10 + 10), c = 512 (18/34) or 2048 (50).
-@pytest.mark.parametrize("depth, imagenet, width", [(18, 11_689_512, 512), (34, 21_797_672, 512), (50, 25_557_032, 2048)])
+@pytest.mark.parametrize(
+    "depth, imagenet, width", [(18, 11_689_512, 512), (34, 21_797_672, 512), (50, 25_557_032, 2048)]
+)
 def test_imagenet_resnet_adapted_parameter_counts(depth, imagenet, width):
     expected = imagenet - 7 * 7 * 3 * 64 + 3 * 3 * 3 * 64 - (width * 1000 + 1000) + (width * 10 + 10)
     assert n_params(build_model(f"resnet{depth}", input_shape=(3, 32, 32), num_classes=10)) == expected
@@ -59,7 +61,9 @@ def test_resnet_downsampling_stages_without_training():
     model = build_model("resnet56", input_shape=(3, 32, 32), num_classes=10)
     sizes = {}
     for name in ("layer1", "layer2", "layer3"):
-        getattr(model, name).register_forward_hook(lambda m, i, o, name=name: sizes.__setitem__(name, tuple(o.shape[1:])))
+        getattr(model, name).register_forward_hook(
+            lambda m, i, o, name=name: sizes.__setitem__(name, tuple(o.shape[1:]))
+        )
     model.eval()
     with torch.no_grad():
         model(torch.zeros(1, 3, 32, 32))
@@ -78,7 +82,18 @@ def test_errors_name_the_problem():
         build_model("mlp", input_shape=(3,), num_classes=2, activation="swishy")
     with pytest.raises(ConfigError, match="num_classes"):
         build_model("mlp", input_shape=(3,), num_classes=0)
-    assert set(model_names()) >= {"mlp", "cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34", "resnet50"}
+    assert set(model_names()) >= {
+        "mlp",
+        "cnn",
+        "resnet20",
+        "resnet32",
+        "resnet44",
+        "resnet56",
+        "resnet110",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+    }
 
 
 def test_seeded_model_is_reproducible_and_leaves_the_global_rng_alone():

@@ -27,8 +27,12 @@ def _points(scale):
 def test_pdf_and_cdf_within_1e5_of_scipy(alpha):
     loc, scale = 0.3, 1.7
     x = loc + _points(scale)
-    np.testing.assert_allclose(sas_pdf(x, alpha, scale, loc), levy_stable.pdf(x, alpha, 0, loc, scale), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(sas_cdf(x, alpha, scale, loc), levy_stable.cdf(x, alpha, 0, loc, scale), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        sas_pdf(x, alpha, scale, loc), levy_stable.pdf(x, alpha, 0, loc, scale), atol=1e-5, rtol=0
+    )
+    np.testing.assert_allclose(
+        sas_cdf(x, alpha, scale, loc), levy_stable.cdf(x, alpha, 0, loc, scale), atol=1e-5, rtol=0
+    )
 
 
 @pytest.mark.parametrize("alpha", [0.6, 1.2, 1.8])
@@ -47,7 +51,9 @@ def test_centre_matches_the_two_term_series(alpha):
     # at |z| <= 0.005 the omitted terms are below 3e-6 for alpha >= 0.5.
     z = np.linspace(-0.005, 0.005, 21)
     c = 1 / (np.pi * alpha)
-    np.testing.assert_allclose(sas_pdf(z, alpha), c * (math.gamma(1 / alpha) - math.gamma(3 / alpha) * z**2 / 2), atol=1e-5)
+    np.testing.assert_allclose(
+        sas_pdf(z, alpha), c * (math.gamma(1 / alpha) - math.gamma(3 / alpha) * z**2 / 2), atol=1e-5
+    )
     np.testing.assert_allclose(sas_cdf(z, alpha), 0.5 + c * math.gamma(1 / alpha) * z, atol=1e-5)
 
 

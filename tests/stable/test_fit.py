@@ -92,13 +92,16 @@ def test_input_is_not_mutated_and_kind_dtype_dim_are_respected():
     assert isinstance(t.alpha, torch.Tensor) and t.alpha.dtype == torch.float64
 
 
-@pytest.mark.parametrize("bad, error", [
-    (np.r_[np.ones(50), np.nan], InvalidInputError),
-    (np.r_[np.ones(50), np.inf], InvalidInputError),
-    (np.ones(19), TooFewSamplesError),
-    (np.float64(1.0), InvalidInputError),
-    (["a"] * 30, InvalidInputError),
-])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (np.r_[np.ones(50), np.nan], InvalidInputError),
+        (np.r_[np.ones(50), np.inf], InvalidInputError),
+        (np.ones(19), TooFewSamplesError),
+        (np.float64(1.0), InvalidInputError),
+        (["a"] * 30, InvalidInputError),
+    ],
+)
 def test_bad_input_raises_clear_errors(bad, error):
     with pytest.raises(error):
         fit_sas(bad)

@@ -57,7 +57,9 @@ def test_statistics_equal_per_row_references(mixed):
         centres = (edges[:-1] + edges[1:]) / 2
         density = counts / (len(row) * (hi - lo) / 100)
         assert r.sse_gauss == pytest.approx(((density - gauss.pdf(centres)) ** 2).sum(), rel=1e-6)
-        assert r.sse_sas == pytest.approx(((density - sas_pdf(centres, r.alpha, r.scale, r["loc"])) ** 2).sum(), rel=1e-6)
+        assert r.sse_sas == pytest.approx(
+            ((density - sas_pdf(centres, r.alpha, r.scale, r["loc"])) ** 2).sum(), rel=1e-6
+        )
         assert r.aic_sas == pytest.approx(6 - 2 * r.loglik_sas)
 
 

@@ -64,8 +64,16 @@ def test_levy_increments_scale_as_dt_to_one_over_alpha():
     assert abs(iqr / expected - 1) < 0.01
 
 
-@pytest.mark.parametrize("kwargs", [dict(alpha=0.0), dict(alpha=2.1), dict(alpha=1.5, scale=-1.0),
-                                    dict(alpha=np.nan), dict(alpha=[1.5, 1.2], size=(3,))])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(alpha=0.0),
+        dict(alpha=2.1),
+        dict(alpha=1.5, scale=-1.0),
+        dict(alpha=np.nan),
+        dict(alpha=[1.5, 1.2], size=(3,)),
+    ],
+)
 def test_bad_parameters_raise_clear_errors(kwargs):
     with pytest.raises(InvalidInputError):
         sample_sas(**kwargs)

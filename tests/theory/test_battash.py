@@ -75,7 +75,9 @@ def test_corollary_4_6_closed_form():
     phi, m, beta, a_inv = _hand_quantities()
     u = np.array([0.0, 10.0, 300.0])
     expected = (a_inv * beta / beta.sum() * np.exp(-np.outer(u, m * phi))).sum(-1)
-    np.testing.assert_allclose(battash_survival_bound(u, ALPHA, EPS, LOWER, UPPER, rho=RHO, lam=LAM), expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        battash_survival_bound(u, ALPHA, EPS, LOWER, UPPER, rho=RHO, lam=LAM), expected, rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("gamma", [1.0, 0.9, 0.7])
@@ -97,7 +99,13 @@ def test_exit_direction_ratio_eq_20():
     assert r.shape == (3, 3)
     for l in range(3):
         for j in range(3):
-            expected = LAM[l] ** ALPHA[l] / LAM[j] ** ALPHA[j] * EPS ** ((ALPHA[l] - ALPHA[j]) * (1 - RHO)) * UPPER[l] ** -ALPHA[l] / UPPER[j] ** -ALPHA[j]
+            expected = (
+                LAM[l] ** ALPHA[l]
+                / LAM[j] ** ALPHA[j]
+                * EPS ** ((ALPHA[l] - ALPHA[j]) * (1 - RHO))
+                * UPPER[l] ** -ALPHA[l]
+                / UPPER[j] ** -ALPHA[j]
+            )
             assert r[l, j] == pytest.approx(expected, rel=1e-12)
     # eq. 21: the ratio scales as ε^{Δ(1−ρ)}; the lower-α parameter wins as ε → 0.
     r_small = battash_exit_direction_ratio(ALPHA, EPS / 10, UPPER, rho=RHO, lam=LAM)

@@ -33,7 +33,9 @@ def test_kramers_fit_equals_scipy_linregress():
     assert fit.r2 == pytest.approx(1 - fit.rss / ((log_tau - log_tau.mean()) ** 2).sum())
     n, k = LR.size, 2
     assert fit.aic == pytest.approx(n * np.log(fit.rss / n) + 2 * k)
-    np.testing.assert_allclose(fit.residuals, log_tau + np.log(LR) - (ref.intercept + ref.slope * batch / LR), atol=1e-10)
+    np.testing.assert_allclose(
+        fit.residuals, log_tau + np.log(LR) - (ref.intercept + ref.slope * batch / LR), atol=1e-10
+    )
 
 
 def test_every_model_has_two_parameters_and_mori_shares_kramers_form():

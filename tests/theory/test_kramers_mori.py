@@ -37,7 +37,9 @@ def test_kramers_multidimensional_prefactor():
     h_a, h_b = np.array([2.0, 5.0, 3.0]), np.array([-1.5, 4.0, 6.0])
     expected = 2 * math.pi * math.sqrt(1.5 * 4 * 6 / (2 * 5 * 3)) / 1.5 * math.exp(0.7 / 0.1)
     assert kramers_escape_time(0.7, h_a, h_b, 0.1) == pytest.approx(expected)
-    batched = kramers_escape_time(np.array([0.7, 0.7]), np.stack([h_a, h_a]), np.stack([h_b, h_b]), np.array([0.1, 0.2]))
+    batched = kramers_escape_time(
+        np.array([0.7, 0.7]), np.stack([h_a, h_a]), np.stack([h_b, h_b]), np.array([0.1, 0.2])
+    )
     assert batched.shape == (2,) and batched[0] == pytest.approx(expected)
 
 
@@ -68,7 +70,9 @@ def test_mori_n_outliers():
 
 def test_mori_stationary_law():
     assert mori_stationary_exponent(0.1, 4, 5.0) == pytest.approx(1 + 4 / 0.5)
-    np.testing.assert_array_equal(mori_stationary_normalisable(np.array([1, 17, 18, 19]), 0.1, 4, 5.0), [True, True, False, False])
+    np.testing.assert_array_equal(
+        mori_stationary_normalisable(np.array([1, 17, 18, 19]), 0.1, 4, 5.0), [True, True, False, False]
+    )
 
 
 def test_bad_inputs():

@@ -19,28 +19,87 @@ def _run(argv):
 
 def test_train_writes_files_and_resumes(tmp_path, capsys):
     out = tmp_path / "run"
-    common = ["--model", "cnn", "--data", "digits", "--lr", "0.05", "--batch-size", "32", "--milestones", "1", "--out", str(out)]
+    common = [
+        "--model",
+        "cnn",
+        "--data",
+        "digits",
+        "--lr",
+        "0.05",
+        "--batch-size",
+        "32",
+        "--milestones",
+        "1",
+        "--out",
+        str(out),
+    ]
     common += ["--model-opt", "channels=(4,)", "--model-opt", "batch_norm=True", "--no-progress"]
     assert _run([*common, "--epochs", "1"]) == 0
     assert _run([*common, "--epochs", "2"]) == 0
     printed = capsys.readouterr().out
     assert "resumed after epoch 1" in printed and "cnn on digits" in printed
     meta = json.loads((out / "manifest.json").read_text())
-    assert meta["status"] == "finished" and meta["metadata"]["model"] == "cnn" and meta["metadata"]["model_options"] == {"channels": [4], "batch_norm": True}
-    model = build_model("cnn", input_shape=tuple(meta["metadata"]["dataset"]["input_shape"]), num_classes=10, channels=(4,), batch_norm=True)
+    assert (
+        meta["status"] == "finished"
+        and meta["metadata"]["model"] == "cnn"
+        and meta["metadata"]["model_options"] == {"channels": [4], "batch_norm": True}
+    )
+    model = build_model(
+        "cnn",
+        input_shape=tuple(meta["metadata"]["dataset"]["input_shape"]),
+        num_classes=10,
+        channels=(4,),
+        batch_norm=True,
+    )
     load_checkpoint(model, out / "model.pt")
     assert len((out / "metrics.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
 
 
 def test_parse_options():
-    assert train_cli.parse_options(["width=256", "activation=tanh", "root=~/data"], "--model-opt") == {"width": 256, "activation": "tanh", "root": "~/data"}
+    assert train_cli.parse_options(["width=256", "activation=tanh", "root=~/data"], "--model-opt") == {
+        "width": 256,
+        "activation": "tanh",
+        "root": "~/data",
+    }
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         train_cli.parse_options(["width"], "--model-opt")
 
 
 def test_unknown_names_fail_before_training(tmp_path):
     with pytest.raises(ConfigError, match="unknown model"):
-        _run(["--model", "vgg", "--data", "wine", "--epochs", "1", "--lr", "0.1", "--batch-size", "8", "--out", str(tmp_path), "--no-progress"])
+        _run(
+            [
+                "--model",
+                "vgg",
+                "--data",
+                "wine",
+                "--epochs",
+                "1",
+                "--lr",
+                "0.1",
+                "--batch-size",
+                "8",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
     with pytest.raises(ConfigError, match="unknown dataset"):
-        _run(["--model", "mlp", "--data", "winee", "--epochs", "1", "--lr", "0.1", "--batch-size", "8", "--out", str(tmp_path), "--no-progress"])
+        _run(
+            [
+                "--model",
+                "mlp",
+                "--data",
+                "winee",
+                "--epochs",
+                "1",
+                "--lr",
+                "0.1",
+                "--batch-size",
+                "8",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
     assert not list(tmp_path.iterdir())  # nothing written for a run that could not start

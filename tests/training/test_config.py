@@ -7,7 +7,9 @@ from sgdnoise.training import TrainConfig
 
 
 def test_schedules_follow_multistep_convention():
-    c = TrainConfig(epochs=10, lr=0.1, batch_size=8, lr_milestones=(3, 6), lr_factor=0.5, batch_milestones=(4,), batch_factor=4)
+    c = TrainConfig(
+        epochs=10, lr=0.1, batch_size=8, lr_milestones=(3, 6), lr_factor=0.5, batch_milestones=(4,), batch_factor=4
+    )
     # Hand-computed: milestone m applies from 0-based epoch m on.
     assert [c.lr_at(e) for e in range(8)] == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025]
     assert [c.batch_size_at(e) for e in range(6)] == [8, 8, 8, 8, 32, 32]

@@ -41,7 +41,9 @@ def _model():
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_sigkill_then_resume(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(config=CONFIG), str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(config=CONFIG), str(out)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert (out / "last.pt").is_file() and not list(out.glob(".*.tmp"))
     data = load_dataset("digits", split="test")

@@ -40,7 +40,9 @@ def _manual_sgd(model, x, y, config):
 
 def test_updates_equal_plain_sgd_with_schedules():
     data = _data()
-    config = TrainConfig(epochs=4, lr=0.3, batch_size=7, lr_milestones=(2,), lr_factor=0.2, batch_milestones=(3,), batch_factor=2, seed=5)
+    config = TrainConfig(
+        epochs=4, lr=0.3, batch_size=7, lr_milestones=(2,), lr_factor=0.2, batch_milestones=(3,), batch_factor=2, seed=5
+    )
     trained = train(_mlp(), data, config).model
     reference = _manual_sgd(_mlp(), data.inputs, data.targets, config)
     for a, b in zip(trained.parameters(), reference.parameters()):
@@ -98,7 +100,9 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path, model_name):
 
         def make():
             torch.manual_seed(0)
-            return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))  # dropout uses the global RNG
+            return nn.Sequential(
+                nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3)
+            )  # dropout uses the global RNG
 
     else:
         data = load_dataset("digits", split="test")  # 359 images: small and real
@@ -142,7 +146,11 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="already at epoch 2"):
         train(_mlp(), data, TrainConfig(epochs=1, lr=0.1, batch_size=10, checkpoint_dir=str(tmp_path)))
     with pytest.raises(DataFileError, match="wrong shape"):
-        train(build_model("mlp", input_shape=(2,), num_classes=3, depth=1, width=5), data, TrainConfig(epochs=3, lr=0.1, batch_size=10, checkpoint_dir=str(tmp_path)))
+        train(
+            build_model("mlp", input_shape=(2,), num_classes=3, depth=1, width=5),
+            data,
+            TrainConfig(epochs=3, lr=0.1, batch_size=10, checkpoint_dir=str(tmp_path)),
+        )
 
 
 def test_nan_loss_names_epoch_and_step_and_keeps_checkpoint(tmp_path):

@@ -15,11 +15,17 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("curvature", help="Hessian spectrum, trace and noise geometry of a model",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "curvature",
+        help="Hessian spectrum, trace and noise geometry of a model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="model name (mlp, cnn, resnet20, …)")
     p.add_argument("--data", required=True, help="dataset name (digits, mnist_5k, cifar10, …) or a path")
-    p.add_argument("--checkpoint", help="weights to load (sgdnoise train's model.pt or a state_dict); default: fresh init")
+    p.add_argument(
+        "--checkpoint", help="weights to load (sgdnoise train's model.pt or a state_dict); default: fresh init"
+    )
     p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
     p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE", help="dataset option (repeatable)")
     p.add_argument("--k", type=int, default=10, help="number of top Hessian eigenvalues")
@@ -51,23 +57,39 @@ def run(args: argparse.Namespace) -> int:
     if args.max_samples < 2 or args.k < 1:
         raise ConfigError("--max-samples must be >= 2 and --k >= 1")
     data = load_dataset(args.data, split="train", **parse_options(args.data_opt, "--data-opt"))
-    model = build_model(args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs,
-                        **parse_options(args.model_opt, "--model-opt"))
+    model = build_model(
+        args.model,
+        input_shape=data.info.input_shape,
+        num_classes=data.info.num_outputs,
+        **parse_options(args.model_opt, "--model-opt"),
+    )
     if args.checkpoint:
         load_checkpoint(model, args.checkpoint)
     x, y = data.tensors
     pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[: args.max_samples]
     loss_fn = default_loss(y)
-    s = curvature_summary(model, loss_fn, (x[pick], y[pick]), k=args.k, batch_size=args.batch_size,
-                          n_products=args.trace_products, tol=args.tol, params=args.params, seed=args.seed)
+    s = curvature_summary(
+        model,
+        loss_fn,
+        (x[pick], y[pick]),
+        k=args.k,
+        batch_size=args.batch_size,
+        n_products=args.trace_products,
+        tol=args.tol,
+        params=args.params,
+        seed=args.seed,
+    )
 
     console = report_console()
-    table = Table(title=f"{args.model} on {data.info.name}: top-{args.k} Hessian eigenvalues (D = {s.dim}, "
-                        f"N = {s.n_samples}, L = {s.loss:.4g})")
+    table = Table(
+        title=f"{args.model} on {data.info.name}: top-{args.k} Hessian eigenvalues (D = {s.dim}, "
+        f"N = {s.n_samples}, L = {s.loss:.4g})"
+    )
     for col in ("i", "λ_i", "residual", "v_iᵀΣ₁v_i", "v_iᵀΣ₁v_i / (2L·λ_i)"):
         table.add_column(col, justify="right")
-    for i, (lam, res, noise) in enumerate(zip(s.eigen.eigenvalues.tolist(), s.eigen.residuals.tolist(),
-                                              s.eigen_noise.tolist()), 1):
+    for i, (lam, res, noise) in enumerate(
+        zip(s.eigen.eigenvalues.tolist(), s.eigen.residuals.tolist(), s.eigen_noise.tolist()), 1
+    ):
         table.add_row(str(i), f"{lam:.5g}", f"{res:.1e}", f"{noise:.4g}", f"{noise / (2 * s.loss * lam):.3g}")
     console.print(table)
     a, g, o, m = s.anisotropy, s.noise_scale, s.outliers, s.strength
@@ -76,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
     facts.add_column("value", justify="right")
     for name, value in [
         ("Tr H (Hutch++)", f"{s.trace.estimate:.5g} ± {s.trace.stderr:.2g}"),
-        (f"outliers n, h* (gap ≥ {o.min_gap:g})", f"{o.n}, {o.h_star:.4g}" + (" (gap at edge: raise --k)" if o.at_edge else "")),
+        (
+            f"outliers n, h* (gap ≥ {o.min_gap:g})",
+            f"{o.n}, {o.h_star:.4g}" + (" (gap at edge: raise --k)" if o.at_edge else ""),
+        ),
         (f"Tr(HΣ), B = {s.batch_size}", f"{a.trace_h_sigma:.4g} ± {a.trace_h_sigma_stderr:.2g}"),
         ("isotropic Tr H·TrΣ/D", f"{a.isotropic:.4g} ± {a.isotropic_stderr:.2g}"),
         ("anisotropy ratio (Zhu)", f"{a.ratio:.4g} ± {a.ratio_stderr:.2g}"),
@@ -95,11 +120,25 @@ def run(args: argparse.Namespace) -> int:
         pad = 0.05 * (hi - lo) + 1e-12
         grid = torch.linspace(lo - pad, hi + pad, 400, dtype=s.density.nodes.dtype)
         width = max((hi - lo) / 100, 1e-12)
-        write_table(pd.DataFrame({"eigenvalue": grid.numpy(), "density": s.density.density(grid, width).numpy()}),
-                    out / "density.csv")
-        write_json({"summary": s.to_dict(), "manifest": manifest({k: v for k, v in vars(args).items() if k != "func"}, seed=args.seed)}, out / "summary.json")
-        figures.spectral_density(grid.numpy(), s.density.density(grid, width).numpy(), out / "spectral_density.png",
-                                 s.eigen.eigenvalues.tolist())
-        figures.directional_alignment(s.eigen.eigenvalues.tolist(), s.eigen_noise.tolist(), s.loss, out / "alignment.png")
+        write_table(
+            pd.DataFrame({"eigenvalue": grid.numpy(), "density": s.density.density(grid, width).numpy()}),
+            out / "density.csv",
+        )
+        write_json(
+            {
+                "summary": s.to_dict(),
+                "manifest": manifest({k: v for k, v in vars(args).items() if k != "func"}, seed=args.seed),
+            },
+            out / "summary.json",
+        )
+        figures.spectral_density(
+            grid.numpy(),
+            s.density.density(grid, width).numpy(),
+            out / "spectral_density.png",
+            s.eigen.eigenvalues.tolist(),
+        )
+        figures.directional_alignment(
+            s.eigen.eigenvalues.tolist(), s.eigen_noise.tolist(), s.loss, out / "alignment.png"
+        )
         console.print(f"wrote summary.json, density.csv, spectral_density.png and alignment.png to {out}")
     return 0

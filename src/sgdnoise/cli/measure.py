@@ -15,12 +15,16 @@ from sgdnoise.stable import METHODS
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "measure", help="collect and fit the gradient noise of a network, per sampled parameter",
+        "measure",
+        help="collect and fit the gradient noise of a network, per sampled parameter",
         description="Train a model with plain SGD (or load --checkpoint), collect the noise of K random mini-batches "
-                    "for --per-layer sampled entries of every parameter tensor, and fit Gaussian and SαS laws to each.")
+        "for --per-layer sampled entries of every parameter tensor, and fit Gaussian and SαS laws to each.",
+    )
     p.add_argument("--model", default="mlp", help="model name (mlp, cnn, resnet20, ...; default mlp)")
     p.add_argument("--data", default="digits", help="dataset name or path (default digits)")
-    p.add_argument("--checkpoint", help="weights to load (state_dict, e.g. from `sgdnoise train`); default: train first")
+    p.add_argument(
+        "--checkpoint", help="weights to load (state_dict, e.g. from `sgdnoise train`); default: train first"
+    )
     p.add_argument("--epochs", type=int, default=30, help="training epochs when no checkpoint is given")
     p.add_argument("--lr", type=float, default=0.05, help="training learning rate")
     p.add_argument("--train-batch-size", type=int, default=32)
@@ -29,10 +33,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--per-layer", type=int, default=16, help="sampled entries per parameter tensor")
     p.add_argument("--method", choices=METHODS, default="cf", help="SαS estimator")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--memory-mib", type=int, default=1024,
-                   help="working memory of the gradient engine in MiB (default 1024); larger mini-batches are split")
-    p.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="gradient engine (default auto: entries for dense nets and when points repeat, else loop)")
+    p.add_argument(
+        "--memory-mib",
+        type=int,
+        default=1024,
+        help="working memory of the gradient engine in MiB (default 1024); larger mini-batches are split",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="gradient engine (default auto: entries for dense nets and when points repeat, else loop)",
+    )
     p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", type=Path, default=Path("results/noise_fits"), help="output folder")
@@ -43,19 +55,34 @@ def run(args: argparse.Namespace) -> int:
     from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
 
     config = NoiseFitConfig(
-        model=args.model, data=args.data, model_options=parse_options(args.model_opt, "--model-opt"),
-        data_options=parse_options(args.data_opt, "--data-opt"), checkpoint=args.checkpoint, epochs=args.epochs,
-        lr=args.lr, train_batch_size=args.train_batch_size, batch_size=args.batch_size, num_batches=args.batches,
-        per_layer=args.per_layer, method=args.method, seed=args.seed, memory_budget=args.memory_mib << 20,
-        engine=args.engine)
+        model=args.model,
+        data=args.data,
+        model_options=parse_options(args.model_opt, "--model-opt"),
+        data_options=parse_options(args.data_opt, "--data-opt"),
+        checkpoint=args.checkpoint,
+        epochs=args.epochs,
+        lr=args.lr,
+        train_batch_size=args.train_batch_size,
+        batch_size=args.batch_size,
+        num_batches=args.batches,
+        per_layer=args.per_layer,
+        method=args.method,
+        seed=args.seed,
+        memory_budget=args.memory_mib << 20,
+        engine=args.engine,
+    )
     console = report_console()
     result = run_noise_fits(config, progress=console.is_terminal)
     paths = result.write(args.out)
     t = result.training
-    console.print(f"{config.model} on {config.data}: train accuracy {t['train_accuracy']:.3f}, test accuracy {t['test_accuracy']:.3f}")
+    console.print(
+        f"{config.model} on {config.data}: train accuracy {t['train_accuracy']:.3f}, test accuracy {t['test_accuracy']:.3f}"
+    )
     c = result.collection
-    console.print(f"noise of {config.num_batches} mini-batches of {config.batch_size}: {c['engine']} engine, "
-                  f"{c['chunk_size']} mini-batches per chunk, {c['seconds']:.1f} s")
+    console.print(
+        f"noise of {config.num_batches} mini-batches of {config.batch_size}: {c['engine']} engine, "
+        f"{c['chunk_size']} mini-batches per chunk, {c['seconds']:.1f} s"
+    )
     console.print(fits_table(result.fits, max_rows=12))
     console.print(layers_table(result.layers))
     console.print(summary_table(result.summary))

@@ -16,22 +16,58 @@ from sgdnoise.cli.options import parse_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train a model with plain SGD (checkpointed, resumable)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "train",
+        help="train a model with plain SGD (checkpointed, resumable)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="model name (mlp, cnn, resnet20, resnet18, …)")
     p.add_argument("--data", required=True, help="dataset name (digits, mnist_5k, cifar10, …) or a file/folder path")
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--lr", type=float, required=True, help="initial learning rate")
     p.add_argument("--batch-size", type=int, required=True, help="initial batch size")
-    p.add_argument("--milestones", type=int, nargs="*", default=[], help="0-based epoch indices where the learning rate is multiplied by --lr-factor")
+    p.add_argument(
+        "--milestones",
+        type=int,
+        nargs="*",
+        default=[],
+        help="0-based epoch indices where the learning rate is multiplied by --lr-factor",
+    )
     p.add_argument("--lr-factor", type=float, default=0.1)
-    p.add_argument("--batch-milestones", type=int, nargs="*", default=[], help="epoch indices where the batch size is multiplied by --batch-factor")
+    p.add_argument(
+        "--batch-milestones",
+        type=int,
+        nargs="*",
+        default=[],
+        help="epoch indices where the batch size is multiplied by --batch-factor",
+    )
     p.add_argument("--batch-factor", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0, help="seed of the data split, the shuffling and the model initialisation")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the data split, the shuffling and the model initialisation"
+    )
     p.add_argument("--out", required=True, help="output folder (checkpoints, metrics, manifest)")
-    p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE", help="model option, e.g. width=256 or batch_norm=True (repeatable)")
-    p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE", help="dataset option, e.g. root=~/data (repeatable)")
+    p.add_argument(
+        "--model-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model option, e.g. width=256 or batch_norm=True (repeatable)",
+    )
+    p.add_argument(
+        "--data-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option, e.g. root=~/data (repeatable)",
+    )
     p.add_argument("--device", default="cpu")
-    p.add_argument("--keep", choices=("last", "all"), default="last", help="keep only last.pt, or the weights after every epoch too")
+    p.add_argument(
+        "--keep",
+        choices=("last", "all"),
+        default="last",
+        help="keep only last.pt, or the weights after every epoch too",
+    )
     p.add_argument("--no-eval", action="store_true", help="do not evaluate on the test split after each epoch")
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -40,10 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from sgdnoise.report import frame_table
 
     from sgdnoise.data import load_dataset
     from sgdnoise.models import seeded_model
+    from sgdnoise.report import frame_table
     from sgdnoise.training import TrainConfig, train
 
     model_opts = parse_options(args.model_opt, "--model-opt")
@@ -65,11 +101,21 @@ def run(args: argparse.Namespace) -> int:
     )
     data = load_dataset(args.data, split="train", **data_opts)
     test = None if args.no_eval else load_dataset(args.data, split="test", **data_opts)
-    model = seeded_model(args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=args.seed, **model_opts)
-    metadata = {"model": args.model, "model_options": model_opts, "data": str(args.data), "data_options": data_opts, "dataset": data.info.to_dict()}
+    model = seeded_model(
+        args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=args.seed, **model_opts
+    )
+    metadata = {
+        "model": args.model,
+        "model_options": model_opts,
+        "data": str(args.data),
+        "data_options": data_opts,
+        "dataset": data.info.to_dict(),
+    }
     result = train(model, data, config, eval_data=test, metadata=metadata)
 
-    columns = ["epoch", "lr", "batch_size", "train_loss", "train_accuracy"] + ([] if test is None else ["test_loss", "test_accuracy"])
+    columns = ["epoch", "lr", "batch_size", "train_loss", "train_accuracy"] + (
+        [] if test is None else ["test_loss", "test_accuracy"]
+    )
     history = result.history[columns].rename(columns=lambda c: c.replace("accuracy", "acc").replace("_", " "))
     Console().print(frame_table(history, f"{args.model} on {data.info.name}: {result.checkpoint_dir}"))
     if result.resumed_from_epoch:

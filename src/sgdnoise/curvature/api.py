@@ -1,9 +1,9 @@
 """The short way in: the Hessian spectrum and trace of a model's full-data loss in one call.
 
-    >>> top = hessian_eigenvalues(model, F.cross_entropy, (X, Y), k=5)
-    >>> top.eigenvalues, top.residuals
-    >>> tr = hessian_trace(model, F.cross_entropy, (X, Y))
-    >>> tr.estimate, tr.stderr
+>>> top = hessian_eigenvalues(model, F.cross_entropy, (X, Y), k=5)
+>>> top.eigenvalues, top.residuals
+>>> tr = hessian_trace(model, F.cross_entropy, (X, Y))
+>>> tr.estimate, tr.stderr
 """
 
 from __future__ import annotations
@@ -21,10 +21,23 @@ from sgdnoise.errors import ConfigError
 from sgdnoise.rng import Seed
 
 
-def hessian_eigenvalues(model: nn.Module, loss_fn: LossFn, data: Data, k: int = 5, *, which: str = "top",
-                        method: str = "lanczos", tol: float = 1e-4, atol: float = 0.0, max_iter: int | None = None,
-                        params: str | Sequence[str] | None = None, chunk_size: int = 1024, mode: str = "eval",
-                        seed: Seed = 0, strict: bool = True) -> EigenResult:
+def hessian_eigenvalues(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Data,
+    k: int = 5,
+    *,
+    which: str = "top",
+    method: str = "lanczos",
+    tol: float = 1e-4,
+    atol: float = 0.0,
+    max_iter: int | None = None,
+    params: str | Sequence[str] | None = None,
+    chunk_size: int = 1024,
+    mode: str = "eval",
+    seed: Seed = 0,
+    strict: bool = True,
+) -> EigenResult:
     """Top (or bottom) ``k`` Hessian eigenpairs of the full-data loss, each certified by its residual.
 
     ``method`` is "lanczos" (default) or "power" (deflated power iteration, largest magnitude,
@@ -39,9 +52,18 @@ def hessian_eigenvalues(model: nn.Module, loss_fn: LossFn, data: Data, k: int = 
     raise ConfigError(f"method must be 'lanczos' or 'power' (top only); got method={method!r}, which={which!r}")
 
 
-def hessian_trace(model: nn.Module, loss_fn: LossFn, data: Data, *, n_products: int = 99, method: str = "hutch++",
-                  params: str | Sequence[str] | None = None, chunk_size: int = 1024, mode: str = "eval",
-                  seed: Seed = 0) -> TraceResult:
+def hessian_trace(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Data,
+    *,
+    n_products: int = 99,
+    method: str = "hutch++",
+    params: str | Sequence[str] | None = None,
+    chunk_size: int = 1024,
+    mode: str = "eval",
+    seed: Seed = 0,
+) -> TraceResult:
     """``Tr H`` of the full-data loss with its standard error (``.estimate``, ``.stderr``).
 
     ``method`` is "hutch++" (default; far smaller error on spectra with outliers) or "hutchinson".

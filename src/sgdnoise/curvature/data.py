@@ -23,8 +23,7 @@ Data = tuple[torch.Tensor, torch.Tensor] | Iterable[Any]
 
 
 def is_tensor_pair(data: Any) -> bool:
-    return (isinstance(data, (tuple, list)) and len(data) == 2
-            and all(isinstance(t, torch.Tensor) for t in data))
+    return isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data)
 
 
 def check_data(data: Data, chunk_size: int) -> None:
@@ -34,14 +33,19 @@ def check_data(data: Data, chunk_size: int) -> None:
     if is_tensor_pair(data):
         x, y = data
         if x.shape[0] != y.shape[0] or x.shape[0] == 0:
-            raise InvalidInputError(f"inputs and targets need the same non-zero first dimension; got {tuple(x.shape)} "
-                                    f"and {tuple(y.shape)}")
+            raise InvalidInputError(
+                f"inputs and targets need the same non-zero first dimension; got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
         return
     if not isinstance(data, Iterable) or isinstance(data, (str, bytes)):
-        raise InvalidInputError(f"data must be a pair (inputs, targets) of tensors or a DataLoader; got {type(data).__name__}")
+        raise InvalidInputError(
+            f"data must be a pair (inputs, targets) of tensors or a DataLoader; got {type(data).__name__}"
+        )
     if iter(data) is data:
-        raise InvalidInputError("data is a one-shot iterator; pass a DataLoader, a list of (x, y) batches or an "
-                                "(inputs, targets) pair, so that every operator product sees the same data")
+        raise InvalidInputError(
+            "data is a one-shot iterator; pass a DataLoader, a list of (x, y) batches or an "
+            "(inputs, targets) pair, so that every operator product sees the same data"
+        )
 
 
 def iter_batches(data: Data, chunk_size: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -57,8 +61,9 @@ def iter_batches(data: Data, chunk_size: int, device: torch.device) -> Iterator[
         yield batch[0].to(device), batch[1].to(device)
 
 
-def dataset_mean(data: Data, chunk_size: int, device: torch.device,
-                 fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def dataset_mean(
+    data: Data, chunk_size: int, device: torch.device, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
     """``(1/N) Σ_c n_c · fn(x_c, y_c)``: the dataset average of a per-chunk mean quantity."""
     total, count = None, 0
     for x, y in iter_batches(data, chunk_size, device):
@@ -71,8 +76,9 @@ def dataset_mean(data: Data, chunk_size: int, device: torch.device,
     return total / count
 
 
-def dataset_concat(data: Data, chunk_size: int, device: torch.device,
-                   fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def dataset_concat(
+    data: Data, chunk_size: int, device: torch.device, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
     """``fn`` applied chunk by chunk, results concatenated along the first (sample) axis."""
     parts = [fn(x, y) for x, y in iter_batches(data, chunk_size, device)]
     if not parts:

@@ -30,8 +30,7 @@ MODES = ("eval", "train")
 
 
 def _active_dropout(model: nn.Module) -> list[str]:
-    return [name for name, m in model.named_modules()
-            if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
+    return [name for name, m in model.named_modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
 
 
 @contextlib.contextmanager
@@ -57,8 +56,10 @@ class FunctionalModel:
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}; got {mode!r}")
         if mode == "train" and (drop := _active_dropout(model)):
-            raise InvalidInputError(f"dropout modules {drop[:5]} make the loss random in train mode, so curvature "
-                                    "products would disagree; use mode='eval' (dropout off) or set p=0")
+            raise InvalidInputError(
+                f"dropout modules {drop[:5]} make the loss random in train mode, so curvature "
+                "products would disagree; use mode='eval' (dropout off) or set p=0"
+            )
         if not callable(loss_fn):
             raise InvalidInputError(f"loss_fn must be callable(output, target); got {type(loss_fn).__name__}")
         self.model, self.loss_fn, self.space, self.mode = model, loss_fn, space, mode

@@ -41,8 +41,10 @@ def covariance_factor(cov: GramOperator | torch.Tensor) -> torch.Tensor:
     if isinstance(cov, GramOperator):
         return cov.factor()
     if not isinstance(cov, torch.Tensor):
-        raise InvalidInputError("a covariance must be a GramOperator (from gradient samples) or a dense PSD tensor; "
-                                f"got {type(cov).__name__}")
+        raise InvalidInputError(
+            "a covariance must be a GramOperator (from gradient samples) or a dense PSD tensor; "
+            f"got {type(cov).__name__}"
+        )
     matrix = DenseOperator(cov).matrix
     lam, u = torch.linalg.eigh(matrix)
     if lam[0] < -1e-8 * lam[-1].abs().clamp_min(torch.finfo(lam.dtype).tiny):
@@ -55,8 +57,14 @@ def _check_same_dim(*ops: LinearOperator) -> None:
         raise InvalidInputError(f"operators must act on the same space; got dimensions {[op.dim for op in ops]}")
 
 
-def trace_of_product(hessian: Operand, covariance: GramOperator | torch.Tensor, *, max_products: int | None = None,
-                     seed: Seed = 0, block_size: int = 32) -> tuple[float, float]:
+def trace_of_product(
+    hessian: Operand,
+    covariance: GramOperator | torch.Tensor,
+    *,
+    max_products: int | None = None,
+    seed: Seed = 0,
+    block_size: int = 32,
+) -> tuple[float, float]:
     """``Tr(HΣ) = Σ_r f_rᵀ H f_r`` over the rows of Σ's factor, with a standard error.
 
     Exact (stderr 0) with one product per row. With more rows than ``max_products``, a uniform
@@ -108,8 +116,15 @@ class NoiseAnisotropy:
         return asdict(self)
 
 
-def noise_anisotropy(hessian: Operand, covariance: GramOperator | torch.Tensor, *, trace_h: TraceResult | None = None,
-                     n_products: int = 99, max_products: int | None = None, seed: Seed = 0) -> NoiseAnisotropy:
+def noise_anisotropy(
+    hessian: Operand,
+    covariance: GramOperator | torch.Tensor,
+    *,
+    trace_h: TraceResult | None = None,
+    n_products: int = 99,
+    max_products: int | None = None,
+    seed: Seed = 0,
+) -> NoiseAnisotropy:
     """Zhu's ``Tr(HΣ)``, its isotropic counterpart and their ratio, with standard errors.
 
     ``Tr H`` is exact for a dense Hessian, else taken from ``trace_h`` or estimated by Hutch++
@@ -117,15 +132,28 @@ def noise_anisotropy(hessian: Operand, covariance: GramOperator | torch.Tensor, 
     """
     h = _operator(hessian, "hessian")
     if trace_h is None:
-        trace_h = (TraceResult(float(h.matrix.trace()), 0.0, 0, 0, "exact") if isinstance(h, DenseOperator)
-                   else hutchpp_trace(h, n_products, seed=seed))
+        trace_h = (
+            TraceResult(float(h.matrix.trace()), 0.0, 0, 0, "exact")
+            if isinstance(h, DenseOperator)
+            else hutchpp_trace(h, n_products, seed=seed)
+        )
     ths, ths_se = trace_of_product(h, covariance, max_products=max_products, seed=seed)
     tr_sigma = float(covariance_factor(covariance).square().sum())
     iso = trace_h.estimate * tr_sigma / h.dim
     iso_se = trace_h.stderr * tr_sigma / h.dim
     ratio = ths / iso if iso else math.inf
-    return NoiseAnisotropy(ths, ths_se, trace_h.estimate, trace_h.stderr, tr_sigma, h.dim, iso, iso_se, ratio,
-                           _ratio_stderr(ths, ths_se, iso, iso_se))
+    return NoiseAnisotropy(
+        ths,
+        ths_se,
+        trace_h.estimate,
+        trace_h.stderr,
+        tr_sigma,
+        h.dim,
+        iso,
+        iso_se,
+        ratio,
+        _ratio_stderr(ths, ths_se, iso, iso_se),
+    )
 
 
 def zhu_loss_increase(hessian: torch.Tensor, covariance: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
@@ -161,8 +189,9 @@ def _trace_gram_product(fa: torch.Tensor, fb: torch.Tensor) -> float:
     return float(((fa.T @ fa) * (fb.T @ fb)).sum())
 
 
-def average_alignment(sigma1: GramOperator | torch.Tensor, gram: GramOperator | torch.Tensor,
-                      loss: float) -> AverageAlignment:
+def average_alignment(
+    sigma1: GramOperator | torch.Tensor, gram: GramOperator | torch.Tensor, loss: float
+) -> AverageAlignment:
     """``μ = Tr(Σ₁G) / (2L‖G‖²_F)``; ``Σ₁`` the per-sample gradient covariance (``noise_covariance``
     with ``batch_size=1``), ``G = (1/n)Σ∇f_i∇f_iᵀ`` (``empirical_fisher`` of output gradients),
     ``L`` the loss in the convention ``L = (1/2n)Σ(f_i − y_i)²``."""
@@ -212,8 +241,9 @@ class GradientNoiseScale:
         return asdict(self)
 
 
-def gradient_noise_scale(sample_gradients: torch.Tensor, hessian: Operand | None = None, *,
-                         max_products: int | None = None, seed: Seed = 0) -> GradientNoiseScale:
+def gradient_noise_scale(
+    sample_gradients: torch.Tensor, hessian: Operand | None = None, *, max_products: int | None = None, seed: Seed = 0
+) -> GradientNoiseScale:
     """``B_simple`` and (with a Hessian) ``B_noise`` from per-sample gradients ``(n, D)``.
 
     ``Σ₁`` is the per-sample covariance (eq. 2 with ``B = 1``); ``Tr(HΣ₁)`` as in
@@ -289,7 +319,9 @@ def hessian_outliers(eigenvalues: torch.Tensor | EigenResult, *, min_gap: float 
     values = eigenvalues.eigenvalues if isinstance(eigenvalues, EigenResult) else eigenvalues
     lam = torch.as_tensor(values, dtype=torch.float64).reshape(-1).sort(descending=True).values
     if lam.numel() < 2 or not torch.isfinite(lam).all() or not min_gap > 1:
-        raise InvalidInputError(f"need >= 2 finite eigenvalues and min_gap > 1; got {lam.numel()} values, min_gap={min_gap}")
+        raise InvalidInputError(
+            f"need >= 2 finite eigenvalues and min_gap > 1; got {lam.numel()} values, min_gap={min_gap}"
+        )
     if lam[0] <= 0:
         return HessianOutliers(0, math.nan, 1.0, min_gap, False, tuple(lam.tolist()))
     floor = max(float(lam[-1].abs()), 1e-6 * float(lam[0]))
@@ -300,4 +332,6 @@ def hessian_outliers(eigenvalues: torch.Tensor | EigenResult, *, min_gap: float 
     if gap < min_gap:
         return HessianOutliers(0, math.nan, gap, min_gap, False, tuple(lam.tolist()))
     n = i + 1
-    return HessianOutliers(n, float(lam[:n].log().mean().exp()), gap, min_gap, n == lam.numel() - 1, tuple(lam.tolist()))
+    return HessianOutliers(
+        n, float(lam[:n].log().mean().exp()), gap, min_gap, n == lam.numel() - 1, tuple(lam.tolist())
+    )

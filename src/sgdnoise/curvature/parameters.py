@@ -44,23 +44,30 @@ class ParameterSpace:
     dim : D, the total number of selected scalars.
     """
 
-    def __init__(self, model: nn.Module, include: str | Sequence[str] | None = None,
-                 exclude: str | Sequence[str] | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, include: str | Sequence[str] | None = None, exclude: str | Sequence[str] | None = None
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise InvalidInputError(f"model must be a torch.nn.Module; got {type(model).__name__}")
         inc, exc = _as_patterns(include), _as_patterns(exclude)
         named = dict(model.named_parameters())
-        chosen = [n for n, p in named.items()
-                  if (p.requires_grad if inc is None else any(fnmatch.fnmatchcase(n, g) for g in inc))
-                  and not (exc and any(fnmatch.fnmatchcase(n, g) for g in exc))]
+        chosen = [
+            n
+            for n, p in named.items()
+            if (p.requires_grad if inc is None else any(fnmatch.fnmatchcase(n, g) for g in inc))
+            and not (exc and any(fnmatch.fnmatchcase(n, g) for g in exc))
+        ]
         if not chosen:
             raise InvalidInputError(
                 f"no parameter matches include={inc}, exclude={exc}; the model's parameters are "
-                f"{list(named)[:12]}{' ...' if len(named) > 12 else ''}")
+                f"{list(named)[:12]}{' ...' if len(named) > 12 else ''}"
+            )
         dtypes = {named[n].dtype for n in chosen}
         if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
-            raise InvalidInputError(f"selected parameters must share one float dtype; got {sorted(map(str, dtypes))}. "
-                                    "Convert the model with model.double() or model.float().")
+            raise InvalidInputError(
+                f"selected parameters must share one float dtype; got {sorted(map(str, dtypes))}. "
+                "Convert the model with model.double() or model.float()."
+            )
         self.model = model
         self.names: tuple[str, ...] = tuple(chosen)
         self.shapes: tuple[torch.Size, ...] = tuple(named[n].shape for n in chosen)

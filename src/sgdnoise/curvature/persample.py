@@ -17,9 +17,15 @@ from sgdnoise.curvature.functional import FunctionalModel, LossFn
 from sgdnoise.curvature.parameters import ParameterSpace
 
 
-def per_sample_gradients(model: nn.Module, loss_fn: LossFn, data: Data, *,
-                         params: str | Sequence[str] | None = None, exclude: str | Sequence[str] | None = None,
-                         chunk_size: int = 256) -> torch.Tensor:
+def per_sample_gradients(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Data,
+    *,
+    params: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+    chunk_size: int = 256,
+) -> torch.Tensor:
     """``∇_θ ℓ(f(x_i; θ), y_i)`` for every sample, shape ``(N, D)``, in eval mode.
 
     ``loss_fn(output, target)`` is called on batches of one sample. ``D`` and the column order

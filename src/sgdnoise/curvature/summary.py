@@ -52,16 +52,37 @@ class CurvatureSummary:
     eigen_noise: torch.Tensor
 
     def to_dict(self) -> dict:
-        return {"loss": self.loss, "dim": self.dim, "n_samples": self.n_samples, "batch_size": self.batch_size,
-                "eigen": self.eigen.to_dict(), "trace": self.trace.to_dict(), "outliers": self.outliers.to_dict(),
-                "anisotropy": self.anisotropy.to_dict(), "noise_scale": self.noise_scale.to_dict(),
-                "strength": self.strength.to_dict(), "eigen_noise": [float(v) for v in self.eigen_noise]}
+        return {
+            "loss": self.loss,
+            "dim": self.dim,
+            "n_samples": self.n_samples,
+            "batch_size": self.batch_size,
+            "eigen": self.eigen.to_dict(),
+            "trace": self.trace.to_dict(),
+            "outliers": self.outliers.to_dict(),
+            "anisotropy": self.anisotropy.to_dict(),
+            "noise_scale": self.noise_scale.to_dict(),
+            "strength": self.strength.to_dict(),
+            "eigen_noise": [float(v) for v in self.eigen_noise],
+        }
 
 
-def curvature_summary(model: nn.Module, loss_fn: LossFn, data: tuple[torch.Tensor, torch.Tensor], *, k: int = 10,
-                      batch_size: int = 32, n_products: int = 99, tol: float = 1e-3, max_products: int | None = 256,
-                      density_probes: int = 4, density_iter: int = 40, params: str | Sequence[str] | None = None,
-                      chunk_size: int = 256, seed: Seed = 0) -> CurvatureSummary:
+def curvature_summary(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: tuple[torch.Tensor, torch.Tensor],
+    *,
+    k: int = 10,
+    batch_size: int = 32,
+    n_products: int = 99,
+    tol: float = 1e-3,
+    max_products: int | None = 256,
+    density_probes: int = 4,
+    density_iter: int = 40,
+    params: str | Sequence[str] | None = None,
+    chunk_size: int = 256,
+    seed: Seed = 0,
+) -> CurvatureSummary:
     """Measure the curvature quantities listed in the module docstring (model in eval mode).
 
     ``max_products`` caps the HVPs spent on ``Tr(HΣ)`` (rows of Σ's factor are subsampled, with a
@@ -77,8 +98,14 @@ def curvature_summary(model: nn.Module, loss_fn: LossFn, data: tuple[torch.Tenso
     sigma1 = noise_covariance(grads, 1)
     eigvecs = eigen.eigenvectors.to(grads)
     return CurvatureSummary(
-        loss=loss, dim=hess.dim, n_samples=grads.shape[0], batch_size=batch_size, eigen=eigen, trace=trace,
-        density=density, outliers=hessian_outliers(eigen),
+        loss=loss,
+        dim=hess.dim,
+        n_samples=grads.shape[0],
+        batch_size=batch_size,
+        eigen=eigen,
+        trace=trace,
+        density=density,
+        outliers=hessian_outliers(eigen),
         anisotropy=noise_anisotropy(hess, sigma, trace_h=trace, max_products=max_products, seed=seed),
         noise_scale=gradient_noise_scale(grads, hess, max_products=max_products, seed=seed),
         strength=noise_strength(grads, loss, trace_h=trace.estimate),

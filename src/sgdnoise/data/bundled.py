@@ -32,7 +32,9 @@ def load_bundled(
     """One of :data:`BUNDLED`, split at random by ``seed`` (see :func:`build_tensor_data`)."""
     path = _HERE / f"{name}.npz"
     if not path.is_file():
-        raise DataFileError(f"the bundled dataset file {path} is missing: reinstall sgdnoise (pip install --force-reinstall sgdnoise)")
+        raise DataFileError(
+            f"the bundled dataset file {path} is missing: reinstall sgdnoise (pip install --force-reinstall sgdnoise)"
+        )
     with np.load(path, allow_pickle=False) as archive:
         inputs, targets = archive["inputs"], archive["targets"]
         class_names = tuple(str(c) for c in archive["class_names"])

@@ -120,7 +120,9 @@ def build_tensor_data(
         raise ConfigError(f"task must be one of {TASKS}; got {task!r}")
     inputs = np.asarray(inputs)
     if inputs.ndim not in (2, 4):
-        raise InvalidInputError(f"{name}: inputs must be a table (N, F) or images (N, C, H, W); got shape {inputs.shape}")
+        raise InvalidInputError(
+            f"{name}: inputs must be a table (N, F) or images (N, C, H, W); got shape {inputs.shape}"
+        )
     if test_part is not None:
         x_train, x_test = inputs, np.asarray(test_part[0])
         y_all = np.concatenate([np.asarray(targets), np.asarray(test_part[1])])
@@ -163,7 +165,9 @@ def _random_split(n: int, test_fraction: float, seed: int, name: str) -> tuple[n
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
-def _encode_targets(y: np.ndarray, task: Task, class_names: tuple[str, ...], name: str) -> tuple[np.ndarray, tuple[str, ...]]:
+def _encode_targets(
+    y: np.ndarray, task: Task, class_names: tuple[str, ...], name: str
+) -> tuple[np.ndarray, tuple[str, ...]]:
     if task == "regression":
         try:
             y = y.astype(np.float32)
@@ -177,7 +181,9 @@ def _encode_targets(y: np.ndarray, task: Task, class_names: tuple[str, ...], nam
     if class_names:
         labels = y.astype(np.int64)
         if labels.min() < 0 or labels.max() >= len(class_names):
-            raise InvalidInputError(f"{name}: labels must lie in 0..{len(class_names) - 1}; got {labels.min()}..{labels.max()}")
+            raise InvalidInputError(
+                f"{name}: labels must lie in 0..{len(class_names) - 1}; got {labels.min()}..{labels.max()}"
+            )
         return labels, tuple(class_names)
     values, labels = np.unique(y, return_inverse=True)
     return labels.astype(np.int64), tuple(str(v) for v in values)

@@ -118,7 +118,9 @@ def _read_split(
         raise DataFileError(f"{base} holds no images for the classes {classes}")
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
-        raise DataFileError(f"images under {base} have different sizes {sorted(shapes)[:4]}: pass size=(height, width) to resize them")
+        raise DataFileError(
+            f"images under {base} have different sizes {sorted(shapes)[:4]}: pass size=(height, width) to resize them"
+        )
     x = np.stack(images)
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     return x, np.asarray(labels, dtype=np.int64)

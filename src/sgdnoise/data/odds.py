@@ -33,16 +33,22 @@ def load_odds(
 
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataFileError(f"no ODDS file at {path}: download {path.name} from {ODDS_URL} (the dataset's page) and save it there")
+        raise DataFileError(
+            f"no ODDS file at {path}: download {path.name} from {ODDS_URL} (the dataset's page) and save it there"
+        )
     try:
         mat = scipy.io.loadmat(path)
     except NotImplementedError as exc:
-        raise DataFileError(f"{path} is a MATLAB v7.3 (HDF5) file, which SciPy cannot read: re-save it with save -v7, or convert it to .npz") from exc
-    except Exception as exc:  # noqa: BLE001 - SciPy raises many kinds on a corrupt file
+        raise DataFileError(
+            f"{path} is a MATLAB v7.3 (HDF5) file, which SciPy cannot read: re-save it with save -v7, or convert it to .npz"
+        ) from exc
+    except Exception as exc:
         raise DataFileError(f"cannot read {path} as a .mat file: {exc}") from exc
     missing = [k for k in ("X", "y") if k not in mat]
     if missing:
-        raise DataFileError(f"{path} lacks {missing}: an ODDS file holds 'X' (features) and 'y' (0/1 labels); it has {sorted(k for k in mat if not k.startswith('__'))}")
+        raise DataFileError(
+            f"{path} lacks {missing}: an ODDS file holds 'X' (features) and 'y' (0/1 labels); it has {sorted(k for k in mat if not k.startswith('__'))}"
+        )
     x = np.asarray(mat["X"], dtype=np.float64)
     y = np.asarray(mat["y"]).reshape(-1)
     if x.ndim != 2 or len(x) != len(y):

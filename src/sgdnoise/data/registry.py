@@ -81,7 +81,9 @@ def load_dataset(name_or_path: str | os.PathLike, **kw: Any) -> TensorData:
     loader = _LOADERS.get(str(name_or_path)) if not isinstance(name_or_path, Path) else None
     if loader is None:
         if not _looks_like_path(name_or_path):
-            raise ConfigError(f"unknown dataset {str(name_or_path)!r}; known names: {', '.join(dataset_names())}, or give a file/folder path")
+            raise ConfigError(
+                f"unknown dataset {str(name_or_path)!r}; known names: {', '.join(dataset_names())}, or give a file/folder path"
+            )
         loader = _loader_for_path(Path(name_or_path).expanduser())
     _check_keywords(loader, kw, str(name_or_path))
     return loader(**kw)
@@ -89,7 +91,12 @@ def load_dataset(name_or_path: str | os.PathLike, **kw: Any) -> TensorData:
 
 def _looks_like_path(value: str | os.PathLike) -> bool:
     text = os.fspath(value)
-    return isinstance(value, os.PathLike) or os.sep in text or Path(text).suffix.lower() in _PATH_SUFFIXES or Path(text).exists()
+    return (
+        isinstance(value, os.PathLike)
+        or os.sep in text
+        or Path(text).suffix.lower() in _PATH_SUFFIXES
+        or Path(text).exists()
+    )
 
 
 def _loader_for_path(path: Path) -> Callable[..., TensorData]:
@@ -105,7 +112,9 @@ def _loader_for_path(path: Path) -> Callable[..., TensorData]:
                 return partial(load_cifar, kind, path)
         if is_image_folder(path):
             return partial(load_image_folder, path)
-        raise DataFileError(f"{path} is neither a CIFAR python-batch folder nor an image folder with one sub-folder per class")
+        raise DataFileError(
+            f"{path} is neither a CIFAR python-batch folder nor an image folder with one sub-folder per class"
+        )
     raise DataFileError(f"no such file or folder: {path} (known dataset names: {', '.join(dataset_names())})")
 
 
@@ -114,7 +123,9 @@ def _check_keywords(loader: Callable[..., TensorData], kw: dict[str, Any], label
     target = loader.func if isinstance(loader, partial) else loader
     own = inspect.signature(loader).parameters
     forwarded = inspect.signature(_FORWARDS_TO.get(target, target)).parameters
-    accepted = {n for n, p in own.items() if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    accepted = {
+        n for n, p in own.items() if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    }
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values()):
         accepted |= {n for n, p in forwarded.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "name"}
     unknown = sorted(set(kw) - accepted)

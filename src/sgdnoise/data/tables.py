@@ -77,10 +77,12 @@ def infer_task(y: np.ndarray) -> Task:
     return "classification" if integral and len(np.unique(y)) <= MAX_INFERRED_CLASSES else "regression"
 
 
-def _read_frame(path: Path, target: str | None, features: Sequence[str] | str | None) -> tuple[np.ndarray, np.ndarray, str]:
+def _read_frame(
+    path: Path, target: str | None, features: Sequence[str] | str | None
+) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure becomes one clear error
+    except Exception as exc:
         raise DataFileError(f"could not read {path}: {exc}") from exc
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
@@ -93,17 +95,21 @@ def _read_frame(path: Path, target: str | None, features: Sequence[str] | str | 
         raise ConfigError(f"{path}: unknown feature columns {unknown}; the table has {columns}")
     non_numeric = [c for c in chosen if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
-        raise DataFileError(f"{path}: feature columns {non_numeric} are not numeric; encode them or pick numeric columns with features=[...]")
+        raise DataFileError(
+            f"{path}: feature columns {non_numeric} are not numeric; encode them or pick numeric columns with features=[...]"
+        )
     return frame[chosen].to_numpy(dtype=np.float64), frame[target].to_numpy(), target
 
 
-def _read_npz(path: Path, target: str | None, features: Sequence[str] | str | None) -> tuple[np.ndarray, np.ndarray, str]:
+def _read_npz(
+    path: Path, target: str | None, features: Sequence[str] | str | None
+) -> tuple[np.ndarray, np.ndarray, str]:
     if features is not None and not isinstance(features, str):
         raise ConfigError(f"{path}: for an .npz file, features is the name of one array; got {features!r}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise DataFileError(f"could not read {path}: {exc}") from exc
     x_key = features or next((k for k in _NPZ_FEATURES if k in arrays), None)
     y_key = target or next((k for k in _NPZ_TARGETS if k in arrays), None)

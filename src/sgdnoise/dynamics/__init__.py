@@ -15,8 +15,14 @@
 
 from sgdnoise.dynamics.domains import Ball, Box, Domain, PredicateDomain
 from sgdnoise.dynamics.ensemble import EnsembleResult, batch_indices, init_seed, sgd_ensemble
+from sgdnoise.dynamics.escape import (
+    EscapeResult,
+    ProjectionShares,
+    escape_by_distance,
+    escape_by_loss,
+    project_displacements,
+)
 from sgdnoise.dynamics.multiplicative import stationary_samples
-from sgdnoise.dynamics.escape import EscapeResult, ProjectionShares, escape_by_distance, escape_by_loss, project_displacements
 from sgdnoise.dynamics.potentials import Ackley, DoubleWell, FunctionPotential, Potential, Quadratic, ZhuToy
 from sgdnoise.dynamics.results import ExitResult, ExitSummary
 from sgdnoise.dynamics.schedules import ConstantSchedule, ExponentialSchedule, MultiStepSchedule, Schedule
@@ -25,8 +31,9 @@ from sgdnoise.dynamics.zhu import ZHU_VARIANTS, ZhuEscapeTable, zhu_escape_table
 from sgdnoise.dynamics.zhu_network import MATCH_AT, ZhuNetworkRun, sgd_noise_variance, zhu_network_dynamics
 
 __all__ = [
-    "Ackley",
     "MATCH_AT",
+    "ZHU_VARIANTS",
+    "Ackley",
     "Ball",
     "Box",
     "ConstantSchedule",
@@ -44,7 +51,6 @@ __all__ = [
     "ProjectionShares",
     "Quadratic",
     "Schedule",
-    "ZHU_VARIANTS",
     "ZhuEscapeTable",
     "ZhuNetworkRun",
     "ZhuToy",
@@ -53,11 +59,10 @@ __all__ = [
     "escape_by_loss",
     "init_seed",
     "project_displacements",
-    "sgd_noise_variance",
     "sgd_ensemble",
+    "sgd_noise_variance",
     "simulate_exit",
     "stationary_samples",
     "zhu_escape_table",
     "zhu_network_dynamics",
 ]
-

@@ -44,7 +44,9 @@ class Box(Domain):
     def __init__(self, lower: Any, upper: Any):
         lo, up = torch.broadcast_tensors(_vector(lower, "lower"), _vector(upper, "upper"))
         if not torch.all(lo < up):
-            raise InvalidInputError(f"Box needs lower < upper on every axis; got lower={lo.tolist()}, upper={up.tolist()}")
+            raise InvalidInputError(
+                f"Box needs lower < upper on every axis; got lower={lo.tolist()}, upper={up.tolist()}"
+            )
         self.lower, self.upper, self.dim = lo, up, lo.numel()
         self._cast: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -94,7 +96,9 @@ class PredicateDomain(Domain):
     def contains(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.as_tensor(self.inside(x), device=x.device)
         if out.shape != x.shape[:1]:
-            raise InvalidInputError(f"the domain predicate must return one bool per path, shape ({x.shape[0]},); got {tuple(out.shape)}")
+            raise InvalidInputError(
+                f"the domain predicate must return one bool per path, shape ({x.shape[0]},); got {tuple(out.shape)}"
+            )
         return out.to(torch.bool)
 
     def exit_axis(self, x: torch.Tensor) -> torch.Tensor:

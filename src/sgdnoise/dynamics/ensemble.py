@@ -149,9 +149,11 @@ class _StackedLinear(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        return (_seedwise_mm(grad_out, w) if need_x else None,
-                _seedwise_mm(grad_out.transpose(1, 2), x) if need_w else None,
-                grad_out.sum(1) if need_b and ctx.has_bias else None)
+        return (
+            _seedwise_mm(grad_out, w) if need_x else None,
+            _seedwise_mm(grad_out.transpose(1, 2), x) if need_w else None,
+            grad_out.sum(1) if need_b and ctx.has_bias else None,
+        )
 
 
 class _SeedLinear(torch.autograd.Function):
@@ -222,9 +224,18 @@ def _autograd_output_grad(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tens
 
 def _is_plain_cross_entropy(loss_fn: LossFn, y: torch.Tensor) -> bool:
     """``loss_fn`` is ``F.cross_entropy`` (or a default ``nn.CrossEntropyLoss``) on class indices."""
-    default_module = (isinstance(loss_fn, nn.CrossEntropyLoss) and loss_fn.weight is None and loss_fn.reduction == "mean"
-                      and loss_fn.label_smoothing == 0.0)
-    return (loss_fn is F.cross_entropy or default_module) and y.ndim == 1 and not y.is_floating_point() and bool((y >= 0).all())
+    default_module = (
+        isinstance(loss_fn, nn.CrossEntropyLoss)
+        and loss_fn.weight is None
+        and loss_fn.reduction == "mean"
+        and loss_fn.label_smoothing == 0.0
+    )
+    return (
+        (loss_fn is F.cross_entropy or default_module)
+        and y.ndim == 1
+        and not y.is_floating_point()
+        and bool((y >= 0).all())
+    )
 
 
 def _cross_entropy_grad(outputs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,10 +266,12 @@ class _StackedMLP:
     def __init__(self, layers: list[tuple[str, str, str | None]], flatten: bool, loss_fn: LossFn, y: torch.Tensor):
         self.layers, self.flatten = layers, flatten  # ("linear", weight key, bias key or None) | ("relu", "", None)
         self.first_linear = next((i for i, (kind, _, _) in enumerate(layers) if kind == "linear"), len(layers))
-        self.output_grad = _cross_entropy_grad if _is_plain_cross_entropy(loss_fn, y) else _autograd_output_grad(loss_fn)
+        self.output_grad = (
+            _cross_entropy_grad if _is_plain_cross_entropy(loss_fn, y) else _autograd_output_grad(loss_fn)
+        )
 
     @classmethod
-    def of(cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor) -> "_StackedMLP | None":
+    def of(cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor) -> _StackedMLP | None:
         """The direct path for ``model`` on inputs ``x``, or None when the model is anything else."""
         if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
             return None
@@ -267,7 +280,7 @@ class _StackedMLP:
         if flatten and (children[0][1].start_dim, children[0][1].end_dim) != (1, -1):
             return None
         layers, keys = [], set()
-        for name, module in children[int(flatten):]:
+        for name, module in children[int(flatten) :]:
             if type(module) is nn.Linear:
                 bias = f"{name}.bias" if module.bias is not None else None
                 layers.append(("linear", f"{name}.weight", bias))
@@ -289,7 +302,11 @@ class _StackedMLP:
         saved, h = [], x
         for kind, weight, bias in self.layers:
             saved.append(h)
-            h = _seedwise_mm(h, params[weight].transpose(1, 2), None if bias is None else params[bias]) if kind == "linear" else h.relu_()
+            h = (
+                _seedwise_mm(h, params[weight].transpose(1, 2), None if bias is None else params[bias])
+                if kind == "linear"
+                else h.relu_()
+            )
         loss, g = self.output_grad(h, y)
         saved.append(h)  # saved[i] is layer i's input, saved[i + 1] its output
         grads = {}
@@ -341,8 +358,12 @@ class EnsembleResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "seeds": list(self.seeds), "stop_step": self.stop_step.tolist(), "stopped": self.stopped.tolist(),
-            "n_steps": self.n_steps, "lr": self.lr, "batch_size": self.batch_size,
+            "seeds": list(self.seeds),
+            "stop_step": self.stop_step.tolist(),
+            "stopped": self.stopped.tolist(),
+            "n_steps": self.n_steps,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
             "loss_steps": None if self.loss_steps is None else self.loss_steps.tolist(),
             "losses": None if self.losses is None else self.losses.tolist(),
         }
@@ -398,7 +419,9 @@ def _starting_params(model: nn.Module, init: Any, seeds: tuple[int, ...]) -> Par
     if isinstance(init, Mapping):
         init = [init] * len(seeds)
     if not isinstance(init, Sequence) or len(init) != len(seeds):
-        raise InvalidInputError(f"init must be one state_dict or one per seed ({len(seeds)}); got {type(init).__name__}")
+        raise InvalidInputError(
+            f"init must be one state_dict or one per seed ({len(seeds)}); got {type(init).__name__}"
+        )
     ref = dict(model.named_parameters())
     stacked = {}
     for n in names:
@@ -407,7 +430,9 @@ def _starting_params(model: nn.Module, init: Any, seeds: tuple[int, ...]) -> Par
         except KeyError:
             raise InvalidInputError(f"init has no entry {n!r}; it must hold every parameter of the model") from None
         if any(v.shape != ref[n].shape for v in values):
-            raise InvalidInputError(f"init[{n!r}] has shape {tuple(values[0].shape)}; the model's is {tuple(ref[n].shape)}")
+            raise InvalidInputError(
+                f"init[{n!r}] has shape {tuple(values[0].shape)}; the model's is {tuple(ref[n].shape)}"
+            )
         stacked[n] = torch.stack(values).to(dtype=ref[n].dtype, device=ref[n].device)
     return stacked
 
@@ -470,8 +495,22 @@ def sgd_ensemble(
     model.eval()
     try:
         with step_progress(progress, steps, "SGD ensemble", running="seeds running") as advance:
-            return _run(model, loss_fn, x, y, params, seeds, float(lr), batch_size, steps, record_every,
-                        record_trajectory, stop, block_steps, advance)
+            return _run(
+                model,
+                loss_fn,
+                x,
+                y,
+                params,
+                seeds,
+                float(lr),
+                batch_size,
+                steps,
+                record_every,
+                record_trajectory,
+                stop,
+                block_steps,
+                advance,
+            )
     finally:
         model.train(was_training)
 
@@ -500,7 +539,22 @@ def _gather(data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return data.index_select(0, idx.reshape(-1)).view(*idx.shape, *data.shape[1:])
 
 
-def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_every, record_trajectory, stop, block_steps, advance) -> EnsembleResult:
+def _run(
+    model,
+    loss_fn,
+    x,
+    y,
+    params,
+    seeds,
+    lr,
+    batch_size,
+    steps,
+    record_every,
+    record_trajectory,
+    stop,
+    block_steps,
+    advance,
+) -> EnsembleResult:
     n_seeds, n_points = len(seeds), len(x)
     gradients, x = _gradient_path(model, loss_fn, x, y)
     generators = [as_generator(s) for s in seeds]
@@ -520,7 +574,9 @@ def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_ever
             grads, loss = gradients(params, _gather(x, block[j]), _gather(y, block[j]))
             if not bool(torch.isfinite(loss).all()):
                 bad = int(active[~torch.isfinite(loss)][0])
-                raise ConvergenceError(f"the loss of seed {seeds[bad]} is {float(loss[~torch.isfinite(loss)][0])} at step {t}; lower the learning rate")
+                raise ConvergenceError(
+                    f"the loss of seed {seeds[bad]} is {float(loss[~torch.isfinite(loss)][0])} at step {t}; lower the learning rate"
+                )
             for n, p in params.items():  # in place, as torch.optim.SGD (the stacked tensors are the ensemble's own)
                 p.add_(grads[n], alpha=-lr)
             if record_every is not None and t % record_every == 0:
@@ -531,9 +587,15 @@ def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_ever
                 if record_trajectory:
                     merged = {n: final[n].index_copy(0, active, p) for n, p in params.items()}
                     frames.append(torch.cat([p.reshape(n_seeds, -1) for p in merged.values()], dim=1).cpu())
-            halt = None if stop is None else torch.as_tensor(stop(t, params, active), dtype=torch.bool, device=x.device).reshape(-1)
+            halt = (
+                None
+                if stop is None
+                else torch.as_tensor(stop(t, params, active), dtype=torch.bool, device=x.device).reshape(-1)
+            )
             if halt is not None and halt.shape[0] != active.numel():
-                raise InvalidInputError(f"stop must return one bool per running seed ({active.numel()}); got shape {tuple(halt.shape)}")
+                raise InvalidInputError(
+                    f"stop must return one bool per running seed ({active.numel()}); got shape {tuple(halt.shape)}"
+                )
             if halt is not None and bool(halt.any()):
                 done = active[halt]
                 for n, p in params.items():
@@ -549,7 +611,13 @@ def _run(model, loss_fn, x, y, params, seeds, lr, batch_size, steps, record_ever
     for n, p in params.items():
         final[n][active] = p
     return EnsembleResult(
-        seeds=seeds, params=final, stop_step=stop_step, stopped=stopped, n_steps=t, lr=lr, batch_size=batch_size,
+        seeds=seeds,
+        params=final,
+        stop_step=stop_step,
+        stopped=stopped,
+        n_steps=t,
+        lr=lr,
+        batch_size=batch_size,
         loss_steps=np.asarray(loss_steps, dtype=np.int64) if record_every is not None else None,
         losses=np.stack(loss_rows) if loss_rows else (np.empty((0, n_seeds)) if record_every is not None else None),
         trajectory=(torch.stack(frames) if frames else None) if record_trajectory else None,

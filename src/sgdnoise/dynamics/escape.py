@@ -62,16 +62,24 @@ class EscapeResult:
         n, k = len(self.steps), int(self.escaped.sum())
         complete = k == n
         return {
-            "n_seeds": n, "n_escaped": k,
+            "n_seeds": n,
+            "n_escaped": k,
             "mean_steps": float(self.steps.mean()) if complete else float("nan"),
             "mean_steps_stderr": float(self.steps.std(ddof=1) / np.sqrt(n)) if complete and n > 1 else float("nan"),
             "mean_steps_exponential_mle": float(self.steps.sum() / k) if k else float("inf"),
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seeds": list(self.seeds), "steps": self.steps.tolist(), "escaped": self.escaped.tolist(),
-                "max_steps": self.max_steps, "lr": self.lr, "batch_size": self.batch_size, "protocol": self.protocol,
-                "summary": self.summary()}
+        return {
+            "seeds": list(self.seeds),
+            "steps": self.steps.tolist(),
+            "escaped": self.escaped.tolist(),
+            "max_steps": self.max_steps,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "protocol": self.protocol,
+            "summary": self.summary(),
+        }
 
 
 @dataclass(frozen=True)
@@ -88,11 +96,19 @@ class ProjectionShares:
         """Mean share on the directions and on the rest, with standard errors over seeds."""
         n = self.share_top.numel()
         se = float(self.share_top.double().std() / np.sqrt(n)) if n > 1 else float("nan")
-        return {"share_top": float(self.share_top.double().mean()), "share_rest": float(self.share_rest.double().mean()), "stderr": se}
+        return {
+            "share_top": float(self.share_top.double().mean()),
+            "share_rest": float(self.share_rest.double().mean()),
+            "stderr": se,
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"share_each": self.share_each.tolist(), "share_top": self.share_top.tolist(),
-                "share_rest": self.share_rest.tolist(), "mean": self.mean()}
+        return {
+            "share_each": self.share_each.tolist(),
+            "share_top": self.share_top.tolist(),
+            "share_rest": self.share_rest.tolist(),
+            "mean": self.mean(),
+        }
 
 
 def _flat(params: Params) -> torch.Tensor:
@@ -108,17 +124,47 @@ def _minimum(model: nn.Module, minimum: Mapping[str, torch.Tensor] | None) -> di
     return {n: minimum[n].detach().to(ref[n]) for n in ref}
 
 
-def _escape(model, loss_fn, data, minimum, crossed, *, seeds, lr, batch_size, max_steps, protocol, progress) -> EscapeResult:
-    res = sgd_ensemble(model, loss_fn, data, seeds=seeds, lr=lr, batch_size=batch_size, steps=max_steps,
-                       init=minimum, stop=lambda t, params, idx: crossed(params), progress=progress)
+def _escape(
+    model, loss_fn, data, minimum, crossed, *, seeds, lr, batch_size, max_steps, protocol, progress
+) -> EscapeResult:
+    res = sgd_ensemble(
+        model,
+        loss_fn,
+        data,
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        steps=max_steps,
+        init=minimum,
+        stop=lambda t, params, idx: crossed(params),
+        progress=progress,
+    )
     w_opt = torch.cat([v.reshape(-1) for v in minimum.values()])
-    return EscapeResult(seeds=res.seeds, steps=res.stop_step, escaped=res.stopped, displacement=res.flat() - w_opt,
-                        max_steps=max_steps, lr=res.lr, batch_size=res.batch_size, protocol=protocol)
+    return EscapeResult(
+        seeds=res.seeds,
+        steps=res.stop_step,
+        escaped=res.stopped,
+        displacement=res.flat() - w_opt,
+        max_steps=max_steps,
+        lr=res.lr,
+        batch_size=res.batch_size,
+        protocol=protocol,
+    )
 
 
-def escape_by_distance(model: nn.Module, loss_fn: LossFn, data: Any, *, radius: float, seeds: Sequence[int], lr: float,
-                       batch_size: int, max_steps: int, minimum: Mapping[str, torch.Tensor] | None = None,
-                       progress: bool = False) -> EscapeResult:
+def escape_by_distance(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    *,
+    radius: float,
+    seeds: Sequence[int],
+    lr: float,
+    batch_size: int,
+    max_steps: int,
+    minimum: Mapping[str, torch.Tensor] | None = None,
+    progress: bool = False,
+) -> EscapeResult:
     """Simsekli's protocol: σ = first step with ``‖w_t − w*‖₂ > radius`` (``w*`` = ``minimum``,
     default the model's weights). Other arguments as :func:`sgd_ensemble`."""
     if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
@@ -129,20 +175,44 @@ def escape_by_distance(model: nn.Module, loss_fn: LossFn, data: Any, *, radius: 
     def crossed(params: Params) -> torch.Tensor:
         return torch.linalg.vector_norm(_flat(params) - w_opt, dim=1) > radius
 
-    return _escape(model, loss_fn, data, w_min, crossed, seeds=seeds, lr=lr, batch_size=batch_size,
-                   max_steps=max_steps, protocol=f"distance>{radius:g}", progress=progress)
+    return _escape(
+        model,
+        loss_fn,
+        data,
+        w_min,
+        crossed,
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        protocol=f"distance>{radius:g}",
+        progress=progress,
+    )
 
 
-def escape_by_loss(model: nn.Module, loss_fn: LossFn, data: Any, *, factor: float, seeds: Sequence[int], lr: float,
-                   batch_size: int, max_steps: int, minimum: Mapping[str, torch.Tensor] | None = None,
-                   eval_data: Any = None, progress: bool = False) -> EscapeResult:
+def escape_by_loss(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    *,
+    factor: float,
+    seeds: Sequence[int],
+    lr: float,
+    batch_size: int,
+    max_steps: int,
+    minimum: Mapping[str, torch.Tensor] | None = None,
+    eval_data: Any = None,
+    progress: bool = False,
+) -> EscapeResult:
     """Battash et al.'s protocol: σ = first step with ``L_eval(w_t) > factor · L_eval(w*)``.
 
     ``eval_data`` (default ``data``) is evaluated in full for every running seed after every
     step — pass a fixed subset to make that cheaper. ``factor`` > 1.
     """
     if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
-        raise InvalidInputError(f"factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); got {factor!r}")
+        raise InvalidInputError(
+            f"factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); got {factor!r}"
+        )
     w_min = _minimum(model, minimum)
     device = next(model.parameters()).device
     xe, ye = data_tensors(eval_data if eval_data is not None else data, device)
@@ -164,8 +234,19 @@ def escape_by_loss(model: nn.Module, loss_fn: LossFn, data: Any, *, factor: floa
         with torch.no_grad():
             return batched(params) > threshold
 
-    return _escape(model, loss_fn, data, w_min, crossed, seeds=seeds, lr=lr, batch_size=batch_size,
-                   max_steps=max_steps, protocol=f"loss>{factor:g}×minimum", progress=progress)
+    return _escape(
+        model,
+        loss_fn,
+        data,
+        w_min,
+        crossed,
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        protocol=f"loss>{factor:g}×minimum",
+        progress=progress,
+    )
 
 
 def project_displacements(displacement: torch.Tensor, directions: Any) -> ProjectionShares:
@@ -179,11 +260,15 @@ def project_displacements(displacement: torch.Tensor, directions: Any) -> Projec
     V = torch.as_tensor(V).to(displacement)
     d = displacement
     if d.ndim != 2 or V.ndim != 2 or V.shape[0] != d.shape[1]:
-        raise InvalidInputError(f"displacement must be (S, D) and directions (D, k); got {tuple(d.shape)} and {tuple(V.shape)}")
+        raise InvalidInputError(
+            f"displacement must be (S, D) and directions (D, k); got {tuple(d.shape)} and {tuple(V.shape)}"
+        )
     gram = V.T @ V
     tol = 1e-4 if V.dtype == torch.float32 else 1e-8
     if not torch.allclose(gram, torch.eye(V.shape[1], dtype=V.dtype, device=V.device), atol=tol, rtol=0):
-        raise InvalidInputError("directions must have orthonormal columns (e.g. Hessian eigenvectors); orthonormalise them with torch.linalg.qr")
+        raise InvalidInputError(
+            "directions must have orthonormal columns (e.g. Hessian eigenvectors); orthonormalise them with torch.linalg.qr"
+        )
     coef = d @ V
     total = (d * d).sum(dim=1)
     each = coef.square() / total[:, None]

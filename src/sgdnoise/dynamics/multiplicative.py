@@ -15,14 +15,29 @@ from sgdnoise.errors import InvalidInputError
 from sgdnoise.rng import Seed, as_generator
 
 
-def stationary_samples(*, curvature: float, loss_min: float, lr: float, batch_size: int, n_paths: int = 20000,
-                       time: float = 30.0, dt: float = 0.005, seed: Seed = 0) -> torch.Tensor:
+def stationary_samples(
+    *,
+    curvature: float,
+    loss_min: float,
+    lr: float,
+    batch_size: int,
+    n_paths: int = 20000,
+    time: float = 30.0,
+    dt: float = 0.005,
+    seed: Seed = 0,
+) -> torch.Tensor:
     """End points ``x(time)`` of ``n_paths`` Euler–Maruyama paths of the SDE above, started at 0; (n_paths,) float64.
 
     ``time`` should be many relaxation times ``1/h``; ``dt·h`` small.
     """
-    for name, value in (("curvature", curvature), ("loss_min", loss_min), ("lr", lr), ("batch_size", batch_size),
-                        ("time", time), ("dt", dt)):
+    for name, value in (
+        ("curvature", curvature),
+        ("loss_min", loss_min),
+        ("lr", lr),
+        ("batch_size", batch_size),
+        ("time", time),
+        ("dt", dt),
+    ):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise InvalidInputError(f"{name} must be a finite number > 0; got {value!r}")
     gen = as_generator(seed)
@@ -30,5 +45,9 @@ def stationary_samples(*, curvature: float, loss_min: float, lr: float, batch_si
     noise_scale = math.sqrt(2 * lr * curvature * dt / batch_size)
     for _ in range(round(time / dt)):
         loss = loss_min + 0.5 * curvature * x * x
-        x = x - curvature * x * dt + noise_scale * loss.sqrt() * torch.randn(n_paths, generator=gen, dtype=torch.float64)
+        x = (
+            x
+            - curvature * x * dt
+            + noise_scale * loss.sqrt() * torch.randn(n_paths, generator=gen, dtype=torch.float64)
+        )
     return x

@@ -88,7 +88,7 @@ class NoiseSource:
             self._numpy = NumpyDraws(generator)
         return self._numpy
 
-    def take(self, keep: torch.Tensor) -> "NoiseSource":
+    def take(self, keep: torch.Tensor) -> NoiseSource:
         """The same source restricted to the paths where ``keep`` (A,) is true."""
         new = copy.copy(self)
         for name in self.per_path:
@@ -117,7 +117,9 @@ class LevyNoise(NoiseSource):
         shape, draws = (k, *self.alpha.shape), self._draws(generator)
         if draws is None:
             return standard_sas(self.alpha, shape, generator)
-        return cms_transform(_shared_row(self.alpha), draws.uniform(shape, self.alpha.dtype), draws.exponential(shape, self.alpha.dtype))
+        return cms_transform(
+            _shared_row(self.alpha), draws.uniform(shape, self.alpha.dtype), draws.exponential(shape, self.alpha.dtype)
+        )
 
 
 class GaussianNoise(NoiseSource):
@@ -144,10 +146,14 @@ class CovarianceNoise(GaussianNoise):
 def covariance_sqrt(covariance: torch.Tensor) -> torch.Tensor:
     """Symmetric square root of a positive semi-definite (d, d) matrix (eigenvalues ≥ −1e-10·max clipped to 0)."""
     if covariance.ndim != 2 or covariance.shape[0] != covariance.shape[1] or not torch.all(torch.isfinite(covariance)):
-        raise InvalidInputError(f"a noise covariance must be a finite (d, d) matrix; got shape {tuple(covariance.shape)}")
+        raise InvalidInputError(
+            f"a noise covariance must be a finite (d, d) matrix; got shape {tuple(covariance.shape)}"
+        )
     if not torch.allclose(covariance, covariance.T, rtol=1e-8, atol=1e-12):
         raise InvalidInputError("the noise covariance must be symmetric")
     evals, evecs = torch.linalg.eigh(covariance)
     if evals.min() < -1e-10 * max(evals.abs().max().item(), 1e-300):
-        raise InvalidInputError(f"the noise covariance must be positive semi-definite; smallest eigenvalue {evals.min().item():.3g}")
+        raise InvalidInputError(
+            f"the noise covariance must be positive semi-definite; smallest eigenvalue {evals.min().item():.3g}"
+        )
     return (evecs * evals.clamp(min=0).sqrt()) @ evecs.T

@@ -45,7 +45,9 @@ def _matrix(h: Any, name: str) -> torch.Tensor:
     if t.ndim == 1:
         t = torch.diag(t)
     if t.ndim != 2 or t.shape[0] != t.shape[1] or not torch.all(torch.isfinite(t)):
-        raise InvalidInputError(f"{name} must be a finite square matrix or a vector of its diagonal; got shape {tuple(t.shape)}")
+        raise InvalidInputError(
+            f"{name} must be a finite square matrix or a vector of its diagonal; got shape {tuple(t.shape)}"
+        )
     if not torch.allclose(t, t.T, rtol=1e-10, atol=1e-12):
         raise InvalidInputError(f"{name} must be symmetric")
     return t
@@ -57,7 +59,11 @@ class Quadratic(Potential):
     def __init__(self, hessian: Any, center: Any = None):
         self.hessian = _matrix(hessian, "hessian")
         self.dim = self.hessian.shape[0]
-        self.center = torch.zeros(self.dim, dtype=torch.float64) if center is None else torch.as_tensor(center, dtype=torch.float64).reshape(self.dim)
+        self.center = (
+            torch.zeros(self.dim, dtype=torch.float64)
+            if center is None
+            else torch.as_tensor(center, dtype=torch.float64).reshape(self.dim)
+        )
         self._is_diagonal = bool(torch.all(self.hessian == torch.diag(torch.diagonal(self.hessian))))
         self._centered = bool(torch.all(self.center == 0))
         self._cast: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -122,8 +128,12 @@ class Ackley(Potential):
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         r = torch.sqrt(0.5 * (x**2).sum(dim=-1, keepdim=True))
-        cone = torch.where(r > 0, 2.0 * torch.exp(-0.2 * r) / r.clamp(min=torch.finfo(x.dtype).tiny), torch.zeros_like(r))
-        waves = torch.exp(0.5 * torch.cos(2 * math.pi * x).sum(dim=-1, keepdim=True)) * math.pi * torch.sin(2 * math.pi * x)
+        cone = torch.where(
+            r > 0, 2.0 * torch.exp(-0.2 * r) / r.clamp(min=torch.finfo(x.dtype).tiny), torch.zeros_like(r)
+        )
+        waves = (
+            torch.exp(0.5 * torch.cos(2 * math.pi * x).sum(dim=-1, keepdim=True)) * math.pi * torch.sin(2 * math.pi * x)
+        )
         return cone * x + waves
 
 
@@ -151,7 +161,9 @@ class ZhuToy(Potential):
         self.data = torch.as_tensor(data, dtype=torch.float64)
         if self.data.ndim != 2 or self.data.shape[1] != 2:
             raise InvalidInputError(f"ZhuToy data must have shape (N, 2); got {tuple(self.data.shape)}")
-        self.sharp_hessian = self.ROTATION.T @ torch.diag(torch.tensor([20.0, 200.0], dtype=torch.float64)) @ self.ROTATION
+        self.sharp_hessian = (
+            self.ROTATION.T @ torch.diag(torch.tensor([20.0, 200.0], dtype=torch.float64)) @ self.ROTATION
+        )
 
     def _branches(self, w: torch.Tensor):
         """Per-sample (a, b) coordinates of the sharp branch, flat displacements and the branch the
@@ -184,7 +196,9 @@ class ZhuToy(Potential):
         a, b, f0, f1, use_sharp = self._branches(w)
         (ra0, ra1), (rb0, rb1) = self.ROTATION.tolist()
         sharp_g0, sharp_g1 = 20.0 * a * ra0 + 200.0 * b * rb0, 20.0 * a * ra1 + 200.0 * b * rb1
-        grads = torch.stack([torch.where(use_sharp, sharp_g0, 2.0 * f0), torch.where(use_sharp, sharp_g1, 2.0 * f1)], dim=-1)
+        grads = torch.stack(
+            [torch.where(use_sharp, sharp_g0, 2.0 * f0), torch.where(use_sharp, sharp_g1, 2.0 * f1)], dim=-1
+        )
         share = use_sharp.to(w.dtype).mean(dim=1)[:, None, None]
         eye = torch.eye(2, dtype=w.dtype, device=w.device)
         return grads, share * self.sharp_hessian.to(w) + (1 - share) * 2.0 * eye

@@ -16,6 +16,8 @@ def step_progress(enabled: bool, total: int, label: str, running: str | None = N
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     extra = [TextColumn("{task.fields[active]} " + running)] if running is not None else []
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), *extra, TimeRemainingColumn(), transient=True) as bar:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), *extra, TimeRemainingColumn(), transient=True
+    ) as bar:
         task = bar.add_task("steps", total=total, active="")
         yield lambda steps, active=None: bar.update(task, advance=steps, active="" if active is None else str(active))

@@ -92,8 +92,12 @@ class ExitResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "time": self.time.tolist(), "position": self.position.tolist(), "exited": self.exited.tolist(),
-            "axis": self.axis.tolist(), "dt": self.dt, "n_steps": self.n_steps,
+            "time": self.time.tolist(),
+            "position": self.position.tolist(),
+            "exited": self.exited.tolist(),
+            "axis": self.axis.tolist(),
+            "dt": self.dt,
+            "n_steps": self.n_steps,
             "trajectory": None if self.trajectory is None else self.trajectory.tolist(),
             "summary": self.summary().to_dict(),
         }

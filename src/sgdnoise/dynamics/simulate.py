@@ -40,7 +40,9 @@ def _per_path(value: Any, shape: tuple[int, int], name: str, opts: dict) -> torc
     try:
         return t.expand(shape).clone()
     except RuntimeError as exc:
-        raise InvalidInputError(f"{name} of shape {tuple(t.shape)} does not broadcast to (n_paths, d) = {shape}") from exc
+        raise InvalidInputError(
+            f"{name} of shape {tuple(t.shape)} does not broadcast to (n_paths, d) = {shape}"
+        ) from exc
 
 
 def _check_scalar(value: Any, name: str) -> float:
@@ -59,7 +61,9 @@ def _drift_function(drift: Drift, x: torch.Tensor) -> Callable[[torch.Tensor], t
         raise InvalidInputError(f"drift must be a Potential or a callable x -> drift(x); got {type(drift).__name__}")
     d0 = fn(x)
     if not isinstance(d0, torch.Tensor) or d0.shape != x.shape:
-        raise InvalidInputError(f"drift must return a tensor of shape (n_paths, d) = {tuple(x.shape)}; got {getattr(d0, 'shape', type(d0).__name__)}")
+        raise InvalidInputError(
+            f"drift must return a tensor of shape (n_paths, d) = {tuple(x.shape)}; got {getattr(d0, 'shape', type(d0).__name__)}"
+        )
     if not torch.all(torch.isfinite(d0)):
         raise InvalidInputError("drift is NaN or Inf at the starting point; check the potential or drift function")
     return fn
@@ -71,7 +75,9 @@ def _noise_source(noise: Any, alpha: Any, eps: torch.Tensor, scale: torch.Tensor
             raise InvalidInputError("Lévy noise needs alpha (one per coordinate, in (0, 2])")
         a = _per_path(alpha, tuple(eps.shape), "alpha", opts)
         if not torch.all((a > 0) & (a <= 2)):
-            raise InvalidInputError(f"alpha must lie in (0, 2]; got {a[~((a > 0) & (a <= 2))][:3].tolist()}. Use alpha=2 or noise='gaussian' for Gaussian noise.")
+            raise InvalidInputError(
+                f"alpha must lie in (0, 2]; got {a[~((a > 0) & (a <= 2))][:3].tolist()}. Use alpha=2 or noise='gaussian' for Gaussian noise."
+            )
         return LevyNoise(a, eps, scale, dt)
     if alpha is not None:
         raise InvalidInputError("alpha applies to noise='levy' only; drop it for Gaussian or covariance noise")
@@ -81,7 +87,9 @@ def _noise_source(noise: Any, alpha: Any, eps: torch.Tensor, scale: torch.Tensor
         return GaussianNoise(eps, scale, dt)
     cov = torch.as_tensor(noise, **opts) if not isinstance(noise, torch.Tensor) else noise.detach().to(**opts)
     if cov.shape != (eps.shape[1], eps.shape[1]):
-        raise InvalidInputError(f"the noise covariance must have shape (d, d) = {(eps.shape[1],) * 2}; got {tuple(cov.shape)}")
+        raise InvalidInputError(
+            f"the noise covariance must have shape (d, d) = {(eps.shape[1],) * 2}; got {tuple(cov.shape)}"
+        )
     return CovarianceNoise(cov, eps, scale, dt)
 
 
@@ -156,9 +164,19 @@ def simulate_exit(
     source = _noise_source(noise, alpha, eps_t, scale_t, dt, opts)
     drift_fn = _drift_function(drift, x)
     schedule = schedule or ConstantSchedule()
-    return _run(x, drift_fn, source, domain, None if isinstance(schedule, ConstantSchedule) else schedule,
-                dt=dt, max_steps=max_steps, block_steps=block_steps, record_every=record_every,
-                generator=as_generator(seed, opts["device"]), progress=progress)
+    return _run(
+        x,
+        drift_fn,
+        source,
+        domain,
+        None if isinstance(schedule, ConstantSchedule) else schedule,
+        dt=dt,
+        max_steps=max_steps,
+        block_steps=block_steps,
+        record_every=record_every,
+        generator=as_generator(seed, opts["device"]),
+        progress=progress,
+    )
 
 
 def _start(x0: Any, n_paths: int, opts: dict) -> torch.Tensor:
@@ -190,7 +208,9 @@ def _step_column(k: int, device: torch.device) -> torch.Tensor:
     return torch.arange(k, dtype=torch.int32, device=device).unsqueeze(1)
 
 
-def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, record_every, generator, progress) -> ExitResult:
+def _run(
+    x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, record_every, generator, progress
+) -> ExitResult:
     """The block loop: per block draw the noise of ``k = block_steps`` steps for the running paths
     and step them all k times, each step overwriting its own noise with the new positions
     (``X_{j+1} = ξ_j + dt·drift(X_j) + X_j``, so the block's path is kept at no extra memory);
@@ -209,7 +229,9 @@ def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, r
     with step_progress(progress, max_steps, "simulating exits", running="running") as advance:
         while steps < max_steps and active.numel() > 0:
             k = min(block_steps, max_steps - steps)
-            s_values = None if schedule is None else schedule(torch.arange(steps, steps + k, dtype=dtype, device=device) * dt)
+            s_values = (
+                None if schedule is None else schedule(torch.arange(steps, steps + k, dtype=dtype, device=device) * dt)
+            )
             path = source.draw(k, s_values, generator)  # (k, A, d): the noise, then the positions
             for j in range(k):
                 xa = path[j].add_(drift_fn(xa), alpha=dt).add_(xa)
@@ -228,7 +250,9 @@ def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, r
                     gone = (left & (first_out <= j)).unsqueeze(1)
                     frames.append(final.index_copy(0, active, torch.where(gone, end, path[j])).cpu())
             ids = active[left]
-            time[ids] = (steps + 1 + first_out[left]).to(dtype) * dt  # a path that leaves on step j has taken j + 1 steps
+            time[ids] = (steps + 1 + first_out[left]).to(
+                dtype
+            ) * dt  # a path that leaves on step j has taken j + 1 steps
             exit_axis[ids] = domain.exit_axis(end[left])
             final[active] = end
             keep = ~left
@@ -239,7 +263,11 @@ def _run(x, drift_fn, source, domain, schedule, *, dt, max_steps, block_steps, r
     exited = torch.ones(n_paths, dtype=torch.bool, device=device)
     exited[active] = False
     return ExitResult(
-        time=time.cpu().numpy(), position=final.cpu().numpy(), exited=exited.cpu().numpy(),
-        axis=exit_axis.cpu().numpy(), dt=dt, n_steps=steps,
+        time=time.cpu().numpy(),
+        position=final.cpu().numpy(),
+        exited=exited.cpu().numpy(),
+        axis=exit_axis.cpu().numpy(),
+        dt=dt,
+        n_steps=steps,
         trajectory=None if frames is None else torch.stack(frames).numpy(),
     )

@@ -53,14 +53,16 @@ def _unit_trace_shapes(per_sample: torch.Tensor, hess: torch.Tensor) -> torch.Te
     eye = torch.eye(2, dtype=sigma.dtype, device=sigma.device).expand_as(sigma)
     trace = lambda m: m.diagonal(dim1=-2, dim2=-1).sum(-1)[:, None, None]  # noqa: E731
     top = torch.linalg.eigh(hess).eigenvectors[..., -1:]  # (P, 2, 1)
-    return torch.stack([
-        torch.zeros_like(sigma),
-        eye / 2,
-        torch.diag_embed(sigma.diagonal(dim1=-2, dim2=-1)) / trace(sigma),
-        sigma / trace(sigma),
-        hess / trace(hess),
-        top @ top.transpose(1, 2),
-    ])
+    return torch.stack(
+        [
+            torch.zeros_like(sigma),
+            eye / 2,
+            torch.diag_embed(sigma.diagonal(dim1=-2, dim2=-1)) / trace(sigma),
+            sigma / trace(sigma),
+            hess / trace(hess),
+            top @ top.transpose(1, 2),
+        ]
+    )
 
 
 def _psd_sqrt(m: torch.Tensor) -> torch.Tensor:
@@ -114,8 +116,13 @@ def zhu_escape_table(
     success = (w < -0.5).all(dim=1)
     counts = [int(success[variant_of_path == ZHU_VARIANTS.index(v)].sum()) for v in variants]
     rate = np.array(counts) / n_repeats
-    frame = pd.DataFrame({
-        "variant": list(variants), "successes": counts, "n_repeats": n_repeats,
-        "success_rate": rate, "success_rate_stderr": np.sqrt(rate * (1 - rate) / n_repeats),
-    })
+    frame = pd.DataFrame(
+        {
+            "variant": list(variants),
+            "successes": counts,
+            "n_repeats": n_repeats,
+            "success_rate": rate,
+            "success_rate_stderr": np.sqrt(rate * (1 - rate) / n_repeats),
+        }
+    )
     return ZhuEscapeTable(frame=frame, final=w.numpy())

@@ -54,8 +54,8 @@ from sgdnoise.curvature.functional import FunctionalModel, LossFn
 from sgdnoise.curvature.operators import LinearOperator
 from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.dynamics.ensemble import data_tensors, sgd_ensemble
-from sgdnoise.dynamics.zhu import ZHU_VARIANTS
 from sgdnoise.dynamics.progress import step_progress
+from sgdnoise.dynamics.zhu import ZHU_VARIANTS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.rng import as_generator
 
@@ -97,9 +97,18 @@ class ZhuNetworkRun:
         return (self.params - self.start).norm(dim=-1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"variants": list(self.variants), "seeds": list(self.seeds), "noise_variance": self.noise_variance,
-                "lr": self.lr, "n_steps": self.n_steps, "batch_size": self.batch_size, "hessian_k": self.hessian_k,
-                "refresh": self.refresh, "match_at": self.match_at, "distance": self.distance().tolist()}
+        return {
+            "variants": list(self.variants),
+            "seeds": list(self.seeds),
+            "noise_variance": self.noise_variance,
+            "lr": self.lr,
+            "n_steps": self.n_steps,
+            "batch_size": self.batch_size,
+            "hessian_k": self.hessian_k,
+            "refresh": self.refresh,
+            "match_at": self.match_at,
+            "distance": self.distance().tolist(),
+        }
 
 
 class StackedLoss:
@@ -121,8 +130,10 @@ class StackedLoss:
 
     def hessian_products(self, theta: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         """``H(θ_r) v_r`` for every row (forward-over-reverse), ``(R, P)``."""
+
         def hvp(th: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
             return jvp(lambda t: self._grad(t, self.x, self.y), (th,), (v,))[1]
+
         return vmap(hvp)(theta, vectors)
 
 
@@ -141,8 +152,9 @@ class _ColumnwiseHessian(LinearOperator):
         return self.loss.hessian_products(self.theta, vectors.T.contiguous()).T
 
 
-def top_hessian_eigenpairs(loss: StackedLoss, theta: torch.Tensor, k: int, starts: torch.Tensor, *,
-                           tol: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def top_hessian_eigenpairs(
+    loss: StackedLoss, theta: torch.Tensor, k: int, starts: torch.Tensor, *, tol: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` Hessian eigenpairs at every row of ``θ (R, P)``: values ``(R, k)`` descending, vectors ``(R, P, k)``.
 
     One Lanczos recurrence per repeat from ``starts (R, P)``, all advanced by one batched HVP per
@@ -169,17 +181,27 @@ def top_hessian_eigenpairs(loss: StackedLoss, theta: torch.Tensor, k: int, start
         if bool((residuals <= tol * scale).all()):
             break
         if m == max_steps:
-            raise ConvergenceError(f"Lanczos did not find the top {k} Hessian eigenpairs of every repeat in {m} steps "
-                                   f"(worst relative residual {float((residuals / scale).max()):.3g} > tol={tol}); "
-                                   "lower hessian_k or raise lanczos_tol")
+            raise ConvergenceError(
+                f"Lanczos did not find the top {k} Hessian eigenpairs of every repeat in {m} steps "
+                f"(worst relative residual {float((residuals / scale).max()):.3g} > tol={tol}); "
+                "lower hessian_k or raise lanczos_tol"
+            )
     vectors = torch.einsum("jdr,rjk->rdk", process.basis[:m], s_top)
     peak = vectors.abs().argmax(dim=1, keepdim=True)
     vectors = vectors * torch.gather(vectors, 1, peak).sign()
     return values, vectors
 
 
-def unit_trace_factor(variant: str, theta: torch.Tensor, loss: StackedLoss, *, hessian_k: int, tol: float,
-                      generators: Sequence[torch.Generator], sample_gradients: torch.Tensor | None = None) -> torch.Tensor:
+def unit_trace_factor(
+    variant: str,
+    theta: torch.Tensor,
+    loss: StackedLoss,
+    *,
+    hessian_k: int,
+    tol: float,
+    generators: Sequence[torch.Generator],
+    sample_gradients: torch.Tensor | None = None,
+) -> torch.Tensor:
     """A factor ``F`` of the noise shape at every row of ``θ (R, P)``: ``C = F Fᵀ``, ``Tr C = 1``.
 
     Shape ``(R, P)`` for a diagonal ``F`` (isotropic: ``1/√P``; diagonal: ``√(diag Σ/Tr Σ)``) and
@@ -191,7 +213,7 @@ def unit_trace_factor(variant: str, theta: torch.Tensor, loss: StackedLoss, *, h
     """
     dim = theta.shape[1]
     if variant == "isotropic":
-        return torch.full_like(theta, dim ** -0.5)
+        return torch.full_like(theta, dim**-0.5)
     if variant in ("diagonal", "covariance"):
         per_sample = loss.sample_gradients(theta) if sample_gradients is None else sample_gradients
         centred = per_sample - per_sample.mean(dim=1, keepdim=True)
@@ -199,19 +221,25 @@ def unit_trace_factor(variant: str, theta: torch.Tensor, loss: StackedLoss, *, h
         variance = centred.square().sum(dim=1) / n  # diag Σ, (R, P)
         trace = variance.sum(dim=1, keepdim=True)
         if not bool((trace > 0).all()):
-            raise ConvergenceError("the per-sample gradients of a repeat are all equal (Σ = 0): the noise shape "
-                                   f"of variant {variant!r} is undefined there")
+            raise ConvergenceError(
+                "the per-sample gradients of a repeat are all equal (Σ = 0): the noise shape "
+                f"of variant {variant!r} is undefined there"
+            )
         if variant == "diagonal":
             return (variance / trace).sqrt()
         return (centred.transpose(1, 2) / (n * trace[:, :, None]).sqrt()).contiguous()
     if variant in ("hessian", "top_eigvec"):
-        starts = torch.stack([torch.randn(dim, generator=g, dtype=theta.dtype, device=theta.device) for g in generators])
+        starts = torch.stack(
+            [torch.randn(dim, generator=g, dtype=theta.dtype, device=theta.device) for g in generators]
+        )
         k = hessian_k if variant == "hessian" else 1
         lam, vectors = top_hessian_eigenpairs(loss, theta, k, starts, tol=tol, generator=generators[0])
         lam = lam.clamp_min(0)
         if not bool((lam[:, 0] > 0).all()):
-            raise ConvergenceError("the Hessian of a repeat has no positive eigenvalue: the noise shape of variant "
-                                   f"{variant!r} is undefined (start from a minimum)")
+            raise ConvergenceError(
+                "the Hessian of a repeat has no positive eigenvalue: the noise shape of variant "
+                f"{variant!r} is undefined (start from a minimum)"
+            )
         return vectors * (lam / lam.sum(dim=1, keepdim=True)).sqrt()[:, None, :]
     raise InvalidInputError(f"variant {variant!r} has no noise shape; choose from {_NOISY}")
 
@@ -243,18 +271,38 @@ def _variant_seed(seed: int, variant: str) -> int:
     return int(np.random.SeedSequence([seed, ZHU_VARIANTS.index(variant)]).generate_state(1)[0])
 
 
-def _check(variants: Sequence[str], seeds: Sequence[int], lr: float, n_steps: int, batch_size: int, n_points: int,
-           noise_variance: float | None, match_at: str, hessian_k: int, refresh: int, lanczos_tol: float,
-           block_steps: int, dim: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+def _check(
+    variants: Sequence[str],
+    seeds: Sequence[int],
+    lr: float,
+    n_steps: int,
+    batch_size: int,
+    n_points: int,
+    noise_variance: float | None,
+    match_at: str,
+    hessian_k: int,
+    refresh: int,
+    lanczos_tol: float,
+    block_steps: int,
+    dim: int,
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
     variants, seeds = tuple(variants), tuple(seeds)
     unknown = [v for v in variants if v not in ZHU_VARIANTS]
     if unknown or not variants or len(set(variants)) != len(variants):
         raise InvalidInputError(f"variants must be distinct names from {ZHU_VARIANTS}; got {variants}")
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds) \
-            or len(set(seeds)) != len(seeds):
+    if (
+        not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
         raise InvalidInputError(f"seeds must be distinct non-negative ints, one per repeat; got {seeds[:5]!r}")
-    for name, value in (("n_steps", n_steps), ("batch_size", batch_size), ("hessian_k", hessian_k),
-                        ("refresh", refresh), ("block_steps", block_steps)):
+    for name, value in (
+        ("n_steps", n_steps),
+        ("batch_size", batch_size),
+        ("hessian_k", hessian_k),
+        ("refresh", refresh),
+        ("block_steps", block_steps),
+    ):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             raise InvalidInputError(f"{name} must be an int ≥ 1; got {value!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -262,12 +310,16 @@ def _check(variants: Sequence[str], seeds: Sequence[int], lr: float, n_steps: in
     if batch_size > n_points:
         raise InvalidInputError(f"batch_size={batch_size} is larger than the data set ({n_points} points); lower it")
     if noise_variance is not None and not (math.isfinite(noise_variance) and noise_variance >= 0):
-        raise InvalidInputError(f"noise_variance must be None (SGD's own) or a finite number ≥ 0; got {noise_variance!r}")
+        raise InvalidInputError(
+            f"noise_variance must be None (SGD's own) or a finite number ≥ 0; got {noise_variance!r}"
+        )
     if "hessian" in variants and hessian_k > dim:
         raise InvalidInputError(f"hessian_k={hessian_k} exceeds the number of parameters ({dim})")
     if match_at not in MATCH_AT or (match_at == "current" and noise_variance is not None):
-        raise InvalidInputError(f"match_at must be one of {MATCH_AT}, and 'current' needs noise_variance=None; "
-                                f"got match_at={match_at!r}, noise_variance={noise_variance!r}")
+        raise InvalidInputError(
+            f"match_at must be one of {MATCH_AT}, and 'current' needs noise_variance=None; "
+            f"got match_at={match_at!r}, noise_variance={noise_variance!r}"
+        )
     if not (math.isfinite(lanczos_tol) and lanczos_tol > 0):
         raise InvalidInputError(f"lanczos_tol must be a finite number > 0; got {lanczos_tol!r}")
     return variants, seeds
@@ -320,26 +372,83 @@ def zhu_network_dynamics(
     x, y = data_tensors(data, next(model.parameters()).device)
     loss = StackedLoss(model, loss_fn, x, y)
     start = loss.space.vector()
-    variants, seeds = _check(variants, seeds, lr, n_steps, batch_size, len(x), noise_variance, match_at, hessian_k,
-                             refresh, lanczos_tol, block_steps, loss.space.dim)
+    variants, seeds = _check(
+        variants,
+        seeds,
+        lr,
+        n_steps,
+        batch_size,
+        len(x),
+        noise_variance,
+        match_at,
+        hessian_k,
+        refresh,
+        lanczos_tol,
+        block_steps,
+        loss.space.dim,
+    )
     if noise_variance is None:  # no shaped noise without a noisy variant
-        noise_variance = (sgd_noise_variance(model, loss_fn, (x, y), lr=lr, batch_size=batch_size)
-                          if set(variants) & set(_NOISY) else 0.0)
+        noise_variance = (
+            sgd_noise_variance(model, loss_fn, (x, y), lr=lr, batch_size=batch_size)
+            if set(variants) & set(_NOISY)
+            else 0.0
+        )
     shaped = [v for v in variants if v != "sgd"]
     finals = {}
     if "sgd" in variants:
-        finals["sgd"] = sgd_ensemble(model, loss_fn, (x, y), seeds=seeds, lr=float(lr), batch_size=batch_size,
-                                     steps=n_steps, progress=progress).flat()
+        finals["sgd"] = sgd_ensemble(
+            model, loss_fn, (x, y), seeds=seeds, lr=float(lr), batch_size=batch_size, steps=n_steps, progress=progress
+        ).flat()
     if shaped:
-        finals.update(_run_shaped(loss, start, shaped, seeds, float(lr), n_steps, batch_size, float(noise_variance),
-                                  match_at, hessian_k, refresh, lanczos_tol, block_steps, progress))
-    return ZhuNetworkRun(variants, seeds, start, torch.stack([finals[v] for v in variants]), float(noise_variance),
-                         float(lr), n_steps, batch_size, hessian_k, refresh, match_at)
+        finals.update(
+            _run_shaped(
+                loss,
+                start,
+                shaped,
+                seeds,
+                float(lr),
+                n_steps,
+                batch_size,
+                float(noise_variance),
+                match_at,
+                hessian_k,
+                refresh,
+                lanczos_tol,
+                block_steps,
+                progress,
+            )
+        )
+    return ZhuNetworkRun(
+        variants,
+        seeds,
+        start,
+        torch.stack([finals[v] for v in variants]),
+        float(noise_variance),
+        float(lr),
+        n_steps,
+        batch_size,
+        hessian_k,
+        refresh,
+        match_at,
+    )
 
 
-def _run_shaped(loss: StackedLoss, start: torch.Tensor, variants: list[str], seeds: tuple[int, ...], lr: float,
-                n_steps: int, batch_size: int, noise_variance: float, match_at: str, hessian_k: int, refresh: int,
-                lanczos_tol: float, block_steps: int, progress: bool) -> dict[str, torch.Tensor]:
+def _run_shaped(
+    loss: StackedLoss,
+    start: torch.Tensor,
+    variants: list[str],
+    seeds: tuple[int, ...],
+    lr: float,
+    n_steps: int,
+    batch_size: int,
+    noise_variance: float,
+    match_at: str,
+    hessian_k: int,
+    refresh: int,
+    lanczos_tol: float,
+    block_steps: int,
+    progress: bool,
+) -> dict[str, torch.Tensor]:
     """All shaped variants' repeats as one ``(V·R, P)`` stack; returns ``{variant: (R, P)}``."""
     n_rep, dim = len(seeds), start.numel()
     rows = {v: slice(i * n_rep, (i + 1) * n_rep) for i, v in enumerate(variants)}
@@ -351,28 +460,55 @@ def _run_shaped(loss: StackedLoss, start: torch.Tensor, variants: list[str], see
     with step_progress(progress, n_steps, "Zhu noise variants") as advance:
         for t in range(n_steps):
             if t % refresh == 0:
-                per_sample = {v: loss.sample_gradients(theta[rows[v]]) for v in noisy
-                              if match_at == "current" or v in ("diagonal", "covariance")}
-                factors = {v: unit_trace_factor(v, theta[rows[v]], loss, hessian_k=hessian_k, tol=lanczos_tol,
-                                                generators=generators[v], sample_gradients=per_sample.get(v))
-                           for v in noisy}
+                per_sample = {
+                    v: loss.sample_gradients(theta[rows[v]])
+                    for v in noisy
+                    if match_at == "current" or v in ("diagonal", "covariance")
+                }
+                factors = {
+                    v: unit_trace_factor(
+                        v,
+                        theta[rows[v]],
+                        loss,
+                        hessian_k=hessian_k,
+                        tol=lanczos_tol,
+                        generators=generators[v],
+                        sample_gradients=per_sample.get(v),
+                    )
+                    for v in noisy
+                }
                 if match_at == "current":
-                    scales = {v: sgd_step_variance(g, lr=lr, batch_size=batch_size).sqrt()[:, None]
-                              for v, g in per_sample.items()}
+                    scales = {
+                        v: sgd_step_variance(g, lr=lr, batch_size=batch_size).sqrt()[:, None]
+                        for v, g in per_sample.items()
+                    }
             j = t % block_steps
             if j == 0:  # whole blocks, so a path does not depend on n_steps
                 k_steps = min(block_steps, n_steps - t)
-                z_block = {v: torch.stack([torch.randn(block_steps, factors[v].shape[-1] if factors[v].ndim == 3 else dim,
-                                                       generator=g, dtype=theta.dtype, device=theta.device)
-                                           for g in generators[v]]) for v in noisy}
+                z_block = {
+                    v: torch.stack(
+                        [
+                            torch.randn(
+                                block_steps,
+                                factors[v].shape[-1] if factors[v].ndim == 3 else dim,
+                                generator=g,
+                                dtype=theta.dtype,
+                                device=theta.device,
+                            )
+                            for g in generators[v]
+                        ]
+                    )
+                    for v in noisy
+                }
             step = -lr * loss.gradients(theta)
             for v in noisy:
                 step[rows[v]] += scales[v] * apply_factor(factors[v], z_block[v][:, j])
             theta = theta + step
             if not bool(torch.isfinite(theta).all()):
                 bad = variants[int((~torch.isfinite(theta).all(dim=1)).nonzero()[0]) // n_rep]
-                raise ConvergenceError(f"variant {bad!r} diverged (NaN/Inf parameters) at step {t + 1}; "
-                                       "lower lr or noise_variance")
+                raise ConvergenceError(
+                    f"variant {bad!r} diverged (NaN/Inf parameters) at step {t + 1}; lower lr or noise_variance"
+                )
             if j == k_steps - 1:
                 advance(k_steps)
     return {v: theta[rows[v]] for v in variants}

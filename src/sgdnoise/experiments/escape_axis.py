@@ -18,9 +18,9 @@ import pandas as pd
 
 from sgdnoise.dynamics import Ackley, Ball, simulate_exit
 from sgdnoise.errors import ConfigError
+from sgdnoise.experiments.common import write_manifest
 from sgdnoise.parallel import torch_threads
 from sgdnoise.report.figures import exit_share_plot
-from sgdnoise.experiments.common import write_manifest
 from sgdnoise.store import write_table
 
 
@@ -50,9 +50,11 @@ class EscapeAxisResult:
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
-        return {"table": write_table(self.table, folder / "escape_axis.csv"),
-                "figure": exit_share_plot(self.table, folder / "escape_axis.png"),
-                "manifest": write_manifest(self, folder)}
+        return {
+            "table": write_table(self.table, folder / "escape_axis.csv"),
+            "figure": exit_share_plot(self.table, folder / "escape_axis.png"),
+            "manifest": write_manifest(self, folder),
+        }
 
 
 def run_escape_axis(config: EscapeAxisConfig = EscapeAxisConfig()) -> EscapeAxisResult:
@@ -61,9 +63,18 @@ def run_escape_axis(config: EscapeAxisConfig = EscapeAxisConfig()) -> EscapeAxis
     n = config.paths
     alpha = np.stack([np.repeat(config.alpha - deltas, n), np.full(deltas.size * n, config.alpha)], axis=1)
     with torch_threads(1):  # thousands of small steps: dispatch-bound (see sgdnoise.parallel)
-        r = simulate_exit(Ackley(), [0.0, 0.0], alpha=alpha, eps=config.eps, dt=config.dt,
-                          domain=Ball([0.0, 0.0], config.radius), n_paths=len(alpha), max_steps=config.max_steps,
-                          seed=config.seed, block_steps=256)
+        r = simulate_exit(
+            Ackley(),
+            [0.0, 0.0],
+            alpha=alpha,
+            eps=config.eps,
+            dt=config.dt,
+            domain=Ball([0.0, 0.0], config.radius),
+            n_paths=len(alpha),
+            max_steps=config.max_steps,
+            seed=config.seed,
+            block_steps=256,
+        )
     axis = np.asarray(r.axis).reshape(deltas.size, n)
     exited = np.asarray(r.exited).reshape(deltas.size, n)
     time = np.asarray(r.time).reshape(deltas.size, n)
@@ -71,7 +82,15 @@ def run_escape_axis(config: EscapeAxisConfig = EscapeAxisConfig()) -> EscapeAxis
     for i, d in enumerate(deltas):
         m = exited[i]
         p = float((axis[i][m] == 0).mean()) if m.any() else float("nan")
-        rows.append({"delta": d, "alpha_1": config.alpha - d, "alpha_2": config.alpha, "exited": float(m.mean()),
-                     "p_exit_x1": p, "stderr": float(np.sqrt(p * (1 - p) / max(1, m.sum()))),
-                     "mean_exit_time": float(time[i][m].mean()) if m.any() else float("nan")})
+        rows.append(
+            {
+                "delta": d,
+                "alpha_1": config.alpha - d,
+                "alpha_2": config.alpha,
+                "exited": float(m.mean()),
+                "p_exit_x1": p,
+                "stderr": float(np.sqrt(p * (1 - p) / max(1, m.sum()))),
+                "mean_exit_time": float(time[i][m].mean()) if m.any() else float("nan"),
+            }
+        )
     return EscapeAxisResult(config, pd.DataFrame(rows))

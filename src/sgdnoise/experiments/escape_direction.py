@@ -56,11 +56,18 @@ class EscapeDirectionResult:
     eigenvalues: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "table": self.table.to_dict("records"), "eigenvalues": self.eigenvalues.tolist()}
+        return {
+            "config": asdict(self.config),
+            "table": self.table.to_dict("records"),
+            "eigenvalues": self.eigenvalues.tolist(),
+        }
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
-        return {"table": write_table(self.table, folder / "escape_direction.csv"), "manifest": write_manifest(self, folder)}
+        return {
+            "table": write_table(self.table, folder / "escape_direction.csv"),
+            "manifest": write_manifest(self, folder),
+        }
 
 
 def _problem(config: EscapeDirectionConfig) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -80,12 +87,31 @@ def run_escape_direction(config: EscapeDirectionConfig = EscapeDirectionConfig()
     lam_max = float(top.eigenvalues[0])
     rows = []
     with torch_threads(1):  # many small steps: dispatch-bound (see sgdnoise.parallel)
-        for method, factor, batch, seeds in (("GD", config.gd_factor, config.n_points, 1),
-                                             ("SGD", config.sgd_factor, config.batch_size, config.seeds)):
-            esc = escape_by_distance(model, F.mse_loss, (x, y), radius=config.radius, seeds=range(config.seed, config.seed + seeds),
-                                     lr=factor / lam_max, batch_size=batch, max_steps=config.max_steps)
+        for method, factor, batch, seeds in (
+            ("GD", config.gd_factor, config.n_points, 1),
+            ("SGD", config.sgd_factor, config.batch_size, config.seeds),
+        ):
+            esc = escape_by_distance(
+                model,
+                F.mse_loss,
+                (x, y),
+                radius=config.radius,
+                seeds=range(config.seed, config.seed + seeds),
+                lr=factor / lam_max,
+                batch_size=batch,
+                max_steps=config.max_steps,
+            )
             shares = project_displacements(esc.displacement[esc.escaped], top)
-            rows.append({"method": method, "batch_size": batch, "lr": factor / lam_max, "lr_times_lambda_max": factor,
-                         "escaped": float(np.mean(esc.escaped)), "median_steps": float(np.median(esc.steps[esc.escaped])),
-                         "share_top1": float(shares.share_each[:, 0].mean()), "share_topk": float(shares.share_top.mean())})
+            rows.append(
+                {
+                    "method": method,
+                    "batch_size": batch,
+                    "lr": factor / lam_max,
+                    "lr_times_lambda_max": factor,
+                    "escaped": float(np.mean(esc.escaped)),
+                    "median_steps": float(np.median(esc.steps[esc.escaped])),
+                    "share_top1": float(shares.share_each[:, 0].mean()),
+                    "share_topk": float(shares.share_top.mean()),
+                }
+            )
     return EscapeDirectionResult(config, pd.DataFrame(rows), top.eigenvalues.numpy())

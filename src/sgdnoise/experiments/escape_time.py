@@ -22,10 +22,10 @@ from torch.nn import functional as F
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import escape_by_loss
 from sgdnoise.errors import ConfigError
+from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
 from sgdnoise.report.figures import escape_time_plot
-from sgdnoise.experiments.common import write_manifest
 from sgdnoise.store import write_table
 from sgdnoise.theory import compare_escape_fits
 from sgdnoise.training import TrainConfig, train
@@ -49,7 +49,9 @@ class EscapeTimeConfig:
 
     def __post_init__(self) -> None:
         if len(self.lrs) < 3:
-            raise ConfigError(f"the theory fits have two free parameters: give at least 3 learning rates; got {self.lrs}")
+            raise ConfigError(
+                f"the theory fits have two free parameters: give at least 3 learning rates; got {self.lrs}"
+            )
         if self.seeds < 2 or self.factor <= 1:
             raise ConfigError("seeds must be ≥ 2 and factor > 1")
 
@@ -63,36 +65,70 @@ class EscapeTimeResult:
     predictions: dict[str, np.ndarray]  # theory → predicted τ on ``times.lr``
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "times": self.times.to_dict("records"), "fits": self.fits.to_dict("records")}
+        return {
+            "config": asdict(self.config),
+            "times": self.times.to_dict("records"),
+            "fits": self.fits.to_dict("records"),
+        }
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
-        return {"times": write_table(self.times, folder / "escape_times.csv"),
-                "fits": write_table(self.fits, folder / "theory_fits.csv"),
-                "survival": write_table(self.survival, folder / "survival.csv"),
-                "figure": escape_time_plot(self.times, self.predictions, self.survival, folder / "escape_time.png"),
-                "manifest": write_manifest(self, folder)}
+        return {
+            "times": write_table(self.times, folder / "escape_times.csv"),
+            "fits": write_table(self.fits, folder / "theory_fits.csv"),
+            "survival": write_table(self.survival, folder / "survival.csv"),
+            "figure": escape_time_plot(self.times, self.predictions, self.survival, folder / "escape_time.png"),
+            "manifest": write_manifest(self, folder),
+        }
 
 
 def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTimeResult:
     """Train to a minimum, then measure escapes for every learning rate and batch size."""
     data = load_dataset(config.data, split="train", seed=config.seed)
-    model = seeded_model("mlp", input_shape=data.info.input_shape, num_classes=data.info.num_outputs,
-                         seed=config.seed, depth=2, width=config.width)
+    model = seeded_model(
+        "mlp",
+        input_shape=data.info.input_shape,
+        num_classes=data.info.num_outputs,
+        seed=config.seed,
+        depth=2,
+        width=config.width,
+    )
     seeds = range(config.seed, config.seed + config.seeds)
     with torch_threads(1):  # many small steps: dispatch-bound (see sgdnoise.parallel)
-        train(model, data, TrainConfig(epochs=config.train_epochs, lr=config.train_lr,
-                                       batch_size=config.train_batch_size, seed=config.seed))
+        train(
+            model,
+            data,
+            TrainConfig(
+                epochs=config.train_epochs, lr=config.train_lr, batch_size=config.train_batch_size, seed=config.seed
+            ),
+        )
 
         def escape(lr: float, batch: int):
-            return escape_by_loss(model, F.cross_entropy, data, factor=config.factor, seeds=seeds, lr=lr,
-                                  batch_size=batch, max_steps=config.max_steps)
+            return escape_by_loss(
+                model,
+                F.cross_entropy,
+                data,
+                factor=config.factor,
+                seeds=seeds,
+                lr=lr,
+                batch_size=batch,
+                max_steps=config.max_steps,
+            )
 
-        times = pd.DataFrame([{"lr": lr, "batch_size": config.batch_size, **escape(lr, config.batch_size).summary()}
-                              for lr in config.lrs])
+        times = pd.DataFrame(
+            [
+                {"lr": lr, "batch_size": config.batch_size, **escape(lr, config.batch_size).summary()}
+                for lr in config.lrs
+            ]
+        )
         u = np.unique(np.geomspace(1, config.max_steps, 60).round())
-        survival = pd.concat([pd.DataFrame({"batch_size": b, "u": u, "survival": escape(config.survival_lr, b).survival(u)})
-                              for b in config.survival_batch_sizes], ignore_index=True)
+        survival = pd.concat(
+            [
+                pd.DataFrame({"batch_size": b, "u": u, "survival": escape(config.survival_lr, b).survival(u)})
+                for b in config.survival_batch_sizes
+            ],
+            ignore_index=True,
+        )
     # τ: the exponential-law MLE (total steps, censored seeds included, / escapes), defined when some seeds
     # did not escape within max_steps; it equals the plain mean when all did.
     tau = times["mean_steps_exponential_mle"]

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from sgdnoise.errors import ConfigError
-from sgdnoise.stable import METHODS, compare_fits, fit_sas, sample_sas, summarize_fits
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.stable import METHODS, compare_fits, fit_sas, sample_sas, summarize_fits
 from sgdnoise.store import write_table
 
 
@@ -48,8 +48,12 @@ class RecoveryResult:
     extras: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"config": asdict(self.config), "accuracy": self.accuracy.to_dict("records"),
-                "summary": self.summary.to_dict("records"), "summary_counts": dict(self.summary.attrs)}
+        return {
+            "config": asdict(self.config),
+            "accuracy": self.accuracy.to_dict("records"),
+            "summary": self.summary.to_dict("records"),
+            "summary_counts": dict(self.summary.attrs),
+        }
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write ``accuracy.csv``, ``fits.parquet``, ``summary.csv`` and ``manifest.json`` atomically."""
@@ -75,9 +79,16 @@ def run_recovery(config: RecoveryConfig = RecoveryConfig()) -> RecoveryResult:
         for a in config.alphas:
             sel = true_alpha == a
             err = fit.alpha[sel] - a
-            records.append({"alpha": a, "method": method, "rmse_alpha": float(np.sqrt(np.mean(err**2))),
-                            "bias_alpha": float(np.mean(err)), "rmse_scale": float(np.sqrt(np.mean((fit.scale[sel] - 1) ** 2))),
-                            "rows_per_s": rate})
+            records.append(
+                {
+                    "alpha": a,
+                    "method": method,
+                    "rmse_alpha": float(np.sqrt(np.mean(err**2))),
+                    "bias_alpha": float(np.mean(err)),
+                    "rmse_scale": float(np.sqrt(np.mean((fit.scale[sel] - 1) ** 2))),
+                    "rows_per_s": rate,
+                }
+            )
     fits = compare_fits(x, method=config.methods[0], names=[f"alpha={a:g}#{i}" for i, a in enumerate(true_alpha)])
     fits.insert(1, "true_alpha", true_alpha)
     return RecoveryResult(config, pd.DataFrame(records), fits, summarize_fits(fits))

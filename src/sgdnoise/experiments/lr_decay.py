@@ -24,10 +24,10 @@ import torch
 
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
+from sgdnoise.experiments.common import write_manifest
 from sgdnoise.experiments.noise_fits import fit_network_noise
 from sgdnoise.models import load_checkpoint, seeded_model
 from sgdnoise.report.figures import step_noise_histograms
-from sgdnoise.experiments.common import write_manifest
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
 
@@ -56,15 +56,26 @@ class DecayConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.milestone < self.epochs:
-            raise ConfigError(f"milestone must lie in [1, epochs); got milestone={self.milestone}, epochs={self.epochs}")
+            raise ConfigError(
+                f"milestone must lie in [1, epochs); got milestone={self.milestone}, epochs={self.epochs}"
+            )
         if self.factor < 2:
             raise ConfigError(f"factor must be ≥ 2; got {self.factor}")
 
     def train_config(self, schedule: str, folder: Path) -> TrainConfig:
-        changes = {"lr_decay": dict(lr_milestones=(self.milestone,), lr_factor=1 / self.factor),
-                   "batch_increase": dict(batch_milestones=(self.milestone,), batch_factor=self.factor)}.get(schedule, {})
-        return TrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
-                           checkpoint_dir=str(folder), keep_checkpoints="all", **changes)
+        changes = {
+            "lr_decay": dict(lr_milestones=(self.milestone,), lr_factor=1 / self.factor),
+            "batch_increase": dict(batch_milestones=(self.milestone,), batch_factor=self.factor),
+        }.get(schedule, {})
+        return TrainConfig(
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            checkpoint_dir=str(folder),
+            keep_checkpoints="all",
+            **changes,
+        )
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,9 @@ def run_lr_decay(config: DecayConfig = DecayConfig()) -> DecayResult:
     loss_fn = default_loss(y)
 
     def fresh_model():
-        return seeded_model(config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=config.seed)
+        return seeded_model(
+            config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=config.seed
+        )
 
     rows, fits, samples_by_run = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,16 +120,33 @@ def run_lr_decay(config: DecayConfig = DecayConfig()) -> DecayResult:
                 model = load_checkpoint(fresh_model(), Path(tmp) / schedule / f"epoch_{epochs_done:04d}.pt")
                 epoch = epochs_done - 1  # the last epoch trained with these weights' schedule values
                 lr, batch = train_config.lr_at(epoch), train_config.batch_size_at(epoch)
-                frame, samples, _ = fit_network_noise(model, loss_fn, (x, y), batch_size=batch, num_batches=config.noise_batches,
-                                                   per_layer=config.per_layer, seed=config.seed, method=config.method)
+                frame, samples, _ = fit_network_noise(
+                    model,
+                    loss_fn,
+                    (x, y),
+                    batch_size=batch,
+                    num_batches=config.noise_batches,
+                    per_layer=config.per_layer,
+                    seed=config.seed,
+                    method=config.method,
+                )
                 ok = ~frame["degenerate"].to_numpy(bool)
                 _, train_acc = evaluate(model, loss_fn, x, y)
                 _, test_acc = evaluate(model, loss_fn, x_test, y_test)
-                rows.append({"schedule": schedule, "stage": stage, "epoch": epochs_done, "lr": lr, "batch_size": batch,
-                             "alpha_median": float(np.median(frame["alpha"][ok])),
-                             "noise_scale_median": float(np.median(frame["scale"][ok])),
-                             "step_noise_scale_median": float(lr * np.median(frame["scale"][ok])),
-                             "train_accuracy": train_acc, "test_accuracy": test_acc})
+                rows.append(
+                    {
+                        "schedule": schedule,
+                        "stage": stage,
+                        "epoch": epochs_done,
+                        "lr": lr,
+                        "batch_size": batch,
+                        "alpha_median": float(np.median(frame["alpha"][ok])),
+                        "noise_scale_median": float(np.median(frame["scale"][ok])),
+                        "step_noise_scale_median": float(lr * np.median(frame["scale"][ok])),
+                        "train_accuracy": train_acc,
+                        "test_accuracy": test_acc,
+                    }
+                )
                 fits.append(frame.assign(schedule=schedule, stage=stage))
                 samples_by_run[f"{schedule}/{stage}"] = lr * samples
     # one entry shown in every panel: the first that no run found degenerate (same selection everywhere)

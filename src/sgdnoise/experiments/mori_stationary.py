@@ -18,8 +18,8 @@ import pandas as pd
 from scipy import optimize, special
 
 from sgdnoise.dynamics.multiplicative import stationary_samples
-from sgdnoise.parallel import torch_threads
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.parallel import torch_threads
 from sgdnoise.store import write_table
 from sgdnoise.theory import mori_stationary_exponent
 
@@ -44,8 +44,10 @@ class MoriResult:
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
-        return {"table": write_table(self.table, folder / "mori_stationary.csv"),
-                "manifest": write_manifest(self, folder)}
+        return {
+            "table": write_table(self.table, folder / "mori_stationary.csv"),
+            "manifest": write_manifest(self, folder),
+        }
 
 
 def fit_loss_power(x: np.ndarray, curvature: float, loss_min: float) -> tuple[float, float]:
@@ -67,10 +69,22 @@ def run_mori_stationary(config: MoriConfig = MoriConfig()) -> MoriResult:
     rows = []
     with torch_threads(1):  # thousands of small steps: dispatch-bound (see sgdnoise.parallel)
         for lr in config.lrs:
-            x = stationary_samples(curvature=config.curvature, loss_min=config.loss_min, lr=lr, batch_size=config.batch_size,
-                                   n_paths=config.n_paths, seed=config.seed).numpy()
+            x = stationary_samples(
+                curvature=config.curvature,
+                loss_min=config.loss_min,
+                lr=lr,
+                batch_size=config.batch_size,
+                n_paths=config.n_paths,
+                seed=config.seed,
+            ).numpy()
             phi, stderr = fit_loss_power(x, config.curvature, config.loss_min)
-            rows.append({"lr": lr, "B_over_eta_h": config.batch_size / (lr * config.curvature),
-                         "phi_theory": float(mori_stationary_exponent(lr, config.batch_size, config.curvature)),
-                         "phi_fit": phi, "phi_fit_stderr": stderr})
+            rows.append(
+                {
+                    "lr": lr,
+                    "B_over_eta_h": config.batch_size / (lr * config.curvature),
+                    "phi_theory": float(mori_stationary_exponent(lr, config.batch_size, config.curvature)),
+                    "phi_fit": phi,
+                    "phi_fit_stderr": stderr,
+                }
+            )
     return MoriResult(config, pd.DataFrame(rows))

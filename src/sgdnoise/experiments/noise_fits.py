@@ -20,12 +20,12 @@ import pandas as pd
 
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
+from sgdnoise.experiments.common import write_manifest
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.models import load_checkpoint, seeded_model
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
-from sgdnoise.experiments.common import write_manifest
 from sgdnoise.store import atomic_path, write_table
 from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
 
@@ -82,9 +82,14 @@ class NoiseFitResult:
     collection: dict[str, Any]  # the gradient engine that ran, mini-batches per chunk, seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "training": self.training, "collection": self.collection,
-                "summary": self.summary.to_dict("records"),
-                "summary_counts": dict(self.summary.attrs), "layers": self.layers.to_dict("records")}
+        return {
+            "config": asdict(self.config),
+            "training": self.training,
+            "collection": self.collection,
+            "summary": self.summary.to_dict("records"),
+            "summary_counts": dict(self.summary.attrs),
+            "layers": self.layers.to_dict("records"),
+        }
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write fits, per-layer table, summary, the noise samples (NPZ), figures and the manifest."""
@@ -96,9 +101,8 @@ class NoiseFitResult:
             "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
             "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
         }
-        with atomic_path(folder / "samples.npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, noise=self.samples, names=np.asarray(self.fits["name"], dtype=str))
+        with atomic_path(folder / "samples.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, noise=self.samples, names=np.asarray(self.fits["name"], dtype=str))
         paths["samples"] = folder / "samples.npz"
         paths["manifest"] = write_manifest(self, folder)
         return paths
@@ -110,12 +114,19 @@ def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
     for layer, group in fits.groupby("layer", sort=False):
         ok = group[~group["degenerate"].astype(bool)]
         alpha = ok["alpha"]
-        rows.append({
-            "layer": layer, "entries": len(group), "degenerate": int(group["degenerate"].sum()),
-            "alpha_median": alpha.median(), "alpha_q25": alpha.quantile(0.25), "alpha_q75": alpha.quantile(0.75),
-            "alpha_min": alpha.min(), "sas_better_aic": float((ok["aic_sas"] < ok["aic_gauss"]).mean()) if len(ok) else np.nan,
-            "sas_better_chi2": float((ok["chi2_sas"] < ok["chi2_gauss"]).mean()) if len(ok) else np.nan,
-        })
+        rows.append(
+            {
+                "layer": layer,
+                "entries": len(group),
+                "degenerate": int(group["degenerate"].sum()),
+                "alpha_median": alpha.median(),
+                "alpha_q25": alpha.quantile(0.25),
+                "alpha_q75": alpha.quantile(0.75),
+                "alpha_min": alpha.min(),
+                "sas_better_aic": float((ok["aic_sas"] < ok["aic_gauss"]).mean()) if len(ok) else np.nan,
+                "sas_better_chi2": float((ok["chi2_sas"] < ok["chi2_gauss"]).mean()) if len(ok) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -129,9 +140,20 @@ class NetworkNoiseFits(NamedTuple):
     collection: dict[str, Any]
 
 
-def fit_network_noise(model, loss_fn, data, *, batch_size: int, num_batches: int, per_layer: int, seed: int,
-                      method: str = "cf", memory_budget: int = DEFAULT_MEMORY_BUDGET, engine: str = "auto",
-                      progress: bool = False) -> NetworkNoiseFits:
+def fit_network_noise(
+    model,
+    loss_fn,
+    data,
+    *,
+    batch_size: int,
+    num_batches: int,
+    per_layer: int,
+    seed: int,
+    method: str = "cf",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    engine: str = "auto",
+    progress: bool = False,
+) -> NetworkNoiseFits:
     """Noise of ``num_batches`` mini-batches at the model's current weights for ``per_layer`` random
     entries of every parameter tensor, fitted per entry (:class:`NetworkNoiseFits`).
 
@@ -139,8 +161,18 @@ def fit_network_noise(model, loss_fn, data, *, batch_size: int, num_batches: int
     compared on the same entries.
     """
     start = time.perf_counter()
-    noise = collect_noise(model, loss_fn, data, batch_size=batch_size, num_batches=num_batches,
-                          seed=seed, params=per_layer, method=engine, memory_budget=memory_budget, progress=progress)
+    noise = collect_noise(
+        model,
+        loss_fn,
+        data,
+        batch_size=batch_size,
+        num_batches=num_batches,
+        seed=seed,
+        params=per_layer,
+        method=engine,
+        memory_budget=memory_budget,
+        progress=progress,
+    )
     collection = {"engine": noise.method, "chunk_size": noise.chunk_size, "seconds": time.perf_counter() - start}
     samples, names = noise.noise_matrix()
     samples = samples.double()
@@ -153,20 +185,48 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
     test = load_dataset(config.data, split="test", seed=config.seed, **config.data_options)
-    model = seeded_model(config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs,
-                         seed=config.seed, **config.model_options)
+    model = seeded_model(
+        config.model,
+        input_shape=data.info.input_shape,
+        num_classes=data.info.num_outputs,
+        seed=config.seed,
+        **config.model_options,
+    )
     if config.checkpoint:
         load_checkpoint(model, config.checkpoint)
     else:
-        train(model, data, TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size,
-                                       seed=config.seed, progress=progress))
+        train(
+            model,
+            data,
+            TrainConfig(
+                epochs=config.epochs,
+                lr=config.lr,
+                batch_size=config.train_batch_size,
+                seed=config.seed,
+                progress=progress,
+            ),
+        )
     x, y = as_tensors(data, "train data", next(model.parameters()).device)
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
     test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
     fits, samples, collection = fit_network_noise(
-        model, loss_fn, (x, y), batch_size=config.batch_size, num_batches=config.num_batches, per_layer=config.per_layer,
-        seed=config.seed, method=config.method, memory_budget=config.memory_budget, engine=config.engine, progress=progress,
+        model,
+        loss_fn,
+        (x, y),
+        batch_size=config.batch_size,
+        num_batches=config.num_batches,
+        per_layer=config.per_layer,
+        seed=config.seed,
+        method=config.method,
+        memory_budget=config.memory_budget,
+        engine=config.engine,
+        progress=progress,
     )
-    training = {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc}
+    training = {
+        "train_loss": train_loss,
+        "train_accuracy": train_acc,
+        "test_loss": test_loss,
+        "test_accuracy": test_acc,
+    }
     return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples, training, collection)

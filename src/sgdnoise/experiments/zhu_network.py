@@ -41,8 +41,19 @@ from sgdnoise.report.figures import zhu_network_plot
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train
 
-COLUMNS = ("variant", "match_at", "n_repeats", "train_loss", "train_loss_stderr", "train_accuracy", "train_accuracy_stderr",
-           "test_accuracy", "test_accuracy_stderr", "distance", "distance_stderr")
+COLUMNS = (
+    "variant",
+    "match_at",
+    "n_repeats",
+    "train_loss",
+    "train_loss_stderr",
+    "train_accuracy",
+    "train_accuracy_stderr",
+    "test_accuracy",
+    "test_accuracy_stderr",
+    "distance",
+    "distance_stderr",
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,11 @@ class ZhuNetworkConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", tuple(self.variants))
         object.__setattr__(self, "match_at", tuple(self.match_at))
-        if not self.match_at or any(m not in MATCH_AT for m in self.match_at) or len(set(self.match_at)) != len(self.match_at):
+        if (
+            not self.match_at
+            or any(m not in MATCH_AT for m in self.match_at)
+            or len(set(self.match_at)) != len(self.match_at)
+        ):
             raise ConfigError(f"match_at must be distinct values from {MATCH_AT}; got {self.match_at}")
         if self.noise_variance is not None and "current" in self.match_at:
             raise ConfigError("a fixed noise_variance cannot follow SGD's current variance; use match_at=('start',)")
@@ -94,18 +109,26 @@ class ZhuNetworkResult:
     noise_variance: float  # v of the "start" protocol (η² Tr Σ_B at the start unless configured)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "table": self.table.to_dict("records"), "start": self.start,
-                "anisotropy": self.anisotropy.to_dict(), "noise_variance": self.noise_variance}
+        return {
+            "config": asdict(self.config),
+            "table": self.table.to_dict("records"),
+            "start": self.start,
+            "anisotropy": self.anisotropy.to_dict(),
+            "noise_variance": self.noise_variance,
+        }
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
-        return {"table": write_table(self.table, folder / "zhu_network.csv"),
-                "figure": zhu_network_plot(self.table, folder / "zhu_network.png"),
-                "manifest": write_manifest(self, folder)}
+        return {
+            "table": write_table(self.table, folder / "zhu_network.csv"),
+            "figure": zhu_network_plot(self.table, folder / "zhu_network.png"),
+            "manifest": write_manifest(self, folder),
+        }
 
 
-def corrupted_digits(n_train: int, corrupt_fraction: float, seed: int) -> tuple[tuple[torch.Tensor, torch.Tensor],
-                                                                                 tuple[torch.Tensor, torch.Tensor]]:
+def corrupted_digits(
+    n_train: int, corrupt_fraction: float, seed: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """``((x, y_corrupted), (x_test, y_test))``: the first ``n_train`` points of the digits training
     split, ``round(corrupt_fraction·n_train)`` of them (chosen by ``seed``) given a uniform random label."""
     train_set, test_set = (load_dataset("digits", split=s, seed=seed) for s in ("train", "test"))
@@ -114,11 +137,15 @@ def corrupted_digits(n_train: int, corrupt_fraction: float, seed: int) -> tuple[
     x, y = train_set.inputs[:n_train], train_set.targets[:n_train].clone()
     gen = torch.Generator().manual_seed(seed)
     n_bad = round(corrupt_fraction * n_train)
-    y[torch.randperm(n_train, generator=gen)[:n_bad]] = torch.randint(train_set.info.num_outputs, (n_bad,), generator=gen)
+    y[torch.randperm(n_train, generator=gen)[:n_bad]] = torch.randint(
+        train_set.info.num_outputs, (n_bad,), generator=gen
+    )
     return (x, y), (test_set.inputs, test_set.targets)
 
 
-def _evaluate(model: torch.nn.Module, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _evaluate(
+    model: torch.nn.Module, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy and accuracy of the network at every row of ``params (R, P)``: two ``(R,)`` tensors."""
     fmodel = FunctionalModel(model, F.cross_entropy, ParameterSpace(model))
 
@@ -142,8 +169,17 @@ def _rows(model: torch.nn.Module, run: ZhuNetworkRun, train_data, test_data) -> 
         train_loss, train_acc = _evaluate(model, params, *train_data)
         _, test_acc = _evaluate(model, params, *test_data)
         protocol = "any" if variant in ("gd", "sgd") else run.match_at
-        rows.append([variant, protocol, len(params), *_mean_se(train_loss), *_mean_se(train_acc), *_mean_se(test_acc),
-                     *_mean_se(distance)])
+        rows.append(
+            [
+                variant,
+                protocol,
+                len(params),
+                *_mean_se(train_loss),
+                *_mean_se(train_acc),
+                *_mean_se(test_acc),
+                *_mean_se(distance),
+            ]
+        )
     return rows
 
 
@@ -151,28 +187,54 @@ def run_zhu_network(config: ZhuNetworkConfig = ZhuNetworkConfig()) -> ZhuNetwork
     """Train to the GD minimum, measure the indicator there, run every variant (single-threaded)."""
     with torch_threads(1):
         (x, y), test_data = corrupted_digits(config.n_train, config.corrupt_fraction, config.seed)
-        model = seeded_model("mlp", input_shape=tuple(x.shape[1:]), num_classes=10, seed=config.seed,
-                             depth=config.depth, width=config.width)
-        train(model, (x, y), TrainConfig(epochs=config.gd_steps, lr=config.gd_lr, batch_size=config.n_train,
-                                         seed=config.seed))
+        model = seeded_model(
+            "mlp",
+            input_shape=tuple(x.shape[1:]),
+            num_classes=10,
+            seed=config.seed,
+            depth=config.depth,
+            width=config.width,
+        )
+        train(
+            model,
+            (x, y),
+            TrainConfig(epochs=config.gd_steps, lr=config.gd_lr, batch_size=config.n_train, seed=config.seed),
+        )
         model.eval()
         start = ParameterSpace(model).vector()[None]
         start_loss, start_acc = _evaluate(model, start, x, y)
         start_test_acc = _evaluate(model, start, *test_data)[1]
-        sigma = noise_covariance(per_sample_gradients(model, F.cross_entropy, (x, y)), config.batch_size,
-                                 without_replacement=True)
+        sigma = noise_covariance(
+            per_sample_gradients(model, F.cross_entropy, (x, y)), config.batch_size, without_replacement=True
+        )
         anisotropy = noise_anisotropy(HessianOperator(model, F.cross_entropy, (x, y)), sigma, seed=config.seed)
         rows, noise_variance = [], 0.0
         for i, protocol in enumerate(config.match_at):
             variants = config.variants if i == 0 else tuple(v for v in config.variants if v not in ("gd", "sgd"))
             if not variants:
                 continue
-            run = zhu_network_dynamics(model, F.cross_entropy, (x, y), seeds=range(config.seed, config.seed + config.n_repeats),
-                                       variants=variants, lr=config.lr, n_steps=config.n_steps, batch_size=config.batch_size,
-                                       noise_variance=config.noise_variance, match_at=protocol, hessian_k=config.hessian_k,
-                                       refresh=config.refresh, lanczos_tol=config.lanczos_tol)
+            run = zhu_network_dynamics(
+                model,
+                F.cross_entropy,
+                (x, y),
+                seeds=range(config.seed, config.seed + config.n_repeats),
+                variants=variants,
+                lr=config.lr,
+                n_steps=config.n_steps,
+                batch_size=config.batch_size,
+                noise_variance=config.noise_variance,
+                match_at=protocol,
+                hessian_k=config.hessian_k,
+                refresh=config.refresh,
+                lanczos_tol=config.lanczos_tol,
+            )
             rows += _rows(model, run, (x, y), test_data)
             noise_variance = run.noise_variance  # the same v₀ = η² Tr Σ_B(w₀) in every protocol
-    start_metrics = {"train_loss": float(start_loss[0]), "train_accuracy": float(start_acc[0]),
-                     "test_accuracy": float(start_test_acc[0])}
-    return ZhuNetworkResult(config, pd.DataFrame(rows, columns=list(COLUMNS)), start_metrics, anisotropy, noise_variance)
+    start_metrics = {
+        "train_loss": float(start_loss[0]),
+        "train_accuracy": float(start_acc[0]),
+        "test_accuracy": float(start_test_acc[0]),
+    }
+    return ZhuNetworkResult(
+        config, pd.DataFrame(rows, columns=list(COLUMNS)), start_metrics, anisotropy, noise_variance
+    )

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from sgdnoise.dynamics import zhu_escape_table
-from sgdnoise.parallel import torch_threads
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.parallel import torch_threads
 from sgdnoise.store import write_table
 
 
@@ -39,13 +39,17 @@ class ZhuResult:
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
-        return {"table": write_table(self.table, folder / "zhu_toy.csv"),
-                "manifest": write_manifest(self, folder)}
+        return {"table": write_table(self.table, folder / "zhu_toy.csv"), "manifest": write_manifest(self, folder)}
 
 
 def run_zhu_toy(config: ZhuConfig = ZhuConfig()) -> ZhuResult:
     """All variants and repeats in one vectorised run (single-threaded: many tiny steps)."""
     with torch_threads(1):
-        table = zhu_escape_table(n_repeats=config.n_repeats, lr=config.lr, n_steps=config.n_steps,
-                                 noise_variance=config.noise_variance, seed=config.seed)
+        table = zhu_escape_table(
+            n_repeats=config.n_repeats,
+            lr=config.lr,
+            n_steps=config.n_steps,
+            noise_variance=config.noise_variance,
+            seed=config.seed,
+        )
     return ZhuResult(config, table.to_frame())

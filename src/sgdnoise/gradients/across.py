@@ -95,7 +95,9 @@ def simsekli_pooled_noise(model: nn.Module, loss_fn: LossFn, data: Any, *, batch
         for start in range(0, source.size, batch_size):
             x, y = source.take(torch.arange(start, min(start + batch_size, source.size)))
             grads = torch.autograd.grad(loss_fn(model(x.to(device)), y.to(device)), params, allow_unused=True)
-            rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]))
+            rows.append(
+                torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)])
+            )
     g = torch.stack(rows)
     noise = (g - g.sum(0) / g.shape[0]).reshape(-1)
     return PooledNoise(noise, largest_divisor_below_sqrt(noise.numel()), "simsekli", 0, g.shape[0])

@@ -18,8 +18,8 @@ from sgdnoise.gradients.planning import (
     Workload,
     choose_method,
     chunk_size,
-    fits_one_mini_batch,
     entry_floats,
+    fits_one_mini_batch,
     micro_batch_size,
     probe_model,
     samples_per_piece,
@@ -111,9 +111,23 @@ def collect_noise(
         engine = _usable_engine(choose_method(method, model, probe, work, memory_budget), model, computed)
         engine = _engine_within_budget(engine, method != "auto", probe, work, memory_budget)
         micro = micro_batch_size(probe, batch_size, memory_budget) if engine == "loop" else batch_size
-        run = _Run(model, loss_fn, source, selection, computed, everything, batch_indices, device, engine, micro, samples_per_piece(probe))
+        run = _Run(
+            model,
+            loss_fn,
+            source,
+            selection,
+            computed,
+            everything,
+            batch_indices,
+            device,
+            engine,
+            micro,
+            samples_per_piece(probe),
+        )
         chunk = chunk_size(probe, engine, work, memory_budget, micro)
-        per_pass = min(source.size, max(batch_size, memory_budget // (3 * probe.itemsize * probe.activations_per_sample)))
+        per_pass = min(
+            source.size, max(batch_size, memory_budget // (3 * probe.itemsize * probe.activations_per_sample))
+        )
 
         def get_full_grad() -> dict[str, torch.Tensor]:
             if full_grad is None:
@@ -130,8 +144,20 @@ def collect_noise(
 class _Run:
     """One collection: the chunk loop, shared by fresh and resumed runs."""
 
-    def __init__(self, model, loss_fn, source: IndexedData, selection: ParameterSelection, entries_computed: ParameterSelection,
-                 everything: ParameterSelection, batch_indices, device, engine: str, micro_batch: int, piece: int):
+    def __init__(
+        self,
+        model,
+        loss_fn,
+        source: IndexedData,
+        selection: ParameterSelection,
+        entries_computed: ParameterSelection,
+        everything: ParameterSelection,
+        batch_indices,
+        device,
+        engine: str,
+        micro_batch: int,
+        piece: int,
+    ):
         """``selection``: the entries whose noise is kept; ``entries_computed``: the entries the
         entries engine computes (``selection`` itself for an explicit ``method="entries"``, else
         ``everything``); the other engines compute ``everything``."""
@@ -145,7 +171,9 @@ class _Run:
         """The entries whose noise is computed and enters the running statistics."""
         return self.entries_computed if self.engine == "entries" else self.everything
 
-    def execute(self, get_full_grad, chunk: int, seed, replacement: bool, store: NoiseRunStore | None, progress: bool) -> NoiseResult:
+    def execute(
+        self, get_full_grad, chunk: int, seed, replacement: bool, store: NoiseRunStore | None, progress: bool
+    ) -> NoiseResult:
         """Run (or resume from ``store``) all chunks; ``get_full_grad()`` is only called for a new run."""
         saved = store.read_manifest() if store is not None else None
         if saved is not None:
@@ -180,7 +208,9 @@ class _Run:
             noise=kept.noise,
             selection=self.selection,
             losses=kept.losses,
-            streamed_stats=moments.result("all" if _keeps_everything(self.computed, self.everything) else "selected") if streamed else None,
+            streamed_stats=moments.result("all" if _keeps_everything(self.computed, self.everything) else "selected")
+            if streamed
+            else None,
             stats_scope="all" if _keeps_everything(self.selection, self.everything) else "selected",
             method=self.engine,
             chunk_size=chunk,
@@ -200,15 +230,18 @@ class _Run:
         gradients, so that the engine can write them there and the noise be made in place."""
         return {n: kept_rows[n] for n in _written_in_place(self.selection, self.computed)}
 
-    def chunk_noise(self, start: int, stop: int, full_grad, moments: RunningMoments,
-                    kept_rows: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
+    def chunk_noise(
+        self, start: int, stop: int, full_grad, moments: RunningMoments, kept_rows: dict[str, torch.Tensor]
+    ) -> tuple[dict, torch.Tensor]:
         """Kept noise ``name → (stop−start, ...)`` and losses of mini-batches ``start…stop−1``;
         merges the chunk's computed noise into ``moments`` (if streamed). ``kept_rows``: the
         chunk's kept noise, where the engine writes what it can (see :meth:`direct`)."""
         idx = self.batch_indices[start:stop]
         grads, losses = self.gradients(idx, kept_rows)
         _check_finite_chunk(grads, losses, start)
-        noise = {n: torch.sub(self.computed.take(n, full_grad[n][None]), g, out=g) for n, g in grads.items()}  # ∇U − g_k, in g's storage
+        noise = {
+            n: torch.sub(self.computed.take(n, full_grad[n][None]), g, out=g) for n, g in grads.items()
+        }  # ∇U − g_k, in g's storage
         if self._streams_stats():
             moments.update(noise)
         if self.computed is self.selection:
@@ -227,15 +260,25 @@ class _Run:
                 return vmap_gradients(self.model, self.loss_fn, *self.samples(idx))
             distinct, rows = torch.unique(idx, return_inverse=True)
             x, y = self.source.take(distinct)
-            grads, losses = entry_gradients(self.model, self.loss_fn, x.to(self.device), y.to(self.device), rows.to(self.device),
-                                            self.computed, self.piece, out=out)
+            grads, losses = entry_gradients(
+                self.model,
+                self.loss_fn,
+                x.to(self.device),
+                y.to(self.device),
+                rows.to(self.device),
+                self.computed,
+                self.piece,
+                out=out,
+            )
             if not self.verified:
                 self.verify_first(idx[:1], grads, losses)
             return grads, losses
         except (RuntimeError, NotImplementedError, ValueError) as exc:
             if isinstance(exc, InvalidInputError):
                 raise
-            warnings.warn(f"the {self.engine} engine cannot take this model ({exc}); falling back to the loop", stacklevel=4)
+            warnings.warn(
+                f"the {self.engine} engine cannot take this model ({exc}); falling back to the loop", stacklevel=4
+            )
             self.engine = "loop"
             return self.gradients(idx, kept_rows)
 
@@ -252,13 +295,17 @@ class _Run:
         ref, ref_loss = loop_gradients(self.model, self.loss_fn, *self.samples(idx), self.micro_batch)
         tol = 1e-3
         if abs(float(losses[0] - ref_loss[0])) > tol * max(abs(float(ref_loss[0])), 1e-12):
-            raise UnsupportedModelError("the loss of the first mini-batch is not the mean of its per-sample losses "
-                                        "(is loss_fn not a mean over samples, or does the model mix samples?)")
+            raise UnsupportedModelError(
+                "the loss of the first mini-batch is not the mean of its per-sample losses "
+                "(is loss_fn not a mean over samples, or does the model mix samples?)"
+            )
         for name, g in grads.items():
             r = self.computed.take(name, ref[name])[0]
             if (g[0] - r).abs().max() > tol * max(float(r.abs().max()), 1e-12):
-                raise UnsupportedModelError(f"its gradient of {name} differs from autograd's on the first mini-batch "
-                                            "(does the model mix samples, or use the parameter outside its module?)")
+                raise UnsupportedModelError(
+                    f"its gradient of {name} differs from autograd's on the first mini-batch "
+                    "(does the model mix samples, or use the parameter outside its module?)"
+                )
         self.verified = True
 
 
@@ -268,7 +315,9 @@ class _KeptNoise:
     computes exactly the kept entries writes into :meth:`rows` itself, so no chunk is copied."""
 
     def __init__(self, selection: ParameterSelection, params: dict[str, torch.Tensor], num_batches: int):
-        layout = {n: selection.shapes[n] if selection.entries[n] is None else (selection.count(n),) for n in selection.names}
+        layout = {
+            n: selection.shapes[n] if selection.entries[n] is None else (selection.count(n),) for n in selection.names
+        }
         self.noise = {n: params[n].new_empty((num_batches, *shape)) for n, shape in layout.items()}
         self.losses = torch.empty(num_batches, dtype=torch.float64)  # on the CPU, whatever the engine used
 
@@ -298,7 +347,8 @@ def _written_in_place(selection: ParameterSelection, computed: ParameterSelectio
 def _keeps_everything(selection: ParameterSelection, computed: ParameterSelection) -> bool:
     """Whether ``selection`` holds every entry of ``computed``, both as whole tensors."""
     return set(selection.names) == set(computed.names) and all(
-        selection.entries[n] is None and computed.entries[n] is None for n in computed.names)
+        selection.entries[n] is None and computed.entries[n] is None for n in computed.names
+    )
 
 
 def _usable_engine(engine: str, model: nn.Module, selection: ParameterSelection) -> str:
@@ -316,8 +366,11 @@ def _engine_within_budget(engine: str, requested: bool, probe, work: Workload, m
     if engine == "loop" or fits_one_mini_batch(probe, engine, work, memory_budget):
         return engine
     if requested:
-        warnings.warn(f"one mini-batch of {work.batch_size} needs more than memory_budget under the {engine} engine; "
-                      "using the loop engine", stacklevel=3)
+        warnings.warn(
+            f"one mini-batch of {work.batch_size} needs more than memory_budget under the {engine} engine; "
+            "using the loop engine",
+            stacklevel=3,
+        )
     return "loop"
 
 
@@ -326,20 +379,26 @@ def _check_finite_chunk(grads: dict[str, torch.Tensor], losses: torch.Tensor, st
     bad_loss = (~torch.isfinite(losses)).nonzero()
     if bad_loss.numel():
         k = start + int(bad_loss[0])
-        raise InvalidInputError(f"the loss is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights")
+        raise InvalidInputError(
+            f"the loss is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights"
+        )
     for name, g in grads.items():
         if torch.isfinite(g.sum()):  # fast path; a NaN or Inf anywhere makes the sum non-finite
             continue
         bad = (~torch.isfinite(g.reshape(g.shape[0], -1))).any(1).nonzero()
         if bad.numel():
             k = start + int(bad[0])
-            raise InvalidInputError(f"the gradient of parameter {name!r} is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights")
+            raise InvalidInputError(
+                f"the gradient of parameter {name!r} is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights"
+            )
 
 
 def _checked_full_grad(full_grad: dict[str, torch.Tensor], named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     missing = [n for n in named if n not in full_grad or tuple(full_grad[n].shape) != tuple(named[n].shape)]
     if missing:
-        raise InvalidInputError(f"full_grad must hold a tensor of the parameter's shape for every trainable parameter; wrong or missing: {missing[:5]}")
+        raise InvalidInputError(
+            f"full_grad must hold a tensor of the parameter's shape for every trainable parameter; wrong or missing: {missing[:5]}"
+        )
     out = {n: full_grad[n].detach().to(named[n]) for n in named}
     check_finite_gradient(out, what="the given full_grad")
     return out

@@ -91,8 +91,15 @@ def entries_unsupported_reason(model: nn.Module, selection: ParameterSelection) 
 
 
 def entry_gradients(
-    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, selection: ParameterSelection,
-    piece: int = 1 << 30, weight_piece: int | None = None, out: dict[str, torch.Tensor] | None = None,
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    rows: torch.Tensor,
+    selection: ParameterSelection,
+    piece: int = 1 << 30,
+    weight_piece: int | None = None,
+    out: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Selected entries of the mini-batch gradients of a chunk (see module docstring).
 
@@ -118,7 +125,8 @@ def entry_gradients(
     joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}  # weight name -> factors of its module
     weight_owners = weight_path_owners(owners)
     products = {  # tensors summed from per-sample products of their selected entries (flat indices)
-        name: selection.flat_indices(name).to(x.device) for name in selection.names
+        name: selection.flat_indices(name).to(x.device)
+        for name in selection.names
         if not on_weight_path(selection, name, weight_owners)
     }
     sums: dict[str, torch.Tensor] = {}  # name -> (Kc, width), summed into (in out[name] if given)
@@ -129,9 +137,13 @@ def entry_gradients(
             owner, _, attr = name.rpartition(".")
             module, calls = modules[owner], calls_of[owner]
             if not calls:
-                raise UnsupportedModelError(f"the backward pass does not reach {owner}, which holds the selected {name}")
+                raise UnsupportedModelError(
+                    f"the backward pass does not reach {owner}, which holds the selected {name}"
+                )
             if name in products:
-                batches.add(sums, name, _sum_calls(_per_sample(module, attr, a, d, products[name]) for a, d in calls), start)
+                batches.add(
+                    sums, name, _sum_calls(_per_sample(module, attr, a, d, products[name]) for a, d in calls), start
+                )
             elif summed_per_mini_batch(_positions(module, calls)):
                 _join(joined, name, calls, start, u)
             else:
@@ -146,7 +158,9 @@ def entry_gradients(
             for a, d in rest:  # a module called several times: the sum over its calls
                 grads[name] += per_batch(module, a, d, rows)
         else:
-            grads[name] = sums[name].reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else sums[name]
+            grads[name] = (
+                sums[name].reshape(kc, *selection.shapes[name]) if selection.entries[name] is None else sums[name]
+            )
     return grads, sums[""].reshape(kc) / b
 
 
@@ -177,7 +191,9 @@ def _factors(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor
         for h in handles:
             h.remove()
     asked = [(o, c) for o in owners for c, edge in enumerate(edges[o]) if edge is not None]
-    deltas = dict(zip(asked, _gradients_at(sample_losses.sum() / b, [edges[o][c] for o, c in asked])))  # δ_n = (1/B) ∂ℓ_n/∂z_n
+    deltas = dict(
+        zip(asked, _gradients_at(sample_losses.sum() / b, [edges[o][c] for o, c in asked]))
+    )  # δ_n = (1/B) ∂ℓ_n/∂z_n
     reached = {o: all(deltas.get((o, c)) is not None for c in range(len(inputs[o]))) for o in owners}
     calls = {o: [(a, deltas[o, c].detach()) for c, a in enumerate(inputs[o])] if reached[o] else [] for o in owners}
     return calls, sample_losses.detach()
@@ -215,7 +231,9 @@ def _positions(module: nn.Linear | nn.Conv2d, calls: list[tuple[torch.Tensor, to
     return sum(delta[:1].numel() for _, delta in calls) // module.weight.shape[0]
 
 
-def _join(joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], key: str, calls: list, start: int, u: int) -> None:
+def _join(
+    joined: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], key: str, calls: list, start: int, u: int
+) -> None:
     """Copy a piece's factors ``calls`` (samples ``start:``) into ``(U, ...)`` buffers
     ``joined[key]``, made at the first piece (no copy when one piece holds all ``U``)."""
     if key not in joined:
@@ -379,8 +397,15 @@ class _Batches:
         sums[key].addmm_(self.matrix(flat.dtype, start, start + flat.shape[0]), flat)
 
 
-def _add_weights_per_sample(sums: dict[str, torch.Tensor], name: str, module: nn.Linear | nn.Conv2d, calls: list,
-                            batches: _Batches, start: int, weight_piece: int | None) -> None:
+def _add_weights_per_sample(
+    sums: dict[str, torch.Tensor],
+    name: str,
+    module: nn.Linear | nn.Conv2d,
+    calls: list,
+    batches: _Batches,
+    start: int,
+    weight_piece: int | None,
+) -> None:
     """Add the per-sample gradients of the whole weight ``name`` (samples ``start:`` of a piece,
     summed over the module's calls) into ``sums[name]``, ``weight_piece`` samples at a time."""
     per_sample = _linear_weight_per_sample if isinstance(module, nn.Linear) else _conv2d_weight_per_sample
@@ -397,8 +422,9 @@ def _gathered(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return per_sample.index_select(0, rows.flatten()).reshape(*rows.shape, *per_sample.shape[1:])
 
 
-def _linear_weight_per_batch(module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor,
-                             out: torch.Tensor | None = None) -> torch.Tensor:
+def _linear_weight_per_batch(
+    module: nn.Linear, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Whole ``nn.Linear`` weight per mini-batch without per-sample gradients:
     ``g_k = Σ_{n∈Ω_k} Σ_T δ[n,T]ᵀ a[n,T]``, into ``out`` ``(Kc, O, I)`` if given: one batched
     matmul ``(m, O, B·T) @ (m, B·T, I)`` per ``m = GROUPED_BATCHES`` mini-batches, over their
@@ -421,8 +447,9 @@ def _linear_weight_per_sample(module: nn.Linear, a: torch.Tensor, delta: torch.T
     return torch.bmm(delta.reshape(n, -1, module.out_features).transpose(1, 2), a.reshape(n, -1, module.in_features))
 
 
-def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor,
-                             out: torch.Tensor | None = None) -> torch.Tensor:
+def _conv2d_weight_per_batch(
+    module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """``(Kc, *weight.shape)``, into ``out`` if given: a whole Conv2d weight per mini-batch, the
     weight half of the convolution's backward with ``GROUPED_BATCHES`` mini-batches stacked along
     the channels as groups, position ``j`` of each holding sample ``j`` of its mini-batch (input
@@ -442,7 +469,8 @@ def _conv2d_weight_per_batch(module: nn.Conv2d, a: torch.Tensor, delta: torch.Te
         stacked_delta = delta.index_select(0, order).reshape(b, -1, *delta.shape[2:])
         copies = order.numel() // b
         result[first : first + copies] = _conv2d_weight_grad(module, stacked_a, stacked_delta, padding, copies).view(
-            copies, *module.weight.shape)
+            copies, *module.weight.shape
+        )
     return result
 
 
@@ -462,8 +490,9 @@ def folds_feature_maps(module: nn.Conv2d, spatial: torch.Size) -> bool:
     return module.groups == 1 and math.prod(spatial) < math.prod(module.kernel_size)
 
 
-def _conv2d_weight_per_batch_folded(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor,
-                                    out: torch.Tensor | None = None) -> torch.Tensor:
+def _conv2d_weight_per_batch_folded(
+    module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, rows: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """``(Kc, *weight.shape)``, into ``out`` if given: a whole Conv2d weight per mini-batch from the
     outer products of whole feature maps, ``M_k[p, o, q, c] = Σ_{n∈Ω_k} δ_n[o, p]·a_n[c, q]`` over
     the output positions ``p`` and input positions ``q`` (one batched matmul
@@ -476,7 +505,9 @@ def _conv2d_weight_per_batch_folded(module: nn.Conv2d, a: torch.Tensor, delta: t
     kc, u = rows.shape[0], a.shape[0]
     out_ch, in_ch, kh, kw = module.weight.shape
     positions_in, positions_out = math.prod(a.shape[2:]), math.prod(delta.shape[2:])
-    flat_a = a.permute(0, 2, 3, 1).reshape(u, -1)  # (U, Q·C), position-major: each product slice is a contiguous row of C
+    flat_a = a.permute(0, 2, 3, 1).reshape(
+        u, -1
+    )  # (U, Q·C), position-major: each product slice is a contiguous row of C
     flat_delta = delta.permute(0, 2, 3, 1).reshape(u, -1)  # (U, P·O)
     taps = _taps_of_positions(module, a.shape[2:], delta.shape[2:])
     result = out if out is not None else a.new_empty((kc, *module.weight.shape))
@@ -502,7 +533,9 @@ def _conv2d_weight_per_batch_folded(module: nn.Conv2d, a: torch.Tensor, delta: t
     return result
 
 
-def _taps_of_positions(module: nn.Conv2d, spatial_in: torch.Size, spatial_out: torch.Size) -> list[list[tuple[int, int]]]:
+def _taps_of_positions(
+    module: nn.Conv2d, spatial_in: torch.Size, spatial_out: torch.Size
+) -> list[list[tuple[int, int]]]:
     """For each tap ``t = r·kw + s`` of the kernel, the pairs ``(p, q)`` of flat output and input
     positions it joins: input row ``p_h·stride_h + r·dilation_h − top``, column likewise, inside the
     (unpadded) input map (zero padding contributes nothing)."""
@@ -528,19 +561,31 @@ def _conv2d_weight_per_sample(module: nn.Conv2d, a: torch.Tensor, delta: torch.T
     groups (input ``(1, N·C_in, H, W)``, output gradient ``(1, N·C_out, H', W')``)."""
     n = a.shape[0]
     a, padding = _explicitly_padded(module, a)
-    grad = _conv2d_weight_grad(module, a.reshape(1, -1, *a.shape[2:]), delta.reshape(1, -1, *delta.shape[2:]), padding, n)
+    grad = _conv2d_weight_grad(
+        module, a.reshape(1, -1, *a.shape[2:]), delta.reshape(1, -1, *delta.shape[2:]), padding, n
+    )
     return grad.reshape(n, *module.weight.shape)
 
 
-def _conv2d_weight_grad(module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, padding: tuple[int, int],
-                        copies: int) -> torch.Tensor:
+def _conv2d_weight_grad(
+    module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, padding: tuple[int, int], copies: int
+) -> torch.Tensor:
     """The weight half of ``aten.convolution_backward`` for ``copies`` stacked copies of the
     weight (``copies·groups`` groups): ``(copies·C_out, C_in/groups, kh, kw)``. The weight half
     does not read the weight's values, so an unfilled tensor of its shape stands in for them."""
     weight = module.weight
     stacked = weight.new_empty((copies * weight.shape[0], *weight.shape[1:]))
     return torch.ops.aten.convolution_backward(
-        delta, a, stacked, None, module.stride, padding, module.dilation, False, (0, 0), copies * module.groups,
+        delta,
+        a,
+        stacked,
+        None,
+        module.stride,
+        padding,
+        module.dilation,
+        False,
+        (0, 0),
+        copies * module.groups,
         [False, True, False],
     )[1]
 

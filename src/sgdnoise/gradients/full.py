@@ -12,7 +12,9 @@ from sgdnoise.gradients.modes import trainable_parameters
 from sgdnoise.gradients.source import IndexedData
 
 
-def full_gradient(model: nn.Module, loss_fn: LossFn, data: IndexedData, *, samples_per_pass: int) -> dict[str, torch.Tensor]:
+def full_gradient(
+    model: nn.Module, loss_fn: LossFn, data: IndexedData, *, samples_per_pass: int
+) -> dict[str, torch.Tensor]:
     """``name → ∇U`` over all ``D`` points, ``samples_per_pass`` points per forward pass (conv
     weights channels-last, :mod:`sgdnoise.gradients.layout`).
 

@@ -105,7 +105,9 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
                 sizes[name] = sizes.get(name, 0) + output.numel()
                 if name in owners:
                     channels = output.shape[-1] if isinstance(module, (nn.Linear, nn.LayerNorm)) else output.shape[1]
-                    positions[name] = positions.get(name, 0) + (output.numel() // max(channels, 1) if output.ndim > 1 else 1)
+                    positions[name] = positions.get(name, 0) + (
+                        output.numel() // max(channels, 1) if output.ndim > 1 else 1
+                    )
                     factors[name] = factors.get(name, 0) + args[0].numel() + output.numel()
 
         return count
@@ -169,13 +171,19 @@ def chunk_bytes(probe: ModelProbe, method: str, work: Workload, chunk: int, micr
         distinct = expected_distinct(work.num_points, b, chunk)
         held = min(distinct, samples_per_piece(probe))
         per_batch = b * e.gathered + (work.computed or p) - work.in_place
-        return math.ceil(ENTRIES_SLACK * s * (held * (3 * a + e.per_sample) + distinct * e.joined + chunk * per_batch + e.weight_piece))
+        return math.ceil(
+            ENTRIES_SLACK
+            * s
+            * (held * (3 * a + e.per_sample) + distinct * e.joined + chunk * per_batch + e.weight_piece)
+        )
     if method == "vmap":
         return s * chunk * (3 * p + 12 * b * a)
     return s * (chunk * 3 * p + 2 * (micro_batch or b) * a)
 
 
-def chunk_size(probe: ModelProbe, method: str, work: Workload, memory_budget: int, micro_batch: int | None = None) -> int:
+def chunk_size(
+    probe: ModelProbe, method: str, work: Workload, memory_budget: int, micro_batch: int | None = None
+) -> int:
     """Mini-batches per chunk under ``memory_budget`` bytes: the largest ``Kc ≤ K`` whose
     :func:`chunk_bytes` fit (bisection; the bytes grow with ``Kc``), at least 1."""
     _check_budget(memory_budget)
@@ -215,7 +223,9 @@ def entry_floats(selection: ParameterSelection, probe: ModelProbe) -> EntryFloat
             factors = probe.factors.get(owner, sum(shape))
             joined.append(factors)
             gathered.append(factors)
-            if len(shape) == 4:  # a conv's scratch per call: at most (T + 1)·|W| per mini-batch (entries.batches_per_call)
+            if (
+                len(shape) == 4
+            ):  # a conv's scratch per call: at most (T + 1)·|W| per mini-batch (entries.batches_per_call)
                 weight_piece.append(2 * max(WEIGHT_PIECE_BYTES // probe.itemsize, (positions + 1) * math.prod(shape)))
         else:
             weight_piece.append(2 * max(WEIGHT_PIECE_BYTES // probe.itemsize, math.prod(shape)))
@@ -268,4 +278,3 @@ def samples_per_piece(probe: ModelProbe) -> int:
 def _check_budget(memory_budget: int) -> None:
     if not isinstance(memory_budget, int) or isinstance(memory_budget, bool) or memory_budget <= 0:
         raise InvalidInputError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}")
-

@@ -83,7 +83,9 @@ class RunningMoments:
         n = self.count
         var = self.m2 / max(n - 1, 1)
         skew = n**0.5 * self.m3 / torch.where(self.m2 > 0, self.m2, torch.nan) ** 1.5
-        return NoiseStats(count=n, mean=self._split(self.mean), var=self._split(var), skew=self._split(skew), scope=scope)
+        return NoiseStats(
+            count=n, mean=self._split(self.mean), var=self._split(var), skew=self._split(skew), scope=scope
+        )
 
     def state(self) -> dict[str, torch.Tensor]:
         """Flat ``key → tensor`` state for saving (``count``, ``mean:<name>``, ``m2:…``, ``m3:…``)."""
@@ -105,7 +107,9 @@ class RunningMoments:
                 parts[key][name] = t.to(torch.float64)
         self.shapes = {n: t.shape for n, t in parts["mean"].items()}
         self.mean, self.m2, self.m3 = (
-            torch.cat([parts[k][n].reshape(-1) for n in self.shapes]) if self.shapes else torch.empty(0, dtype=torch.float64)
+            torch.cat([parts[k][n].reshape(-1) for n in self.shapes])
+            if self.shapes
+            else torch.empty(0, dtype=torch.float64)
             for k in ("mean", "m2", "m3")
         )
 

@@ -60,11 +60,15 @@ class NoiseRunStore:
         try:
             return json.loads(self.manifest_path.read_text())
         except (OSError, ValueError) as exc:
-            raise DataFileError(f"could not read {self.manifest_path}: {exc}; delete the run folder to start again") from exc
+            raise DataFileError(
+                f"could not read {self.manifest_path}: {exc}; delete the run folder to start again"
+            ) from exc
 
     def check_same_run(self, saved: dict[str, Any]) -> None:
         """Raise :class:`ConfigError` when the folder holds a run with a config other than ours."""
-        diff = sorted(k for k in set(self.config) | set(saved["config"]) if saved["config"].get(k) != self.config.get(k))
+        diff = sorted(
+            k for k in set(self.config) | set(saved["config"]) if saved["config"].get(k) != self.config.get(k)
+        )
         if diff:
             raise ConfigError(
                 f"{self.folder} holds a different noise run (differs in {', '.join(diff)}); "

@@ -46,7 +46,9 @@ def sample_batch_indices_per_stream(
     if not _uses_floyd(num_points, batch_size):
         return torch.stack([_top_uniform_subsets(num_points, batch_size, num_batches, g) for g in generators])
     uniforms = torch.stack([_floyd_uniforms(batch_size, num_batches, g) for g in generators])
-    return _floyd_subsets(num_points, uniforms.reshape(-1, batch_size)).reshape(len(generators), num_batches, batch_size)
+    return _floyd_subsets(num_points, uniforms.reshape(-1, batch_size)).reshape(
+        len(generators), num_batches, batch_size
+    )
 
 
 def _check_sizes(num_points: int, batch_size: int, num_batches: int, replacement: bool) -> None:

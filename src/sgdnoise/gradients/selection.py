@@ -126,7 +126,9 @@ def _checked(sel: ParameterSelection, named_shapes: Mapping[str, Sequence[int]])
         raise InvalidInputError("the ParameterSelection is empty; select at least one parameter")
     for n, idx in sel.entries.items():
         if n not in named_shapes or tuple(named_shapes[n]) != tuple(sel.shapes[n]):
-            raise InvalidInputError(f"selected parameter {n!r} is not a parameter of this model with shape {sel.shapes[n]}")
+            raise InvalidInputError(
+                f"selected parameter {n!r} is not a parameter of this model with shape {sel.shapes[n]}"
+            )
         size = int(torch.Size(sel.shapes[n]).numel())
         if idx is not None and (idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= size):
             raise InvalidInputError(f"selected flat indices of {n!r} must be non-empty and in [0, {size})")

@@ -1,9 +1,9 @@
 """Networks by name and checkpoint helpers (no torchvision needed).
 
-    from sgdnoise.models import build_model, load_checkpoint, save_checkpoint
-    model = build_model("resnet20", input_shape=(3, 32, 32), num_classes=10)
-    save_checkpoint(model, "run/model.pt")                   # atomic state_dict
-    load_checkpoint(model, "run/model.pt")                   # weights_only=True, checked keys/shapes
+from sgdnoise.models import build_model, load_checkpoint, save_checkpoint
+model = build_model("resnet20", input_shape=(3, 32, 32), num_classes=10)
+save_checkpoint(model, "run/model.pt")                   # atomic state_dict
+load_checkpoint(model, "run/model.pt")                   # weights_only=True, checked keys/shapes
 """
 
 from sgdnoise.models.bert import TinyBert

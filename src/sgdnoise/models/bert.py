@@ -34,7 +34,9 @@ class TinyBert(nn.Module):
         try:
             from transformers import BertConfig, BertForSequenceClassification
         except ImportError as exc:
-            raise ConfigError("the tiny_bert model needs the optional package transformers: pip install transformers") from exc
+            raise ConfigError(
+                "the tiny_bert model needs the optional package transformers: pip install transformers"
+            ) from exc
         if len(input_shape) != 1:
             raise ConfigError(f"tiny_bert takes token-id sequences, input_shape=(seq_len,); got {tuple(input_shape)}")
         config = BertConfig(

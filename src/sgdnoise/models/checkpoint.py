@@ -36,10 +36,12 @@ def read_checkpoint(path: str | os.PathLike, *, map_location: torch.device | str
     """The dict stored at ``path``, loaded with ``torch.load(weights_only=True)``."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise DataFileError(f"no checkpoint at {p}: give the path of a .pt file written by sgdnoise train or torch.save(model.state_dict(), path)")
+        raise DataFileError(
+            f"no checkpoint at {p}: give the path of a .pt file written by sgdnoise train or torch.save(model.state_dict(), path)"
+        )
     try:
         obj = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - every unreadable file becomes one clear error
+    except Exception as exc:
         raise DataFileError(
             f"cannot read checkpoint {p} safely (weights_only=True): {exc}. Save only a state_dict (torch.save(model.state_dict(), path))"
         ) from exc
@@ -76,7 +78,9 @@ def check_state_dict(model: nn.Module, state: Mapping[str, Any], source: str = "
         )
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike, *, map_location: torch.device | str | None = "cpu") -> nn.Module:
+def load_checkpoint(
+    model: nn.Module, path: str | os.PathLike, *, map_location: torch.device | str | None = "cpu"
+) -> nn.Module:
     """Load the weights at ``path`` into ``model`` (in place) after checking keys and shapes; return ``model``."""
     state = model_state(read_checkpoint(path, map_location=map_location))
     check_state_dict(model, state, source=f"checkpoint {path}")

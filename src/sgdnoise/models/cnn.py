@@ -18,7 +18,15 @@ class SmallCNN(nn.Sequential):
     bias (BatchNorm's shift replaces it).
     """
 
-    def __init__(self, input_shape: tuple[int, ...], num_outputs: int, *, channels: Sequence[int] = (16, 32), batch_norm: bool = False, activation: str = "relu"):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_outputs: int,
+        *,
+        channels: Sequence[int] = (16, 32),
+        batch_norm: bool = False,
+        activation: str = "relu",
+    ):
         if len(input_shape) != 3:
             raise ConfigError(f"SmallCNN needs image inputs (C, H, W); got input shape {tuple(input_shape)}")
         if not channels or min(channels) < 1:

@@ -34,9 +34,20 @@ class MLP(nn.Sequential):
     Parameters: ``Σ_l (n_{l−1} + 1)·n_l`` over the layer widths ``n_0 = prod(input_shape), width, …, num_outputs``.
     """
 
-    def __init__(self, input_shape: tuple[int, ...], num_outputs: int, *, depth: int = 2, width: int = 128, activation: str = "relu", bias: bool = True):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_outputs: int,
+        *,
+        depth: int = 2,
+        width: int = 128,
+        activation: str = "relu",
+        bias: bool = True,
+    ):
         if depth < 0 or width < 1 or num_outputs < 1:
-            raise ConfigError(f"MLP needs depth ≥ 0, width ≥ 1 and num_outputs ≥ 1; got depth={depth}, width={width}, num_outputs={num_outputs}")
+            raise ConfigError(
+                f"MLP needs depth ≥ 0, width ≥ 1 and num_outputs ≥ 1; got depth={depth}, width={width}, num_outputs={num_outputs}"
+            )
         widths = [math.prod(input_shape)] + [width] * depth
         layers: list[nn.Module] = [nn.Flatten()]
         for n_in, n_out in zip(widths[:-1], widths[1:]):

@@ -52,11 +52,15 @@ def build_model(name: str, *, input_shape: tuple[int, ...], num_classes: int, **
     cannot take (e.g. a table for a CNN).
     """
     if name not in _BUILDERS:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(model_names())} (or pass your own nn.Module)")
+        raise ConfigError(
+            f"unknown model {name!r}; known models: {', '.join(model_names())} (or pass your own nn.Module)"
+        )
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ConfigError(f"num_classes must be a positive integer; got {num_classes!r}")
     builder = _BUILDERS[name]
-    accepted = [p for p, spec in inspect.signature(builder).parameters.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY]
+    accepted = [
+        p for p, spec in inspect.signature(builder).parameters.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
     unknown = sorted(set(kw) - set(accepted))
     if unknown:
         raise ConfigError(f"model {name!r} does not take {unknown}; its options are {accepted or 'none'}")

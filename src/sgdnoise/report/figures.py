@@ -6,8 +6,8 @@ atomically and returns its path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,9 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def noise_histograms(samples: np.ndarray, frame: pd.DataFrame, path: str | Path, rows: Sequence[int] | None = None, bins: int = 60) -> Path:
+def noise_histograms(
+    samples: np.ndarray, frame: pd.DataFrame, path: str | Path, rows: Sequence[int] | None = None, bins: int = 60
+) -> Path:
     """Histograms of a few samples (rows of ``samples``) with the fitted Gaussian and SαS densities.
 
     ``frame`` is the :func:`sgdnoise.stable.compare_fits` output for ``samples``; by default the
@@ -45,7 +47,11 @@ def noise_histograms(samples: np.ndarray, frame: pd.DataFrame, path: str | Path,
     ok = np.flatnonzero(~frame["degenerate"].to_numpy(bool))
     if rows is None:
         order = ok[np.argsort(frame["alpha"].to_numpy()[ok])]
-        picks = np.unique(np.r_[order[:2], order[len(order) // 2 - 1 : len(order) // 2 + 1], order[-2:]]) if len(order) else []
+        picks = (
+            np.unique(np.r_[order[:2], order[len(order) // 2 - 1 : len(order) // 2 + 1], order[-2:]])
+            if len(order)
+            else []
+        )
         rows = [int(i) for i in picks]
     n = max(1, len(rows))
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 2.8), squeeze=False)
@@ -79,7 +85,9 @@ def alpha_by_layer(frame: pd.DataFrame, path: str | Path, layer_column: str = "l
     return _save(fig, path)
 
 
-def spectral_density(grid: np.ndarray, density: np.ndarray, path: str | Path, eigenvalues: Sequence[float] = ()) -> Path:
+def spectral_density(
+    grid: np.ndarray, density: np.ndarray, path: str | Path, eigenvalues: Sequence[float] = ()
+) -> Path:
     """Hessian spectral density (stochastic Lanczos quadrature) on a log scale, top eigenvalues marked."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
@@ -92,7 +100,9 @@ def spectral_density(grid: np.ndarray, density: np.ndarray, path: str | Path, ei
     return _save(fig, path)
 
 
-def directional_alignment(eigenvalues: Sequence[float], noise_along: Sequence[float], loss: float, path: str | Path) -> Path:
+def directional_alignment(
+    eigenvalues: Sequence[float], noise_along: Sequence[float], loss: float, path: str | Path
+) -> Path:
     """Noise variance ``v_iᵀΣ₁v_i`` along each top Hessian eigenvector against ``λ_i``.
 
     The dashed line is ``2L·λ``: where the points lie on it, the noise along ``v_i`` is what
@@ -141,7 +151,9 @@ def exit_share_plot(table: pd.DataFrame, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def escape_time_plot(times: pd.DataFrame, predictions: dict[str, np.ndarray], survival: pd.DataFrame, path: str | Path) -> Path:
+def escape_time_plot(
+    times: pd.DataFrame, predictions: dict[str, np.ndarray], survival: pd.DataFrame, path: str | Path
+) -> Path:
     """Left: mean escape time against the learning rate with fitted theories (Battash et al. Fig. 3);
     right: survival ``P(σ > u)`` for several batch sizes (Fig. 4)."""
     plt = _pyplot()
@@ -174,8 +186,14 @@ def zhu_network_plot(table: pd.DataFrame, path: str | Path) -> Path:
     for ax, column, label in ((axes[0], "test_accuracy", "test accuracy"), (axes[1], "distance", "‖w − w₀‖")):
         for j, protocol in enumerate(protocols):
             part = table[table["match_at"] == protocol].set_index("variant").reindex(variants)
-            ax.bar(np.arange(len(variants)) + (j - (len(protocols) - 1) / 2) * width, part[column], width,
-                   yerr=2 * part[f"{column}_stderr"], capsize=2, label=f"variance: {protocol}")
+            ax.bar(
+                np.arange(len(variants)) + (j - (len(protocols) - 1) / 2) * width,
+                part[column],
+                width,
+                yerr=2 * part[f"{column}_stderr"],
+                capsize=2,
+                label=f"variance: {protocol}",
+            )
         ax.set_xticks(np.arange(len(variants)), variants, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel(label)
     axes[0].legend(fontsize=7)

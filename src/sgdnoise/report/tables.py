@@ -16,10 +16,21 @@ def console() -> Console:
     c = Console()
     return c if c.is_terminal else Console(width=PIPE_WIDTH)
 
+
 FIT_COLUMNS = (
-    ("name", "row"), ("alpha", "α"), ("scale", "scale"), ("loc", "loc"), ("gauss_std", "Gauss σ"),
-    ("sse_gauss", "SSE G"), ("sse_sas", "SSE SαS"), ("chi2_gauss", "χ² G"), ("chi2_sas", "χ² SαS"),
-    ("aic_gauss", "AIC G"), ("aic_sas", "AIC SαS"), ("symmetry_p", "sym p"), ("better", "better"),
+    ("name", "row"),
+    ("alpha", "α"),
+    ("scale", "scale"),
+    ("loc", "loc"),
+    ("gauss_std", "Gauss σ"),
+    ("sse_gauss", "SSE G"),
+    ("sse_sas", "SSE SαS"),
+    ("chi2_gauss", "χ² G"),
+    ("chi2_sas", "χ² SαS"),
+    ("aic_gauss", "AIC G"),
+    ("aic_sas", "AIC SαS"),
+    ("symmetry_p", "sym p"),
+    ("better", "better"),
 )
 
 
@@ -52,12 +63,28 @@ def fits_table(frame: pd.DataFrame, max_rows: int = 20, title: str = "Per-sample
 def layers_table(layers: pd.DataFrame, title: str = "Tail index α per layer (sampled entries)") -> Table:
     """Per-layer table of :func:`sgdnoise.experiments.noise_fits.layer_table`."""
     table = Table(title=title)
-    for label in ("layer", "entries", "degenerate", "α median", "α IQR", "α min", "SαS better (AIC)", "SαS better (χ²)"):
+    for label in (
+        "layer",
+        "entries",
+        "degenerate",
+        "α median",
+        "α IQR",
+        "α min",
+        "SαS better (AIC)",
+        "SαS better (χ²)",
+    ):
         table.add_column(label, justify="left" if label == "layer" else "right")
     for _, r in layers.iterrows():
-        table.add_row(str(r["layer"]), str(r["entries"]), str(r["degenerate"]), _fmt(r["alpha_median"]),
-                      f"{_fmt(r['alpha_q25'])}–{_fmt(r['alpha_q75'])}", _fmt(r["alpha_min"]),
-                      f"{100 * r['sas_better_aic']:.0f}%", f"{100 * r['sas_better_chi2']:.0f}%")
+        table.add_row(
+            str(r["layer"]),
+            str(r["entries"]),
+            str(r["degenerate"]),
+            _fmt(r["alpha_median"]),
+            f"{_fmt(r['alpha_q25'])}–{_fmt(r['alpha_q75'])}",
+            _fmt(r["alpha_min"]),
+            f"{100 * r['sas_better_aic']:.0f}%",
+            f"{100 * r['sas_better_chi2']:.0f}%",
+        )
     return table
 
 
@@ -67,8 +94,12 @@ def summary_table(summary: pd.DataFrame, title: str = "Gaussian vs SαS (mean ±
     for label in ("metric", "Gaussian", "SαS", "SαS better"):
         table.add_column(label, justify="left" if label == "metric" else "right")
     for _, r in summary.iterrows():
-        table.add_row(r["metric"], f"{_fmt(r['gauss_mean'])} ± {_fmt(r['gauss_std'])}",
-                      f"{_fmt(r['sas_mean'])} ± {_fmt(r['sas_std'])}", f"{100 * r['sas_better_share']:.0f}%")
+        table.add_row(
+            r["metric"],
+            f"{_fmt(r['gauss_mean'])} ± {_fmt(r['gauss_std'])}",
+            f"{_fmt(r['sas_mean'])} ± {_fmt(r['sas_std'])}",
+            f"{100 * r['sas_better_share']:.0f}%",
+        )
     table.caption = summary_caption(summary)
     return table
 
@@ -76,8 +107,10 @@ def summary_table(summary: pd.DataFrame, title: str = "Gaussian vs SαS (mean ±
 def summary_caption(summary: pd.DataFrame) -> str:
     """One sentence with the counts behind a summary: rows, degenerate rows, α spread, asymmetry."""
     a = summary.attrs
-    text = (f"{a['n_rows'] - a['n_degenerate']} samples fitted, {a['n_degenerate']} degenerate set aside; "
-            f"median α = {_fmt(a['alpha_median'])} (IQR {_fmt(a['alpha_iqr'])})")
+    text = (
+        f"{a['n_rows'] - a['n_degenerate']} samples fitted, {a['n_degenerate']} degenerate set aside; "
+        f"median α = {_fmt(a['alpha_median'])} (IQR {_fmt(a['alpha_iqr'])})"
+    )
     if a.get("n_alpha_at_min"):
         text += f"; α at the lower bound 0.5 for {a['n_alpha_at_min']} samples (tails heavier than the fit range)"
     if a.get("n_asymmetric"):
@@ -99,6 +132,8 @@ def markdown_table(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
     """A GitHub-flavoured Markdown table of ``frame`` (no index)."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(float_format.format(v) if isinstance(v, float) else str(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
+    body = [
+        "| " + " | ".join(float_format.format(v) if isinstance(v, float) else str(v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *body])

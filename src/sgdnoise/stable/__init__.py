@@ -19,6 +19,16 @@ from sgdnoise.stable.goodness import compare_fits, summarize_fits
 from sgdnoise.stable.sampling import levy_increments, sample_sas
 
 __all__ = [
-    "METHODS", "GaussianFit", "SaSFit", "compare_fits", "fit_gaussian", "fit_sas", "levy_increments",
-    "sample_sas", "sas_cdf", "sas_logpdf", "sas_pdf", "summarize_fits",
+    "METHODS",
+    "GaussianFit",
+    "SaSFit",
+    "compare_fits",
+    "fit_gaussian",
+    "fit_sas",
+    "levy_increments",
+    "sample_sas",
+    "sas_cdf",
+    "sas_logpdf",
+    "sas_pdf",
+    "summarize_fits",
 ]

@@ -47,7 +47,9 @@ def empirical_cf(z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Real empirical characteristic function ``mean_j cos(u_l·z_j)`` of each row of ``z`` (P, K) at its ``u`` (P, L): (P, L)."""
     rows = max(1, _ELEMENTS_PER_CHUNK // (z.shape[1] * u.shape[1]))
     z32, u32 = z.to(torch.float32), u.to(torch.float32)
-    parts = [torch.mul(zc[:, None, :], uc[:, :, None]).cos_().mean(2) for zc, uc in zip(z32.split(rows), u32.split(rows))]
+    parts = [
+        torch.mul(zc[:, None, :], uc[:, :, None]).cos_().mean(2) for zc, uc in zip(z32.split(rows), u32.split(rows))
+    ]
     return torch.cat(parts).to(z.dtype)
 
 

@@ -74,7 +74,9 @@ def _tables(dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]
     with resources.files("sgdnoise.stable").joinpath("_tables.npz").open("rb") as fh:
         data = np.load(fh)
         if data["h_pdf"].shape != (len(ALPHA_GRID), len(S_GRID)):
-            raise RuntimeError("sgdnoise/stable/_tables.npz does not match the grid: rebuild it with tools/build_stable_tables.py")
+            raise RuntimeError(
+                "sgdnoise/stable/_tables.npz does not match the grid: rebuild it with tools/build_stable_tables.py"
+            )
         out = {}
         for name in ("h_pdf", "h_sf"):
             v = torch.as_tensor(data[name], dtype=torch.float64)
@@ -159,7 +161,11 @@ def _standard(z: torch.Tensor, alpha: torch.Tensor, alpha_index: torch.Tensor, w
     gauss = point_alpha == 2.0  # exact Gaussian of variance 2: N(0, 2)
     if gauss.any():
         g = x[gauss]
-        exact = -g**2 / 4 - 0.5 * math.log(4 * math.pi) if which == "logpdf" else torch.special.log_ndtr(-g / math.sqrt(2))
+        exact = (
+            -(g**2) / 4 - 0.5 * math.log(4 * math.pi)
+            if which == "logpdf"
+            else torch.special.log_ndtr(-g / math.sqrt(2))
+        )
         out[gauss] = exact
     return out
 
@@ -170,13 +176,17 @@ def _prepare(x: Any, alpha: Any, scale: Any, loc: Any):
     kind = array_kind(x, alpha, scale, loc)
     xt, a, s, m = (to_tensor(v, kind, name=n) for v, n in ((x, "x"), (alpha, "alpha"), (scale, "scale"), (loc, "loc")))
     if not torch.all((a >= ALPHA_MIN) & (a <= ALPHA_MAX)):
-        raise InvalidInputError(f"the tabulated SαS density covers alpha in [{ALPHA_MIN}, {ALPHA_MAX}]; got alpha outside it")
+        raise InvalidInputError(
+            f"the tabulated SαS density covers alpha in [{ALPHA_MIN}, {ALPHA_MAX}]; got alpha outside it"
+        )
     if not torch.all(torch.isfinite(s) & (s > 0)):
         raise InvalidInputError("scale must be finite and > 0")
     try:
         shape = torch.broadcast_shapes(xt.shape, a.shape, s.shape, m.shape)
     except RuntimeError as exc:
-        raise InvalidInputError(f"x {tuple(xt.shape)}, alpha {tuple(a.shape)}, scale {tuple(s.shape)} and loc {tuple(m.shape)} do not broadcast") from exc
+        raise InvalidInputError(
+            f"x {tuple(xt.shape)}, alpha {tuple(a.shape)}, scale {tuple(s.shape)} and loc {tuple(m.shape)} do not broadcast"
+        ) from exc
     z = ((xt - m) / s).expand(shape).reshape(-1)
     alpha_index = torch.arange(a.numel(), device=a.device).reshape(a.shape).expand(shape).reshape(-1)
     return kind, shape, z, a.reshape(-1), alpha_index, s.expand(shape).reshape(-1)

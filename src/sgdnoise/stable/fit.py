@@ -55,13 +55,27 @@ class SaSFit:
     n_samples: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "scale": self.scale, "loc": self.loc, "degenerate": self.degenerate,
-                "atom_share": self.atom_share, "method": self.method, "n_samples": self.n_samples}
+        return {
+            "alpha": self.alpha,
+            "scale": self.scale,
+            "loc": self.loc,
+            "degenerate": self.degenerate,
+            "atom_share": self.atom_share,
+            "method": self.method,
+            "n_samples": self.n_samples,
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per sample: alpha, scale, loc, degenerate, atom_share."""
-        return _frame({"alpha": self.alpha, "scale": self.scale, "loc": self.loc,
-                       "degenerate": self.degenerate, "atom_share": self.atom_share})
+        return _frame(
+            {
+                "alpha": self.alpha,
+                "scale": self.scale,
+                "loc": self.loc,
+                "degenerate": self.degenerate,
+                "atom_share": self.atom_share,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,9 @@ class GaussianFit:
         return _frame({"loc": self.loc, "std": self.std})
 
 
-def as_rows(x: Any, dim: int = -1, *, min_samples: int = MIN_SAMPLES) -> tuple[ArrayKind, torch.Tensor, tuple[int, ...]]:
+def as_rows(
+    x: Any, dim: int = -1, *, min_samples: int = MIN_SAMPLES
+) -> tuple[ArrayKind, torch.Tensor, tuple[int, ...]]:
     """Validate ``x`` and view it as ``(P, K)`` rows with the sample axis ``dim`` last.
 
     Returns ``(kind, rows, batch_shape)``; ``batch_shape`` is the shape of ``x`` without ``dim``.
@@ -94,11 +110,15 @@ def as_rows(x: Any, dim: int = -1, *, min_samples: int = MIN_SAMPLES) -> tuple[A
     batch_shape = tuple(t.shape[:-1])
     rows = t.reshape(-1, t.shape[-1])
     if rows.shape[1] < min_samples:
-        raise TooFewSamplesError(f"each sample needs at least {min_samples} values along dim={dim}; got {rows.shape[1]}. Collect more mini-batches.")
+        raise TooFewSamplesError(
+            f"each sample needs at least {min_samples} values along dim={dim}; got {rows.shape[1]}. Collect more mini-batches."
+        )
     finite = torch.isfinite(rows)
     if not bool(finite.all()):
         bad = torch.nonzero(~finite.all(1)).flatten()[:5].tolist()
-        raise InvalidInputError(f"x contains NaN or Inf (rows {bad}...); remove or repair them before fitting (NaN gradients upstream?)")
+        raise InvalidInputError(
+            f"x contains NaN or Inf (rows {bad}...); remove or repair them before fitting (NaN gradients upstream?)"
+        )
     return kind, rows, batch_shape
 
 
@@ -137,8 +157,13 @@ def fit_sas(
     if bool(ok.any()):
         params[:, ok] = torch.stack(_estimate(rows[ok], sorted_sub[ok], method, n_orders, seed))
     out = [kind.restore(p.reshape(batch_shape)) for p in params]
-    return SaSFit(*out, degenerate=kind.restore(degenerate.reshape(batch_shape)),
-                  atom_share=kind.restore(atom.reshape(batch_shape)), method=method, n_samples=rows.shape[1])
+    return SaSFit(
+        *out,
+        degenerate=kind.restore(degenerate.reshape(batch_shape)),
+        atom_share=kind.restore(atom.reshape(batch_shape)),
+        method=method,
+        n_samples=rows.shape[1],
+    )
 
 
 def _estimate(rows: torch.Tensor, sorted_sub: torch.Tensor, method: str, n_orders: int, seed: int):

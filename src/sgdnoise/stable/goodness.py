@@ -29,7 +29,8 @@ Degenerate rows (see :func:`sgdnoise.stable.fit_sas`) get NaN metrics and are co
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,7 +94,9 @@ def histogram_sse(x: torch.Tensor, sorted_rows: torch.Tensor, law: _Law, bins: i
     return ((counts / (k * width) - law.pdf(centres)) ** 2).sum(1)
 
 
-def pooled_chi2(observed: torch.Tensor, expected: torch.Tensor, min_expected: float) -> tuple[torch.Tensor, torch.Tensor]:
+def pooled_chi2(
+    observed: torch.Tensor, expected: torch.Tensor, min_expected: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Chi² over bins pooled left to right until each group expects ≥ ``min_expected``.
 
     ``observed`` and ``expected`` are (P, m). A group still short at the right end is merged into
@@ -144,13 +147,23 @@ def ks_test(sorted_rows: torch.Tensor, law: _Law) -> tuple[torch.Tensor, torch.T
     return d, torch.from_numpy(stats.kstwo.sf(d.cpu().numpy(), k)).to(d)
 
 
-def _row_metrics(x: torch.Tensor, sorted_rows: torch.Tensor, law: _Law, hist_bins: int, chi2_bins: int, min_expected: float) -> dict[str, torch.Tensor]:
+def _row_metrics(
+    x: torch.Tensor, sorted_rows: torch.Tensor, law: _Law, hist_bins: int, chi2_bins: int, min_expected: float
+) -> dict[str, torch.Tensor]:
     n_params = N_PARAMS[law.kind]
     chi2, dof, chi2_p = chi2_test(sorted_rows, law, chi2_bins, min_expected, n_params)
     ks, ks_p = ks_test(sorted_rows, law)
     loglik = law.logpdf(x).sum(1)
-    return {"sse": histogram_sse(x, sorted_rows, law, hist_bins), "chi2": chi2, "chi2_dof": dof.to(x.dtype),
-            "chi2_p": chi2_p, "ks": ks, "ks_p": ks_p, "loglik": loglik, "aic": 2 * n_params - 2 * loglik}
+    return {
+        "sse": histogram_sse(x, sorted_rows, law, hist_bins),
+        "chi2": chi2,
+        "chi2_dof": dof.to(x.dtype),
+        "chi2_p": chi2_p,
+        "ks": ks,
+        "ks_p": ks_p,
+        "loglik": loglik,
+        "aic": 2 * n_params - 2 * loglik,
+    }
 
 
 def compare_fits(
@@ -182,14 +195,24 @@ def compare_fits(
     sas = fit_sas(rows, method=method, max_atom_share=max_atom_share)
     gauss = fit_gaussian(rows)
     ok = ~sas.degenerate
-    frame = pd.DataFrame({
-        "name": names, "degenerate": _np(sas.degenerate), "atom_share": _np(sas.atom_share),
-        "alpha": _np(sas.alpha), "scale": _np(sas.scale), "loc": _np(sas.loc),
-        "gauss_loc": _np(gauss.loc), "gauss_std": _np(gauss.std),
-    })
+    frame = pd.DataFrame(
+        {
+            "name": names,
+            "degenerate": _np(sas.degenerate),
+            "atom_share": _np(sas.atom_share),
+            "alpha": _np(sas.alpha),
+            "scale": _np(sas.scale),
+            "loc": _np(sas.loc),
+            "gauss_loc": _np(gauss.loc),
+            "gauss_std": _np(gauss.std),
+        }
+    )
     sorted_all = torch.sort(rows, 1).values
     xs, sorted_rows = rows[ok], sorted_all[ok]
-    laws = {"gauss": _Law("gauss", (gauss.loc[ok], gauss.std[ok])), "sas": _Law("sas", (sas.alpha[ok], sas.scale[ok], sas.loc[ok]))}
+    laws = {
+        "gauss": _Law("gauss", (gauss.loc[ok], gauss.std[ok])),
+        "sas": _Law("sas", (sas.alpha[ok], sas.scale[ok], sas.loc[ok])),
+    }
     bins = chi2_bins or default_chi2_bins(k)
     ok_np = _np(ok)
     for label, law in laws.items():
@@ -223,11 +246,20 @@ def summarize_fits(frame: pd.DataFrame, symmetry_level: float = 0.01) -> pd.Data
     lines = []
     for metric, label in (("sse", "SSE"), ("chi2", "Chi2"), ("ks", "KS"), ("aic", "AIC")):
         g, s = ok[f"{metric}_gauss"], ok[f"{metric}_sas"]
-        lines.append({"metric": label, "gauss_mean": g.mean(), "gauss_std": g.std(), "sas_mean": s.mean(),
-                      "sas_std": s.std(), "sas_better_share": float((s < g).mean()) if len(ok) else np.nan})
+        lines.append(
+            {
+                "metric": label,
+                "gauss_mean": g.mean(),
+                "gauss_std": g.std(),
+                "sas_mean": s.mean(),
+                "sas_std": s.std(),
+                "sas_better_share": float((s < g).mean()) if len(ok) else np.nan,
+            }
+        )
     summary = pd.DataFrame(lines)
     summary.attrs.update(
-        n_rows=len(frame), n_degenerate=int(frame["degenerate"].sum()),
+        n_rows=len(frame),
+        n_degenerate=int(frame["degenerate"].sum()),
         alpha_median=float(ok["alpha"].median()) if len(ok) else np.nan,
         alpha_iqr=float(ok["alpha"].quantile(0.75) - ok["alpha"].quantile(0.25)) if len(ok) else np.nan,
         n_asymmetric=int((ok["symmetry_p"] < symmetry_level).sum()),

@@ -33,7 +33,9 @@ def most_common(sorted_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     new_run = torch.ones_like(sorted_rows, dtype=torch.bool)
     new_run[:, 1:] = sorted_rows[:, 1:] != sorted_rows[:, :-1]
     run_id = torch.cumsum(new_run.long(), dim=1) - 1
-    lengths = torch.zeros(p, k, dtype=torch.long, device=sorted_rows.device).scatter_add_(1, run_id, torch.ones_like(run_id))
+    lengths = torch.zeros(p, k, dtype=torch.long, device=sorted_rows.device).scatter_add_(
+        1, run_id, torch.ones_like(run_id)
+    )
     count, longest = lengths.max(dim=1)
     first = torch.argmax((run_id == longest[:, None]).to(torch.uint8), dim=1)
     return sorted_rows.gather(1, first[:, None]).squeeze(1), count

@@ -88,11 +88,17 @@ def sample_sas(
     s = to_tensor(scale, kind, name="scale")
     _check_alpha(a)
     _check_positive(s, "scale")
-    shape = torch.broadcast_shapes(a.shape, s.shape) if size is None else ((size,) if isinstance(size, int) else tuple(size))
+    shape = (
+        torch.broadcast_shapes(a.shape, s.shape)
+        if size is None
+        else ((size,) if isinstance(size, int) else tuple(size))
+    )
     try:
         torch.broadcast_shapes(a.shape, s.shape, shape)
     except RuntimeError as exc:
-        raise InvalidInputError(f"alpha {tuple(a.shape)} and scale {tuple(s.shape)} do not broadcast to size {shape}") from exc
+        raise InvalidInputError(
+            f"alpha {tuple(a.shape)} and scale {tuple(s.shape)} do not broadcast to size {shape}"
+        ) from exc
     gen = as_generator(seed, kind.device)
     x = standard_sas(a, shape, gen).mul_(s)
     return kind.restore(x)

@@ -34,7 +34,9 @@ def inverse_alpha(centred: torch.Tensor, k1: int) -> torch.Tensor:
     p, k = centred.shape
     k2 = k // k1
     if k2 < 2:
-        raise TooFewSamplesError(f"the tail estimator needs at least 2 blocks of {k1} values; rows have only {k} values")
+        raise TooFewSamplesError(
+            f"the tail estimator needs at least 2 blocks of {k1} values; rows have only {k} values"
+        )
     used = centred[:, : k1 * k2]
     return (_mean_log_abs(used.reshape(p, k2, k1).sum(-1)) - _mean_log_abs(used)) / math.log(k1)
 

@@ -38,6 +38,6 @@ def manifest(config: dict[str, Any] | None = None, *, seed: int | None = None, *
             "scipy": scipy.__version__,
         },
         "git": _git_hash(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **extra,
     }

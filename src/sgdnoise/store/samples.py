@@ -46,13 +46,15 @@ def read_samples(path: str | os.PathLike, key: str | None = None) -> tuple[np.nd
             x = frame.select_dtypes(include="number").to_numpy()
     except DataFileError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any reader failure becomes one clear error
+    except Exception as exc:
         raise DataFileError(f"could not read {p}: {exc}") from exc
     x = np.asarray(x)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.number) or x.size == 0:
-        raise DataFileError(f"{p} must hold a non-empty numeric 1-D or 2-D array (rows = samples); got shape {x.shape}, dtype {x.dtype}")
+        raise DataFileError(
+            f"{p} must hold a non-empty numeric 1-D or 2-D array (rows = samples); got shape {x.shape}, dtype {x.dtype}"
+        )
     return x.astype(np.float64, copy=False), names or [f"row{i}" for i in range(x.shape[0])]
 
 

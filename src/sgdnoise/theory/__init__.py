@@ -19,9 +19,21 @@ from sgdnoise.theory.battash import (
     battash_mean_exit_time_bound,
     battash_survival_bound,
 )
-from sgdnoise.theory.fitting import ESCAPE_MODELS, EscapeFit, EscapeFitComparison, EscapeModel, compare_escape_fits, fit_escape_time
+from sgdnoise.theory.fitting import (
+    ESCAPE_MODELS,
+    EscapeFit,
+    EscapeFitComparison,
+    EscapeModel,
+    compare_escape_fits,
+    fit_escape_time,
+)
 from sgdnoise.theory.kramers import kramers_escape_time, xie_sgd_escape_time
-from sgdnoise.theory.levy_exit import levy_exit_probabilities, levy_exit_rates, levy_mean_exit_time, levy_measure_constant
+from sgdnoise.theory.levy_exit import (
+    levy_exit_probabilities,
+    levy_exit_rates,
+    levy_mean_exit_time,
+    levy_measure_constant,
+)
 from sgdnoise.theory.mori import mori_escape_rate, mori_stationary_exponent, mori_stationary_normalisable
 
 __all__ = [

@@ -60,8 +60,9 @@ def _basin_width(alpha: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) 
     return (-lower).pow(-alpha) + upper.pow(-alpha)
 
 
-def battash_jump_intensity(alpha: Any, eps: Any, *, rho: float, schedule_value: Any = 1.0,
-                           levy_measure: LevyMeasure = "sas") -> Any:
+def battash_jump_intensity(
+    alpha: Any, eps: Any, *, rho: float, schedule_value: Any = 1.0, levy_measure: LevyMeasure = "sas"
+) -> Any:
     """Rate of large jumps of parameter l, eq. 12: ``β_l(t) = c (2/α_l) s_t^{ρ(α_l−1)} ε^{ρα_l}``.
 
     ``schedule_value`` is ``s_t`` (1 for a constant learning rate); ``c`` is 1 for
@@ -77,8 +78,9 @@ def battash_jump_intensity(alpha: Any, eps: Any, *, rho: float, schedule_value: 
     return kind.restore(beta)
 
 
-def battash_first_jump_exit_probability(alpha: Any, eps: Any, lower: Any, upper: Any, *, rho: float,
-                                        lam: Any = 1.0, schedule_value: Any = 1.0) -> Any:
+def battash_first_jump_exit_probability(
+    alpha: Any, eps: Any, lower: Any, upper: Any, *, rho: float, lam: Any = 1.0, schedule_value: Any = 1.0
+) -> Any:
     """Probability that a large jump of parameter l leaves the basin, eq. 13.
 
     ``m_l Φ_l s_t^{α_l−1} / β_l(t) = (1ᵀλ_l)^{α_l} Φ_l ε^{α_l(1−ρ)} s_t^{(α_l−1)(1−ρ)} / 2``
@@ -144,13 +146,23 @@ def _scheduler_exponents(b: _Basin, gamma: float, rho: float):
     g = 1.0 + (gamma - 1.0) * (b.alpha - 1.0)  # γ_l
     shift = (gamma - 1.0) * (b.alpha - 1.0 + rho * (b.alpha - b.alpha_nu))
     if not torch.all((g > 0) & (1.0 + shift > 0)):
-        raise InvalidInputError(f"gamma={gamma} makes 1 + (γ−1)(α_l−1) or the Gamma-function order ≤ 0; use gamma closer to 1")
+        raise InvalidInputError(
+            f"gamma={gamma} makes 1 + (γ−1)(α_l−1) or the Gamma-function order ≤ 0; use gamma closer to 1"
+        )
     return g, shift
 
 
-def battash_mean_exit_time_bound(alpha: Any, eps: Any, lower: Any, upper: Any, *, rho: float,
-                                 gamma: float = 1.0, lam: Any = 1.0,
-                                 levy_measure: LevyMeasure = "sas") -> Any:
+def battash_mean_exit_time_bound(
+    alpha: Any,
+    eps: Any,
+    lower: Any,
+    upper: Any,
+    *,
+    rho: float,
+    gamma: float = 1.0,
+    lam: Any = 1.0,
+    levy_measure: LevyMeasure = "sas",
+) -> Any:
     """Upper bound on the mean exit time, Thm 4.1 (scheduler ``s_t = t^{γ−1}``); Cor. 4.2 at γ = 1.
 
     ``E σ ≤ Σ_l A_{l,ν}^{−1} (β̄_l/β̄_S) (m̄_l Φ_l)^{1−C_l} Γ(C_l) / (1 + (γ−1)(α_l−1))`` with
@@ -186,8 +198,18 @@ def battash_exit_direction_ratio(alpha: Any, eps: Any, upper: Any, *, rho: float
     return kind.restore(torch.exp(log_weight.unsqueeze(-1) - log_weight.unsqueeze(-2)))
 
 
-def battash_survival_bound(u: Any, alpha: Any, eps: Any, lower: Any, upper: Any, *, rho: float,
-                           gamma: float = 1.0, lam: Any = 1.0, levy_measure: LevyMeasure = "sas") -> Any:
+def battash_survival_bound(
+    u: Any,
+    alpha: Any,
+    eps: Any,
+    lower: Any,
+    upper: Any,
+    *,
+    rho: float,
+    gamma: float = 1.0,
+    lam: Any = 1.0,
+    levy_measure: LevyMeasure = "sas",
+) -> Any:
     """Upper bound on ``P(σ > u)``, Thm 4.5 (``s_t = t^{γ−1}``); Cor. 4.6 (eq. 23) at γ = 1.
 
     ``P(σ > u) ≤ Σ_l A_{l,ν}^{−1} β̄_l m̄_l Φ_l / (β̄_S γ_l (m̄_l Φ_l)^κ_l) · Γ(κ_l, m̄_l Φ_l u^{γ_l})``

@@ -53,7 +53,8 @@ _EXPONENTIAL_IN_B_OVER_ETA = dict(
 
 ESCAPE_MODELS: dict[str, EscapeModel] = {
     "levy": EscapeModel(
-        "levy", ("a", "alpha"),
+        "levy",
+        ("a", "alpha"),
         design=lambda lr, batch: np.stack([_ONE(lr), np.log(batch) - np.log(lr)], axis=1),
         offset=lambda lr, batch: -np.log(batch),
         formula="log τ = a − α log η + (α − 1) log B",
@@ -91,9 +92,15 @@ class EscapeFit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model, "formula": self.formula, "params": dict(self.params),
-            "param_stderr": dict(self.param_stderr), "residuals": self.residuals.tolist(),
-            "rss": self.rss, "r2": self.r2, "aic": self.aic, "n_points": self.n_points,
+            "model": self.model,
+            "formula": self.formula,
+            "params": dict(self.params),
+            "param_stderr": dict(self.param_stderr),
+            "residuals": self.residuals.tolist(),
+            "rss": self.rss,
+            "r2": self.r2,
+            "aic": self.aic,
+            "n_points": self.n_points,
         }
 
 
@@ -107,7 +114,14 @@ class EscapeFitComparison:
         """One row per theory: parameters (± stderr), RSS, R², AIC, ΔAIC to the best."""
         rows = []
         for f in self.fits:
-            row = {"model": f.model, "formula": f.formula, "n_points": f.n_points, "rss": f.rss, "r2": f.r2, "aic": f.aic}
+            row = {
+                "model": f.model,
+                "formula": f.formula,
+                "n_points": f.n_points,
+                "rss": f.rss,
+                "r2": f.r2,
+                "aic": f.aic,
+            }
             for i, p in enumerate(f.params):
                 row[f"param{i}"] = p
                 row[f"param{i}_value"] = f.params[p]
@@ -129,7 +143,9 @@ def _points(lr: Any, batch: Any, tau: Any) -> tuple[np.ndarray, np.ndarray, np.n
     lr_a, b_a, tau_a = (v.reshape(-1) for v in (lr_a, b_a, tau_a))
     for name, v in (("lr", lr_a), ("batch", b_a), ("tau", tau_a)):
         if not np.all(np.isfinite(v) & (v > 0)):
-            raise InvalidInputError(f"{name} must be finite and > 0 at every point (escape times of paths that never escaped are not measurements)")
+            raise InvalidInputError(
+                f"{name} must be finite and > 0 at every point (escape times of paths that never escaped are not measurements)"
+            )
     return lr_a, b_a, tau_a
 
 
@@ -149,7 +165,9 @@ def fit_escape_time(model: str | EscapeModel, lr: Any, batch: Any, tau: Any) -> 
     k = x.shape[1]
     n = len(tau_a)
     if n <= k:
-        raise TooFewSamplesError(f"fitting {m.name} needs more than {k} points; got {n}. Measure more learning rates or batch sizes.")
+        raise TooFewSamplesError(
+            f"fitting {m.name} needs more than {k} points; got {n}. Measure more learning rates or batch sizes."
+        )
     if np.linalg.matrix_rank(x) < k:
         raise InvalidInputError(f"the {m.name} model is not identifiable from these points (vary η/B)")
     y = np.log(tau_a) - m.offset(lr_a, b_a)
@@ -161,16 +179,20 @@ def fit_escape_time(model: str | EscapeModel, lr: Any, batch: Any, tau: Any) -> 
     sigma2 = rss / (n - k)
     stderr = np.sqrt(np.diag(sigma2 * np.linalg.inv(x.T @ x)))
     return EscapeFit(
-        model=m.name, formula=m.formula,
+        model=m.name,
+        formula=m.formula,
         params={p: float(v) for p, v in zip(m.param_names, theta)},
         param_stderr={p: float(v) for p, v in zip(m.param_names, stderr)},
-        residuals=residuals, rss=rss,
+        residuals=residuals,
+        rss=rss,
         r2=1.0 - rss / tss if tss > 0 else float("nan"),
         aic=n * np.log(max(rss, np.finfo(float).tiny) / n) + 2 * k,
         n_points=n,
     )
 
 
-def compare_escape_fits(lr: Any, batch: Any, tau: Any, models: Sequence[str | EscapeModel] = ("levy", "kramers", "mori")) -> EscapeFitComparison:
+def compare_escape_fits(
+    lr: Any, batch: Any, tau: Any, models: Sequence[str | EscapeModel] = ("levy", "kramers", "mori")
+) -> EscapeFitComparison:
     """Fit every theory in ``models`` (all with two free parameters) to the same points."""
     return EscapeFitComparison(tuple(fit_escape_time(m, lr, batch, tau) for m in models))

@@ -51,7 +51,9 @@ def kramers_escape_time(barrier: Any, hessian_min: Any, hessian_saddle: Any, dif
     h_a = _eigenvalues(hessian_min, kind, "hessian_min")
     h_b = _eigenvalues(hessian_saddle, kind, "hessian_saddle")
     if h_a.shape[-1] != h_b.shape[-1]:
-        raise InvalidInputError(f"hessian_min and hessian_saddle need the same number of eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}")
+        raise InvalidInputError(
+            f"hessian_min and hessian_saddle need the same number of eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}"
+        )
     check_positive(h_a, "hessian_min (eigenvalues at a minimum)")
     if not torch.all((h_b < 0).sum(dim=-1) == 1):
         raise InvalidInputError("hessian_saddle must have exactly one negative eigenvalue (an index-1 saddle)")
@@ -64,8 +66,9 @@ def kramers_escape_time(barrier: Any, hessian_min: Any, hessian_saddle: Any, dif
     return kind.restore(torch.exp(log_tau))
 
 
-def xie_sgd_escape_time(barrier: Any, hessian_min_escape: Any, hessian_saddle_escape: Any, lr: Any, batch: Any,
-                        s: float = 0.5) -> Any:
+def xie_sgd_escape_time(
+    barrier: Any, hessian_min_escape: Any, hessian_saddle_escape: Any, lr: Any, batch: Any, s: float = 0.5
+) -> Any:
     """SGD escape time of Xie et al. (2021) with Hessian-shaped noise ``D = ηH/(2B)`` (papers.md §8).
 
     ``τ = 2π (1/|H_be|) exp[(2BΔL/η)(s/H_ae + (1−s)/|H_be|)]``: ``hessian_min_escape`` = H_ae > 0

@@ -23,8 +23,9 @@ from sgdnoise.errors import InvalidInputError
 from sgdnoise.theory._inputs import as_tensors, check_positive
 
 
-def mori_escape_rate(loss_min: Any, loss_saddle: Any, hessian_min: Any, hessian_saddle: Any, lr: Any, batch: Any,
-                     h_star: Any = None) -> Any:
+def mori_escape_rate(
+    loss_min: Any, loss_saddle: Any, hessian_min: Any, hessian_saddle: Any, lr: Any, batch: Any, h_star: Any = None
+) -> Any:
     """Escape rate κ of SGD over a saddle with n outlier directions (Mori et al. 2022).
 
     Parameters
@@ -44,13 +45,20 @@ def mori_escape_rate(loss_min: Any, loss_saddle: Any, hessian_min: Any, hessian_
     h_b = to_tensor(hessian_saddle, kind, name="hessian_saddle")
     h_a, h_b = (h.unsqueeze(0) if h.ndim == 0 else h for h in (h_a, h_b))
     if h_a.shape[-1] != h_b.shape[-1]:
-        raise InvalidInputError(f"hessian_min and hessian_saddle need the same number n of outlier eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}")
+        raise InvalidInputError(
+            f"hessian_min and hessian_saddle need the same number n of outlier eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}"
+        )
     check_positive(h_a, "hessian_min")
     if not torch.all((h_b < 0).sum(dim=-1) == 1):
         raise InvalidInputError("hessian_saddle must have exactly one negative eigenvalue (the escape direction)")
     n = h_a.shape[-1]
-    _, t = as_tensors(loss_min=loss_min, loss_saddle=loss_saddle, lr=lr, batch=batch,
-                      h_star=h_a.mean(dim=-1) if h_star is None else h_star)
+    _, t = as_tensors(
+        loss_min=loss_min,
+        loss_saddle=loss_saddle,
+        lr=lr,
+        batch=batch,
+        h_star=h_a.mean(dim=-1) if h_star is None else h_star,
+    )
     for name in ("loss_min", "lr", "batch", "h_star"):
         check_positive(t[name], name)
     if not torch.all(t["loss_saddle"] > t["loss_min"]):

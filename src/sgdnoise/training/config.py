@@ -19,7 +19,16 @@ from typing import Literal
 from sgdnoise.errors import ConfigError
 
 #: Fields that change the numbers a run produces; a resumed run must agree on all of them.
-RESULT_FIELDS = ("lr", "batch_size", "lr_milestones", "lr_factor", "batch_milestones", "batch_factor", "seed", "drop_last")
+RESULT_FIELDS = (
+    "lr",
+    "batch_size",
+    "lr_milestones",
+    "lr_factor",
+    "batch_milestones",
+    "batch_factor",
+    "seed",
+    "drop_last",
+)
 
 
 @dataclass(frozen=True)

@@ -89,20 +89,36 @@ def train(
         torch.manual_seed(config.seed)
         start, history = 0, []
         if out is not None and config.resume and (out / LAST).is_file():
-            start, history = restore_state(out / LAST, model=model, optimizer=optimizer, shuffle_rng=shuffle_rng, config=config)
+            start, history = restore_state(
+                out / LAST, model=model, optimizer=optimizer, shuffle_rng=shuffle_rng, config=config
+            )
         if out is not None:
-            write_json(manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, status="running"), out / "manifest.json")
+            write_json(
+                manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, status="running"),
+                out / "manifest.json",
+            )
         with _progress(config.progress, config.epochs, start) as advance:
             for epoch in range(start, config.epochs):
                 row = _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_step, out, advance)
                 if evaluation is not None:
-                    row["test_loss"], row["test_accuracy"] = evaluate(model, loss_fn, *evaluation, batch_size=config.eval_batch_size)
+                    row["test_loss"], row["test_accuracy"] = evaluate(
+                        model, loss_fn, *evaluation, batch_size=config.eval_batch_size
+                    )
                 history.append(row)
                 if out is not None:
                     _write_epoch(out, model, optimizer, shuffle_rng, epoch + 1, history, config)
     if out is not None:
         save_checkpoint(model, out / "model.pt")
-        write_json(manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, status="finished", epochs_completed=config.epochs), out / "manifest.json")
+        write_json(
+            manifest(
+                config.to_dict(),
+                seed=config.seed,
+                metadata=metadata or {},
+                status="finished",
+                epochs_completed=config.epochs,
+            ),
+            out / "manifest.json",
+        )
     return TrainResult(model, _frame(history), config, start, out)
 
 
@@ -115,11 +131,19 @@ def as_tensors(data: Data, label: str, device: torch.device) -> tuple[torch.Tens
     elif isinstance(data, Dataset) and hasattr(data, "__len__"):
         items = [data[i] for i in range(len(data))]
         x = torch.stack([torch.as_tensor(item[0]) for item in items])
-        y = torch.as_tensor([item[1] for item in items]) if not torch.is_tensor(items[0][1]) else torch.stack([item[1] for item in items])
+        y = (
+            torch.as_tensor([item[1] for item in items])
+            if not torch.is_tensor(items[0][1])
+            else torch.stack([item[1] for item in items])
+        )
     else:
-        raise InvalidInputError(f"{label} must be an (inputs, targets) pair, a TensorDataset or a map-style Dataset; got {type(data).__name__}")
+        raise InvalidInputError(
+            f"{label} must be an (inputs, targets) pair, a TensorDataset or a map-style Dataset; got {type(data).__name__}"
+        )
     if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or len(x) == 0:
-        raise InvalidInputError(f"{label}: inputs and targets must be non-empty tensors of equal length; got {getattr(x, 'shape', x)} and {getattr(y, 'shape', y)}")
+        raise InvalidInputError(
+            f"{label}: inputs and targets must be non-empty tensors of equal length; got {getattr(x, 'shape', x)} and {getattr(y, 'shape', y)}"
+        )
     return x.to(device), y.to(device)
 
 
@@ -129,7 +153,9 @@ def default_loss(targets: torch.Tensor) -> LossFn:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024
+) -> tuple[float, float]:
     """Mean loss and accuracy (NaN for float targets) of ``model`` in eval mode over ``(x, y)``."""
     was_training = model.training
     model.eval()
@@ -158,7 +184,11 @@ def _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_s
         loss = _loss(loss_fn, outputs, y[idx])
         value = float(loss.detach())
         if not math.isfinite(value):
-            where = f"the last finished epoch ({epoch}) is in {out / LAST}" if out is not None and epoch > 0 else "no epoch had finished"
+            where = (
+                f"the last finished epoch ({epoch}) is in {out / LAST}"
+                if out is not None and epoch > 0
+                else "no epoch had finished"
+            )
             raise ConvergenceError(
                 f"training loss is {value} at epoch {epoch + 1}, step {step + 1} (lr {lr:g}, batch size {batch}); {where}. "
                 "Lower the learning rate or check the data for NaN/Inf"
@@ -208,12 +238,24 @@ def _check_batch_sizes(config: TrainConfig, n: int) -> None:
             )
 
 
-def _write_epoch(out: Path, model, optimizer, shuffle_rng, epochs_done: int, history: list[dict], config: TrainConfig) -> None:
+def _write_epoch(
+    out: Path, model, optimizer, shuffle_rng, epochs_done: int, history: list[dict], config: TrainConfig
+) -> None:
     """Per-epoch files; ``last.pt`` is written last, so it is the commit point of the epoch."""
     if config.keep_checkpoints == "all":
-        save_checkpoint({MODEL_STATE_KEY: model.state_dict(), "epoch": epochs_done}, out / f"epoch_{epochs_done:04d}.pt")
+        save_checkpoint(
+            {MODEL_STATE_KEY: model.state_dict(), "epoch": epochs_done}, out / f"epoch_{epochs_done:04d}.pt"
+        )
     write_table(_frame(history), out / "metrics.csv")
-    save_state(out / LAST, model=model, optimizer=optimizer, shuffle_rng=shuffle_rng, epoch=epochs_done, history=history, config=config)
+    save_state(
+        out / LAST,
+        model=model,
+        optimizer=optimizer,
+        shuffle_rng=shuffle_rng,
+        epoch=epochs_done,
+        history=history,
+        config=config,
+    )
 
 
 def _frame(history: list[dict[str, Any]]) -> pd.DataFrame:
@@ -228,7 +270,9 @@ def _progress(enabled: bool, epochs: int, start: int) -> Iterator[Callable[[int,
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
+    ) as bar:
         epochs_task = bar.add_task("epochs", total=epochs, completed=start)
         steps_task = bar.add_task("steps", total=None)
 

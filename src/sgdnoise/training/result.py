@@ -12,7 +12,17 @@ from sgdnoise.training.config import TrainConfig
 
 #: Columns of :attr:`TrainResult.history`, one row per epoch (``test_*`` only with eval data;
 #: accuracies are NaN for regression).
-HISTORY_COLUMNS = ("epoch", "lr", "batch_size", "steps", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
+HISTORY_COLUMNS = (
+    "epoch",
+    "lr",
+    "batch_size",
+    "steps",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "seconds",
+)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,14 @@ FORMAT = 1
 
 
 def save_state(
-    path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, shuffle_rng: torch.Generator, epoch: int, history: list[dict[str, Any]], config: TrainConfig
+    path: Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    shuffle_rng: torch.Generator,
+    epoch: int,
+    history: list[dict[str, Any]],
+    config: TrainConfig,
 ) -> None:
     """Write the state after ``epoch`` completed epochs to ``path`` atomically."""
     save_checkpoint(
@@ -42,7 +49,9 @@ def save_state(
     )
 
 
-def restore_state(path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, shuffle_rng: torch.Generator, config: TrainConfig) -> tuple[int, list[dict[str, Any]]]:
+def restore_state(
+    path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, shuffle_rng: torch.Generator, config: TrainConfig
+) -> tuple[int, list[dict[str, Any]]]:
     """Load ``path`` into model, optimizer and generators; return ``(completed epochs, history)``.
 
     Raises :class:`ConfigError` if the checkpoint was written with a different schedule, seed
@@ -52,13 +61,19 @@ def restore_state(path: Path, *, model: nn.Module, optimizer: torch.optim.Optimi
     state = read_checkpoint(path, map_location="cpu")
     saved = state.get("config", {})
     wanted = {k: config.to_dict()[k] for k in RESULT_FIELDS}
-    differing = {k: (_plain(saved.get(k)), _plain(wanted[k])) for k in RESULT_FIELDS if _plain(saved.get(k)) != _plain(wanted[k])}
+    differing = {
+        k: (_plain(saved.get(k)), _plain(wanted[k])) for k in RESULT_FIELDS if _plain(saved.get(k)) != _plain(wanted[k])
+    }
     if differing:
         details = ", ".join(f"{k}: checkpoint {a} vs now {b}" for k, (a, b) in differing.items())
-        raise ConfigError(f"{path} was written by a run with different settings ({details}); use a new output folder, or resume=False to start over")
+        raise ConfigError(
+            f"{path} was written by a run with different settings ({details}); use a new output folder, or resume=False to start over"
+        )
     epoch = int(state["epoch"])
     if epoch > config.epochs:
-        raise ConfigError(f"{path} is already at epoch {epoch} > epochs={config.epochs}; ask for at least {epoch} epochs or use a new output folder")
+        raise ConfigError(
+            f"{path} is already at epoch {epoch} > epochs={config.epochs}; ask for at least {epoch} epochs or use a new output folder"
+        )
     check_state_dict(model, state[MODEL_STATE_KEY], source=f"checkpoint {path}")
     model.load_state_dict(state[MODEL_STATE_KEY])
     optimizer.load_state_dict(state["optimizer_state"])

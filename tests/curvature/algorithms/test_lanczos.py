@@ -11,8 +11,12 @@ from ..conftest import spectrum_matrix
 
 GEN = torch.Generator().manual_seed(0)
 # 8 separated outliers on both sides of a dense bulk in [-1, 1]: a Hessian-like spectrum
-SPECTRUM = torch.cat([torch.tensor([40.0, 25, 18, 12, 9, 7, 6, 5, -4, -6], dtype=torch.float64),
-                      torch.rand(390, generator=GEN, dtype=torch.float64) * 2 - 1])
+SPECTRUM = torch.cat(
+    [
+        torch.tensor([40.0, 25, 18, 12, 9, 7, 6, 5, -4, -6], dtype=torch.float64),
+        torch.rand(390, generator=GEN, dtype=torch.float64) * 2 - 1,
+    ]
+)
 MATRIX = spectrum_matrix(SPECTRUM)
 
 

@@ -7,8 +7,9 @@ from sgdnoise.errors import ConvergenceError
 
 from ..conftest import spectrum_matrix
 
-SPECTRUM = torch.cat([torch.tensor([10.0, -7.0, 5.0, 3.0], dtype=torch.float64),
-                      torch.linspace(-1, 1, 60, dtype=torch.float64)])
+SPECTRUM = torch.cat(
+    [torch.tensor([10.0, -7.0, 5.0, 3.0], dtype=torch.float64), torch.linspace(-1, 1, 60, dtype=torch.float64)]
+)
 MATRIX = spectrum_matrix(SPECTRUM, seed=2)
 
 

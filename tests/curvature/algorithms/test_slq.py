@@ -21,7 +21,7 @@ def test_quadrature_reproduces_probe_moments_exactly():
     probes = rademacher(op, 4, as_generator(7))  # the same probes the estimator drew first
     assert torch.allclose(sd.weights.sum(1), torch.ones(4, dtype=torch.float64))
     for power in (1, 2, 7, 2 * m - 1):
-        quad = op.dim * (sd.weights * sd.nodes ** power).sum(1)
+        quad = op.dim * (sd.weights * sd.nodes**power).sum(1)
         exact = (probes * (torch.linalg.matrix_power(MATRIX, power) @ probes)).sum(0)
         assert torch.allclose(quad, exact, rtol=1e-8)
     assert sd.n_products == 4 * m

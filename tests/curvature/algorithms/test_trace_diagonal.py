@@ -10,7 +10,9 @@ from sgdnoise.errors import ConfigError, InvalidInputError
 from ..conftest import spectrum_matrix
 
 GEN = torch.Generator().manual_seed(1)
-SPECTRUM = torch.cat([torch.tensor([30.0, 20, 10], dtype=torch.float64), torch.rand(197, generator=GEN, dtype=torch.float64)])
+SPECTRUM = torch.cat(
+    [torch.tensor([30.0, 20, 10], dtype=torch.float64), torch.rand(197, generator=GEN, dtype=torch.float64)]
+)
 MATRIX = spectrum_matrix(SPECTRUM, seed=3)
 
 
@@ -19,8 +21,12 @@ def test_trace_estimates_are_within_three_standard_errors_over_seeds(estimator):
     # 20 independent runs of 60 products: each |error|/stderr is approximately |t_{m-1}|;
     # with 20 probes or more P(|t| > 3) < 1%, so all 20 within 3.5 and most within 2 is a safe check.
     op = DenseOperator(MATRIX)
-    z = torch.tensor([(estimator(op, 60, seed=s).estimate - float(SPECTRUM.sum())) / estimator(op, 60, seed=s).stderr
-                      for s in range(20)])
+    z = torch.tensor(
+        [
+            (estimator(op, 60, seed=s).estimate - float(SPECTRUM.sum())) / estimator(op, 60, seed=s).stderr
+            for s in range(20)
+        ]
+    )
     assert (z.abs() < 3.5).all() and (z.abs() < 2).float().mean() > 0.8
 
 

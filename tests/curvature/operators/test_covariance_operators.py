@@ -21,8 +21,7 @@ GRADS = torch.randn(6, 4, generator=GEN, dtype=torch.float64) + torch.tensor([1.
 def _exact_minibatch_covariance(grads: torch.Tensor, batch: int, replacement: bool) -> torch.Tensor:
     """Covariance of the mini-batch mean gradient by enumerating every mini-batch (equally likely)."""
     n = grads.shape[0]
-    index_sets = (itertools.product(range(n), repeat=batch) if replacement
-                  else itertools.combinations(range(n), batch))
+    index_sets = itertools.product(range(n), repeat=batch) if replacement else itertools.combinations(range(n), batch)
     means = torch.stack([grads[list(idx)].mean(0) for idx in index_sets])
     centred = means - grads.mean(0)
     return centred.T @ centred / means.shape[0]

@@ -42,7 +42,9 @@ def test_hessian_matvec_matmat_agree_and_count_products(mlp_ce):
 def test_forward_over_reverse_refuses_torch_mse_mean_with_advice():
     model, data = small_mlp(), regression_data()
     with pytest.raises(ConfigError, match="double_backward"):
-        HessianOperator(model, F.mse_loss, data, method="forward_over_reverse").matvec(torch.ones(51, dtype=torch.float64))
+        HessianOperator(model, F.mse_loss, data, method="forward_over_reverse").matvec(
+            torch.ones(51, dtype=torch.float64)
+        )
     op = HessianOperator(model, MSE_NONE_MEAN, data, method="forward_over_reverse")
     assert torch.allclose(op.to_dense(), exact_hessian(model, F.mse_loss, *data), atol=1e-12)
 
@@ -101,7 +103,7 @@ def test_train_mode_refuses_dropout_and_averages_batchnorm_chunks():
     running = net[1].running_mean.clone()
     got = HessianOperator(net, F.cross_entropy, (x, y), chunk_size=20, mode="train").to_dense()
     # reference: average of the train-mode Hessians of the two chunks of 20 (batch statistics per chunk)
-    halves = [exact_hessian(net, F.cross_entropy, x[i:i + 20], y[i:i + 20], mode="train") for i in (0, 20)]
+    halves = [exact_hessian(net, F.cross_entropy, x[i : i + 20], y[i : i + 20], mode="train") for i in (0, 20)]
     assert torch.allclose(got, (halves[0] + halves[1]) / 2, atol=1e-12)
     assert torch.equal(net[1].running_mean, running)
     with pytest.raises(ConfigError, match="mode"):
@@ -128,7 +130,7 @@ def _jacobian_and_output_hessians(model, loss_fn, x, y):
     theta = space.vector()
     jac = jacobian(lambda th: fmodel.output(th, x), theta)  # (n, c, D)
     out = fmodel.output(theta, x)
-    h_out = torch.stack([hessian(lambda o: loss_fn(o.unsqueeze(0), y[i:i + 1]), out[i]) for i in range(len(x))])
+    h_out = torch.stack([hessian(lambda o: loss_fn(o.unsqueeze(0), y[i : i + 1]), out[i]) for i in range(len(x))])
     return jac, h_out  # h_out (n, c, c): Hessian of the single-sample loss in the output
 
 
@@ -154,8 +156,9 @@ def test_ggn_equals_hessian_for_a_linear_model_with_mse():
     torch.manual_seed(0)
     model = nn.Linear(4, 2).double()
     x, y = regression_data(d_out=2)
-    assert torch.allclose(GGNOperator(model, F.mse_loss, (x, y)).to_dense(),
-                          exact_hessian(model, F.mse_loss, x, y), atol=1e-12)
+    assert torch.allclose(
+        GGNOperator(model, F.mse_loss, (x, y)).to_dense(), exact_hessian(model, F.mse_loss, x, y), atol=1e-12
+    )
 
 
 def test_empirical_fisher_matches_a_loop_of_autograd_grads(mlp_ce):
@@ -163,7 +166,7 @@ def test_empirical_fisher_matches_a_loop_of_autograd_grads(mlp_ce):
     grads = []
     for i in range(len(x)):
         model.zero_grad()
-        loss_fn(model(x[i:i + 1]), y[i:i + 1]).backward()
+        loss_fn(model(x[i : i + 1]), y[i : i + 1]).backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
     g = torch.stack(grads)
     got = EmpiricalFisherOperator(model, loss_fn, (x, y), chunk_size=16).to_dense()

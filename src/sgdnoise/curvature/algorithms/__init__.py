@@ -8,6 +8,15 @@ from sgdnoise.curvature.algorithms.slq import spectral_density
 from sgdnoise.curvature.algorithms.trace import hutchinson_trace, hutchpp_trace
 
 __all__ = [
-    "DiagonalResult", "EigenResult", "LanczosProcess", "SpectralDensity", "TraceResult", "diagonal",
-    "hutchinson_trace", "hutchpp_trace", "lanczos", "power_iteration", "spectral_density",
+    "DiagonalResult",
+    "EigenResult",
+    "LanczosProcess",
+    "SpectralDensity",
+    "TraceResult",
+    "diagonal",
+    "hutchinson_trace",
+    "hutchpp_trace",
+    "lanczos",
+    "power_iteration",
+    "spectral_density",
 ]

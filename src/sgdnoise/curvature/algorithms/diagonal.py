@@ -18,14 +18,19 @@ from sgdnoise.errors import ConfigError, InvalidInputError
 from sgdnoise.rng import Seed, as_generator
 
 
-def diagonal(op: LinearOperator, *, method: str = "hutchinson", n_probes: int = 100, seed: Seed = 0,
-             block_size: int = 32) -> DiagonalResult:
+def diagonal(
+    op: LinearOperator, *, method: str = "hutchinson", n_probes: int = 100, seed: Seed = 0, block_size: int = 32
+) -> DiagonalResult:
     """``diag A``, shape ``(D,)``; ``method`` is "hutchinson" (``n_probes`` products) or "exact" (``D``)."""
     start = op.n_products
     if method == "exact":
         eye = torch.eye(op.dim, dtype=op.dtype, device=op.device)
-        diag = torch.cat([op.matmat(cols).diagonal(offset=-i * block_size)[: cols.shape[1]]
-                          for i, cols in enumerate(eye.split(block_size, dim=1))])
+        diag = torch.cat(
+            [
+                op.matmat(cols).diagonal(offset=-i * block_size)[: cols.shape[1]]
+                for i, cols in enumerate(eye.split(block_size, dim=1))
+            ]
+        )
         return DiagonalResult(diag, torch.zeros_like(diag), op.n_products - start, "exact")
     if method != "hutchinson":
         raise ConfigError(f"method must be 'hutchinson' or 'exact'; got {method!r}")

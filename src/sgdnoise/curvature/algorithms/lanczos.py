@@ -88,14 +88,23 @@ class LanczosProcess:
     def tridiagonal_eigs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """For every column: Ritz values ``(p, m)`` and squared first components of ``T``'s eigenvectors."""
         m = self.steps
-        a, b = self.alpha[:m].T, self.beta[:m - 1].T
+        a, b = self.alpha[:m].T, self.beta[: m - 1].T
         t = torch.diag_embed(a) + torch.diag_embed(b, 1) + torch.diag_embed(b, -1)
         theta, s = torch.linalg.eigh(t)
         return theta, s[:, 0, :].square()
 
 
-def lanczos(op: LinearOperator, k: int = 5, *, which: str = "top", tol: float = 1e-4, atol: float = 0.0,
-            max_iter: int | None = None, seed: Seed = 0, strict: bool = True) -> EigenResult:
+def lanczos(
+    op: LinearOperator,
+    k: int = 5,
+    *,
+    which: str = "top",
+    tol: float = 1e-4,
+    atol: float = 0.0,
+    max_iter: int | None = None,
+    seed: Seed = 0,
+    strict: bool = True,
+) -> EigenResult:
     """The ``k`` largest (``which="top"``) or smallest (``"bottom"``) eigenpairs of ``op``.
 
     Iterates until every wanted Ritz pair has residual ``≤ max(tol·|θ|, atol)``, which bounds the
@@ -129,7 +138,18 @@ def lanczos(op: LinearOperator, k: int = 5, *, which: str = "top", tol: float = 
         raise ConvergenceError(
             f"Lanczos did not converge in {max_iter} iterations: relative residuals "
             f"{(residuals / values.abs()).tolist()} (tol={tol}, atol={atol}); raise max_iter, loosen tol, set atol "
-            "for eigenvalues near zero, or pass strict=False to get the values with their convergence flags")
-    vectors = torch.einsum("jd,jk->dk", process.basis[:process.steps, :, 0], s[:, idx])
-    return EigenResult(values, vectors, residuals, converged, op.n_products - start_products, process.steps,
-                       "lanczos", which, tol, atol)
+            "for eigenvalues near zero, or pass strict=False to get the values with their convergence flags"
+        )
+    vectors = torch.einsum("jd,jk->dk", process.basis[: process.steps, :, 0], s[:, idx])
+    return EigenResult(
+        values,
+        vectors,
+        residuals,
+        converged,
+        op.n_products - start_products,
+        process.steps,
+        "lanczos",
+        which,
+        tol,
+        atol,
+    )

@@ -21,8 +21,16 @@ from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.rng import Seed, as_generator
 
 
-def power_iteration(op: LinearOperator, k: int = 5, *, tol: float = 1e-4, atol: float = 0.0, max_iter: int = 1000,
-                    seed: Seed = 0, strict: bool = True) -> EigenResult:
+def power_iteration(
+    op: LinearOperator,
+    k: int = 5,
+    *,
+    tol: float = 1e-4,
+    atol: float = 0.0,
+    max_iter: int = 1000,
+    seed: Seed = 0,
+    strict: bool = True,
+) -> EigenResult:
     """The ``k`` largest-magnitude eigenpairs by deflated power iteration, ``max_iter`` products each."""
     if not isinstance(k, int) or not 1 <= k <= op.dim:
         raise InvalidInputError(f"k must be an int in [1, D={op.dim}]; got {k!r}")
@@ -59,7 +67,10 @@ def power_iteration(op: LinearOperator, k: int = 5, *, tol: float = 1e-4, atol: 
     residuals = (products @ s - vectors * values).norm(dim=0)
     converged = residuals <= torch.clamp(tol * values.abs(), min=atol)
     if strict and not bool(converged.all()):
-        raise ConvergenceError(f"power iteration did not converge in {max_iter} products per eigenvalue: residuals "
-                               f"{residuals.tolist()}; raise max_iter, loosen tol, or use lanczos (much faster)")
-    return EigenResult(values, vectors, residuals, converged, op.n_products - start_products, n_iter,
-                       "power", "top", tol, atol)
+        raise ConvergenceError(
+            f"power iteration did not converge in {max_iter} products per eigenvalue: residuals "
+            f"{residuals.tolist()}; raise max_iter, loosen tol, or use lanczos (much faster)"
+        )
+    return EigenResult(
+        values, vectors, residuals, converged, op.n_products - start_products, n_iter, "power", "top", tol, atol
+    )

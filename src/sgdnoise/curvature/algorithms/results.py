@@ -41,9 +41,17 @@ class EigenResult:
         return bool(self.converged.all())
 
     def to_dict(self) -> dict:
-        return {"eigenvalues": _floats(self.eigenvalues), "residuals": _floats(self.residuals),
-                "converged": [bool(c) for c in self.converged.cpu()], "n_products": self.n_products,
-                "n_iter": self.n_iter, "method": self.method, "which": self.which, "tol": self.tol, "atol": self.atol}
+        return {
+            "eigenvalues": _floats(self.eigenvalues),
+            "residuals": _floats(self.residuals),
+            "converged": [bool(c) for c in self.converged.cpu()],
+            "n_products": self.n_products,
+            "n_iter": self.n_iter,
+            "method": self.method,
+            "which": self.which,
+            "tol": self.tol,
+            "atol": self.atol,
+        }
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,13 @@ class TraceResult:
     method: str
 
     def to_dict(self) -> dict:
-        return {"estimate": self.estimate, "stderr": self.stderr, "n_products": self.n_products,
-                "n_probes": self.n_probes, "method": self.method}
+        return {
+            "estimate": self.estimate,
+            "stderr": self.stderr,
+            "n_products": self.n_products,
+            "n_probes": self.n_probes,
+            "method": self.method,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,8 +88,12 @@ class DiagonalResult:
         return self.method == "exact"
 
     def to_dict(self) -> dict:
-        return {"estimate": _floats(self.estimate), "stderr": _floats(self.stderr),
-                "n_products": self.n_products, "method": self.method}
+        return {
+            "estimate": _floats(self.estimate),
+            "stderr": _floats(self.stderr),
+            "n_products": self.n_products,
+            "method": self.method,
+        }
 
 
 @dataclass(frozen=True)
@@ -107,5 +124,9 @@ class SpectralDensity:
         return float(per_probe.mean()), stderr
 
     def to_dict(self) -> dict:
-        return {"nodes": self.nodes.detach().cpu().tolist(), "weights": self.weights.detach().cpu().tolist(),
-                "dim": self.dim, "n_products": self.n_products}
+        return {
+            "nodes": self.nodes.detach().cpu().tolist(),
+            "weights": self.weights.detach().cpu().tolist(),
+            "dim": self.dim,
+            "n_products": self.n_products,
+        }

@@ -10,6 +10,14 @@ from sgdnoise.curvature.operators.covariance import (
 from sgdnoise.curvature.operators.model import EmpiricalFisherOperator, GGNOperator, HessianOperator, ModelOperator
 
 __all__ = [
-    "DenseOperator", "EmpiricalFisherOperator", "GGNOperator", "GramOperator", "HessianOperator",
-    "LinearOperator", "ModelOperator", "empirical_fisher", "minibatch_noise_covariance", "noise_covariance",
+    "DenseOperator",
+    "EmpiricalFisherOperator",
+    "GGNOperator",
+    "GramOperator",
+    "HessianOperator",
+    "LinearOperator",
+    "ModelOperator",
+    "empirical_fisher",
+    "minibatch_noise_covariance",
+    "noise_covariance",
 ]

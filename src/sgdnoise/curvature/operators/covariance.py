@@ -22,7 +22,9 @@ from sgdnoise.errors import InvalidInputError, TooFewSamplesError
 
 def _check_samples(samples: torch.Tensor, name: str, minimum: int) -> None:
     if not isinstance(samples, torch.Tensor) or samples.ndim != 2 or not samples.is_floating_point():
-        raise InvalidInputError(f"{name} must be a float tensor of shape (n, D); got {getattr(samples, 'shape', type(samples))}")
+        raise InvalidInputError(
+            f"{name} must be a float tensor of shape (n, D); got {getattr(samples, 'shape', type(samples))}"
+        )
     if samples.shape[0] < minimum:
         raise TooFewSamplesError(f"{name} needs at least {minimum} rows; got {samples.shape[0]}")
     if not torch.isfinite(samples).all():
@@ -42,7 +44,7 @@ class GramOperator(LinearOperator):
 
     def factor(self) -> torch.Tensor:
         """``F`` of shape ``(n, D)`` with ``C = FᵀF``."""
-        return self.rows * self.weight ** 0.5
+        return self.rows * self.weight**0.5
 
     def trace(self) -> float:
         """``Tr C = w ‖R‖²_F`` (exact)."""
@@ -65,8 +67,9 @@ def empirical_fisher(sample_gradients: torch.Tensor) -> GramOperator:
     return GramOperator(sample_gradients, 1.0 / sample_gradients.shape[0])
 
 
-def noise_covariance(sample_gradients: torch.Tensor, batch_size: int = 1, *,
-                     without_replacement: bool = False) -> GramOperator:
+def noise_covariance(
+    sample_gradients: torch.Tensor, batch_size: int = 1, *, without_replacement: bool = False
+) -> GramOperator:
     """Mini-batch SGD noise covariance Σ (eq. 2 of papers.md §1) from per-sample gradients ``(n, D)``.
 
     ``n`` must be the whole training set (or a uniform sample of it standing in for it).
@@ -82,8 +85,9 @@ def noise_covariance(sample_gradients: torch.Tensor, batch_size: int = 1, *,
     return GramOperator(sample_gradients - sample_gradients.mean(0), weight)
 
 
-def minibatch_noise_covariance(minibatch_gradients: torch.Tensor,
-                               full_gradient: torch.Tensor | None = None) -> GramOperator:
+def minibatch_noise_covariance(
+    minibatch_gradients: torch.Tensor, full_gradient: torch.Tensor | None = None
+) -> GramOperator:
     """Σ estimated from K mini-batch gradients ``(K, D)`` (each already a batch mean).
 
     With the full gradient ``∇U`` known: ``(1/K) Σ_k (g_k − ∇U)(g_k − ∇U)ᵀ``; otherwise the
@@ -94,6 +98,7 @@ def minibatch_noise_covariance(minibatch_gradients: torch.Tensor,
     if full_gradient is None:
         return GramOperator(minibatch_gradients - minibatch_gradients.mean(0), 1.0 / (k - 1))
     if full_gradient.shape != minibatch_gradients.shape[1:]:
-        raise InvalidInputError(f"full_gradient must have shape ({minibatch_gradients.shape[1]},); "
-                                f"got {tuple(full_gradient.shape)}")
+        raise InvalidInputError(
+            f"full_gradient must have shape ({minibatch_gradients.shape[1]},); got {tuple(full_gradient.shape)}"
+        )
     return GramOperator(minibatch_gradients - full_gradient.to(minibatch_gradients), 1.0 / k)

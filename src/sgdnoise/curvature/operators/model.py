@@ -41,8 +41,17 @@ class ModelOperator(LinearOperator):
     mode : "eval" (default) or "train"; see :mod:`sgdnoise.curvature.functional`.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, data: Data, *, params: str | Sequence[str] | None = None,
-                 exclude: str | Sequence[str] | None = None, chunk_size: int = 1024, mode: str = "eval") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        data: Data,
+        *,
+        params: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        chunk_size: int = 1024,
+        mode: str = "eval",
+    ) -> None:
         check_data(data, chunk_size)
         self.space = ParameterSpace(model, params, exclude)
         self.fmodel = FunctionalModel(model, loss_fn, self.space, mode)
@@ -75,7 +84,9 @@ class HessianOperator(ModelOperator):
 
     METHODS = ("double_backward", "forward_over_reverse")
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, data: Data, *, method: str = "double_backward", **kwargs) -> None:
+    def __init__(
+        self, model: nn.Module, loss_fn: LossFn, data: Data, *, method: str = "double_backward", **kwargs
+    ) -> None:
         if method not in self.METHODS:
             raise ConfigError(f"method must be one of {self.METHODS}; got {method!r}")
         self.method = method
@@ -92,9 +103,11 @@ class HessianOperator(ModelOperator):
                 if "ZeroTensor" not in str(exc):
                     raise
                 # torch's mse_loss(reduction="mean") lacks a forward-mode derivative of its backward
-                raise ConfigError("this loss has no forward-over-reverse derivative in this torch version "
-                                  "(known for F.mse_loss with reduction='mean'); use method='double_backward' or "
-                                  "loss_fn=lambda out, y: F.mse_loss(out, y, reduction='none').mean()") from exc
+                raise ConfigError(
+                    "this loss has no forward-over-reverse derivative in this torch version "
+                    "(known for F.mse_loss with reduction='mean'); use method='double_backward' or "
+                    "loss_fn=lambda out, y: F.mse_loss(out, y, reduction='none').mean()"
+                ) from exc
         return self._second_backward(*self._gradient_graph(x, y), vectors, retain=False)
 
     def _gradient_graph(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,9 +122,15 @@ class HessianOperator(ModelOperator):
         if not grad.requires_grad:  # the loss is linear in θ: zero Hessian
             return torch.zeros_like(vectors)
         one = vectors.shape[1] == 1  # a single vector skips the vmap machinery of is_grads_batched
-        (hv,) = torch.autograd.grad(grad, theta, grad_outputs=vectors[:, 0] if one else vectors.T.contiguous(),
-                                    is_grads_batched=not one, allow_unused=True, materialize_grads=True,
-                                    retain_graph=retain)
+        (hv,) = torch.autograd.grad(
+            grad,
+            theta,
+            grad_outputs=vectors[:, 0] if one else vectors.T.contiguous(),
+            is_grads_batched=not one,
+            allow_unused=True,
+            materialize_grads=True,
+            retain_graph=retain,
+        )
         return hv.unsqueeze(1) if one else hv.T
 
     def _matmat(self, vectors: torch.Tensor) -> torch.Tensor:

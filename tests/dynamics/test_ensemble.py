@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import batch_indices, init_seed, sgd_ensemble
 from sgdnoise.errors import ConvergenceError, InvalidInputError
-from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.models import MLP
+from sgdnoise.plumbing.batches import sample_batch_indices
 
 SEEDS = (3, 11, 12, 40, 1000)
 LR, BATCH = 0.1, 16

@@ -12,8 +12,8 @@ from torch import nn
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import sgd_ensemble
 from sgdnoise.dynamics.ensemble import _StackedMLP
-from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.models import MLP
+from sgdnoise.plumbing.batches import sample_batch_indices
 
 SEEDS = (2, 5, 17)
 LR = 0.2

@@ -13,8 +13,8 @@ from sgdnoise.curvature import hessian_eigenvalues
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import escape_by_distance, escape_by_loss, project_displacements
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.models import MLP
+from sgdnoise.plumbing.batches import sample_batch_indices
 
 SEEDS = (0, 1, 2, 3, 4, 5)
 

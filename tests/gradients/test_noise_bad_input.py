@@ -75,7 +75,7 @@ def test_empty_selection(params, loss_fn):
     ("kwargs", "match"),
     [
         ({"data": [1, 2, 3]}, "data must be a pair"),
-        ({"num_batches": 0}, "num_batches must be a positive int"),
+        ({"num_batches": 0}, "num_batches must be an int ≥ 1"),
         ({"method": "fast"}, "method must be one of"),
         ({"memory_budget": -1}, "memory_budget must be a positive"),
         ({"memory_budget": 1000}, "too small for this model.*raise memory_budget"),

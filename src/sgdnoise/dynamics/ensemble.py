@@ -56,7 +56,7 @@ from torch.overrides import TorchFunctionMode
 
 from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.errors import ConvergenceError, InvalidInputError
-from sgdnoise.gradients.sampling import sample_batch_indices, sample_batch_indices_per_stream
+from sgdnoise.plumbing.batches import sample_batch_indices, sample_batch_indices_per_stream
 from sgdnoise.rng import as_generator
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

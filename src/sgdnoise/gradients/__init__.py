@@ -12,8 +12,8 @@ from sgdnoise.gradients.across import PooledNoise, minibatch_noise_vectors, pool
 from sgdnoise.gradients.collect import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.running import NoiseStats, RunningMoments
-from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
+from sgdnoise.plumbing.batches import sample_batch_indices
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",

@@ -27,9 +27,9 @@ from sgdnoise.gradients.planning import (
 from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.running import RunningMoments
 from sgdnoise.gradients.runstore import NoiseRunStore
-from sgdnoise.gradients.sampling import sample_batch_indices
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 from sgdnoise.gradients.source import IndexedData, as_indexed_data
+from sgdnoise.plumbing.batches import sample_batch_indices
 from sgdnoise.rng import Seed, as_generator
 
 DEFAULT_MEMORY_BUDGET = 1 << 30  # 1 GiB

@@ -41,7 +41,7 @@ class IndexedData:
 def as_indexed_data(data: Any) -> IndexedData:
     """Wrap ``data``: a pair ``(X, y)`` of tensors, a map-style ``Dataset``, or a ``DataLoader``
     (its ``dataset`` is used; its batch size and shuffling are ignored, the mini-batches are
-    drawn by :func:`~sgdnoise.gradients.sampling.sample_batch_indices`)."""
+    drawn by :func:`~sgdnoise.plumbing.batches.sample_batch_indices`)."""
     if isinstance(data, DataLoader):
         data = data.dataset
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):

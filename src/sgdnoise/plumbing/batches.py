@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing.checks import positive_int
 from sgdnoise.rng import Seed, as_generator
 
 
@@ -53,8 +54,7 @@ def sample_batch_indices_per_stream(
 
 def _check_sizes(num_points: int, batch_size: int, num_batches: int, replacement: bool) -> None:
     for name, value in (("num_points", num_points), ("batch_size", batch_size), ("num_batches", num_batches)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InvalidInputError(f"{name} must be a positive int; got {value!r}")
+        positive_int(value, name)
     if not replacement and batch_size > num_points:
         raise InvalidInputError(
             f"batch_size={batch_size} is larger than the data set ({num_points} points); "

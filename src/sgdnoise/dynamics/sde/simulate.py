@@ -1,6 +1,6 @@
 """Exit of many SDE paths from a domain: Euler scheme, vectorised over paths, memory O(paths).
 
-``dX = drift(X) dt + noise``, with the noises of :mod:`sgdnoise.dynamics.noise`: per-coordinate
+``dX = drift(X) dt + noise``, with the noises of :mod:`sgdnoise.dynamics.sde.noise`: per-coordinate
 SαS Lévy (Battash et al. eq. 3), Gaussian (Langevin) or anisotropic Gaussian ``Σ^{1/2} dW``,
 optionally scaled by a learning-rate scheduler. Work goes in blocks of steps: the noise of a
 block is drawn at once, each step is the drift plus two in-place adds (no per-step bookkeeping or
@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from sgdnoise.dynamics.domains import Domain, PredicateDomain, as_domain
-from sgdnoise.dynamics.noise import CovarianceNoise, GaussianNoise, LevyNoise, NoiseSource
-from sgdnoise.dynamics.potentials import Potential
 from sgdnoise.dynamics.progress import step_progress
-from sgdnoise.dynamics.results import ExitResult
-from sgdnoise.dynamics.schedules import ConstantSchedule, Schedule
+from sgdnoise.dynamics.sde.domains import Domain, PredicateDomain, as_domain
+from sgdnoise.dynamics.sde.noise import CovarianceNoise, GaussianNoise, LevyNoise, NoiseSource
+from sgdnoise.dynamics.sde.potentials import Potential
+from sgdnoise.dynamics.sde.results import ExitResult
+from sgdnoise.dynamics.sde.schedules import ConstantSchedule, Schedule
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.rng import Seed, as_generator
 
@@ -62,7 +62,8 @@ def _drift_function(drift: Drift, x: torch.Tensor) -> Callable[[torch.Tensor], t
     d0 = fn(x)
     if not isinstance(d0, torch.Tensor) or d0.shape != x.shape:
         raise InvalidInputError(
-            f"drift must return a tensor of shape (n_paths, d) = {tuple(x.shape)}; got {getattr(d0, 'shape', type(d0).__name__)}"
+            f"drift must return a tensor of shape (n_paths, d) = {tuple(x.shape)}; "
+            f"got {getattr(d0, 'shape', type(d0).__name__)}"
         )
     if not torch.all(torch.isfinite(d0)):
         raise InvalidInputError("drift is NaN or Inf at the starting point; check the potential or drift function")
@@ -76,7 +77,8 @@ def _noise_source(noise: Any, alpha: Any, eps: torch.Tensor, scale: torch.Tensor
         a = _per_path(alpha, tuple(eps.shape), "alpha", opts)
         if not torch.all((a > 0) & (a <= 2)):
             raise InvalidInputError(
-                f"alpha must lie in (0, 2]; got {a[~((a > 0) & (a <= 2))][:3].tolist()}. Use alpha=2 or noise='gaussian' for Gaussian noise."
+                f"alpha must lie in (0, 2]; got {a[~((a > 0) & (a <= 2))][:3].tolist()}. "
+                "Use alpha=2 or noise='gaussian' for Gaussian noise."
             )
         return LevyNoise(a, eps, scale, dt)
     if alpha is not None:
@@ -198,7 +200,8 @@ def _domain_for(domain: Domain | Callable[[torch.Tensor], torch.Tensor], x: torc
     outside = ~domain.contains(x)
     if torch.any(outside):
         raise InvalidInputError(
-            f"{int(outside.sum())} of {x.shape[0]} starting points lie outside the domain (e.g. {x[outside][0].tolist()}); start inside it"
+            f"{int(outside.sum())} of {x.shape[0]} starting points lie outside the domain "
+            f"(e.g. {x[outside][0].tolist()}); start inside it"
         )
     return domain
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import sgd_ensemble
-from sgdnoise.dynamics.ensemble import _StackedMLP
+from sgdnoise.dynamics.networks.ensemble import _StackedMLP
 from sgdnoise.models import MLP
 from sgdnoise.plumbing.batches import sample_batch_indices
 

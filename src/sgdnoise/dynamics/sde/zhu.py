@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgdnoise.dynamics.potentials import ZhuToy
+from sgdnoise.dynamics.sde.potentials import ZhuToy
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.rng import Seed, as_generator
 

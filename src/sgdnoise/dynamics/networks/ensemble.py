@@ -575,7 +575,8 @@ def _run(
             if not bool(torch.isfinite(loss).all()):
                 bad = int(active[~torch.isfinite(loss)][0])
                 raise ConvergenceError(
-                    f"the loss of seed {seeds[bad]} is {float(loss[~torch.isfinite(loss)][0])} at step {t}; lower the learning rate"
+                    f"the loss of seed {seeds[bad]} is {float(loss[~torch.isfinite(loss)][0])} at step {t}; "
+                    "lower the learning rate"
                 )
             for n, p in params.items():  # in place, as torch.optim.SGD (the stacked tensors are the ensemble's own)
                 p.add_(grads[n], alpha=-lr)

@@ -11,8 +11,8 @@ from sgdnoise.errors import InvalidInputError
 BASE = dict(alpha=1.5, eps=0.1, dt=0.1, domain=Box([-1.0], [1.0]), n_paths=10, max_steps=10, seed=0)
 
 
-def _run(drift=Quadratic([1.0]), x0=(0.0,), **changes):
-    return simulate_exit(drift, list(x0), **{**BASE, **changes})
+def _run(drift=None, x0=(0.0,), **changes):
+    return simulate_exit(Quadratic([1.0]) if drift is None else drift, list(x0), **{**BASE, **changes})
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from sgdnoise.dynamics import batch_indices
-from sgdnoise.dynamics.zhu import ZHU_VARIANTS
-from sgdnoise.dynamics.zhu_network import (
+from sgdnoise.dynamics.networks.zhu_network import (
     StackedLoss,
     sgd_noise_variance,
     unit_trace_factor,
     zhu_network_dynamics,
 )
+from sgdnoise.dynamics.sde.zhu import ZHU_VARIANTS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.experiments.zhu_network import COLUMNS, ZhuNetworkConfig, run_zhu_network
 from sgdnoise.models import seeded_model

@@ -5,7 +5,7 @@ From a start ``w₀`` (typically a sharp minimum found by GD), each repeat of a 
     w ← w − η ∇L(w) + ξ,     ξ ~ N(0, v·C(w)),   Tr C = 1,
 
 with ``L`` the full-data loss and ``v`` the total variance added per step, for the shapes ``C`` of
-Zhu, Wu, Yu, Wu & Ma (2019) (names as :data:`~sgdnoise.dynamics.zhu.ZHU_VARIANTS`):
+Zhu, Wu, Yu, Wu & Ma (2019) (names as :data:`~sgdnoise.dynamics.sde.zhu.ZHU_VARIANTS`):
 
 * ``gd`` — ``C = 0``; ``isotropic`` — ``I/P`` (GLD-const); ``diagonal`` — ``diag Σ / Tr Σ`` (GLD-diag);
 * ``covariance`` — ``Σ/Tr Σ`` (GLD-full), sampled without forming a ``P × P`` matrix:
@@ -53,9 +53,9 @@ from sgdnoise.curvature.algorithms import LanczosProcess
 from sgdnoise.curvature.functional import FunctionalModel, LossFn
 from sgdnoise.curvature.operators import LinearOperator
 from sgdnoise.curvature.parameters import ParameterSpace
-from sgdnoise.dynamics.ensemble import data_tensors, sgd_ensemble
+from sgdnoise.dynamics.networks.ensemble import data_tensors, sgd_ensemble
 from sgdnoise.dynamics.progress import step_progress
-from sgdnoise.dynamics.zhu import ZHU_VARIANTS
+from sgdnoise.dynamics.sde.zhu import ZHU_VARIANTS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.rng import as_generator
 
@@ -162,7 +162,8 @@ def top_hessian_eigenpairs(
     relative to the repeat's top eigenvalue, since that is the accuracy the unit-trace noise shape
     needs). Each vector's sign is fixed so that its largest-magnitude entry is positive.
     ``generator`` draws the restart vector of a recurrence that finds an invariant subspace
-    (possible only when ``P`` is tiny). Raises :class:`ConvergenceError` if that takes more than ``min(P, max(100, 20k))`` steps.
+    (possible only when ``P`` is tiny). Raises :class:`ConvergenceError` if that takes more than
+    ``min(P, max(100, 20k))`` steps.
     """
     op = _ColumnwiseHessian(loss, theta)
     max_steps = min(op.dim, max(100, 20 * k))

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from sgdnoise.dynamics.ensemble import LossFn, Params, data_tensors, seed_loss, sgd_ensemble
+from sgdnoise.dynamics.networks.ensemble import LossFn, Params, data_tensors, seed_loss, sgd_ensemble
 from sgdnoise.errors import InvalidInputError
 
 
@@ -211,7 +211,8 @@ def escape_by_loss(
     """
     if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
         raise InvalidInputError(
-            f"factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); got {factor!r}"
+            "factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); "
+            f"got {factor!r}"
         )
     w_min = _minimum(model, minimum)
     device = next(model.parameters()).device
@@ -267,7 +268,8 @@ def project_displacements(displacement: torch.Tensor, directions: Any) -> Projec
     tol = 1e-4 if V.dtype == torch.float32 else 1e-8
     if not torch.allclose(gram, torch.eye(V.shape[1], dtype=V.dtype, device=V.device), atol=tol, rtol=0):
         raise InvalidInputError(
-            "directions must have orthonormal columns (e.g. Hessian eigenvectors); orthonormalise them with torch.linalg.qr"
+            "directions must have orthonormal columns (e.g. Hessian eigenvectors); "
+            "orthonormalise them with torch.linalg.qr"
         )
     coef = d @ V
     total = (d * d).sum(dim=1)

@@ -1,0 +1,32 @@
+"""The network side of ``dynamics``: SGD and noisy GD on real networks, many seeds at once.
+
+* :mod:`~sgdnoise.dynamics.networks.ensemble` — :func:`sgd_ensemble`, plain SGD for many seeds at once.
+* :mod:`~sgdnoise.dynamics.networks.escape` — escape protocols from a minimum (by loss, by distance).
+* :mod:`~sgdnoise.dynamics.networks.zhu_network` — Zhu et al.'s noise variants on a network.
+"""
+
+from sgdnoise.dynamics.networks.ensemble import EnsembleResult, batch_indices, init_seed, sgd_ensemble
+from sgdnoise.dynamics.networks.escape import (
+    EscapeResult,
+    ProjectionShares,
+    escape_by_distance,
+    escape_by_loss,
+    project_displacements,
+)
+from sgdnoise.dynamics.networks.zhu_network import MATCH_AT, ZhuNetworkRun, sgd_noise_variance, zhu_network_dynamics
+
+__all__ = [
+    "MATCH_AT",
+    "EnsembleResult",
+    "EscapeResult",
+    "ProjectionShares",
+    "ZhuNetworkRun",
+    "batch_indices",
+    "escape_by_distance",
+    "escape_by_loss",
+    "init_seed",
+    "project_displacements",
+    "sgd_ensemble",
+    "sgd_noise_variance",
+    "zhu_network_dynamics",
+]

@@ -53,10 +53,11 @@ from sgdnoise.curvature.algorithms import LanczosProcess
 from sgdnoise.curvature.functional import FunctionalModel, LossFn
 from sgdnoise.curvature.operators import LinearOperator
 from sgdnoise.curvature.parameters import ParameterSpace
-from sgdnoise.dynamics.networks.ensemble import data_tensors, sgd_ensemble
+from sgdnoise.dynamics.networks.ensemble import sgd_ensemble
 from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.dynamics.sde.zhu import ZHU_VARIANTS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
+from sgdnoise.plumbing import as_data_source
 from sgdnoise.rng import as_generator
 
 _NOISY = ("isotropic", "diagonal", "covariance", "hessian", "top_eigvec")
@@ -263,7 +264,7 @@ def sgd_step_variance(per_sample: torch.Tensor, *, lr: float, batch_size: int) -
 
 def sgd_noise_variance(model: nn.Module, loss_fn: LossFn, data: Any, *, lr: float, batch_size: int) -> float:
     """The total per-step variance of SGD's own noise at the model's weights (:func:`sgd_step_variance`)."""
-    x, y = data_tensors(data, next(model.parameters()).device)
+    x, y = as_data_source(data).tensors(next(model.parameters()).device)
     loss = StackedLoss(model, loss_fn, x, y)
     return float(sgd_step_variance(loss.sample_gradients(loss.space.vector()[None]), lr=lr, batch_size=batch_size)[0])
 
@@ -370,7 +371,7 @@ def zhu_network_dynamics(
     """
     if not isinstance(model, nn.Module) or not any(True for _ in model.parameters()):
         raise InvalidInputError("model must be a torch.nn.Module with parameters")
-    x, y = data_tensors(data, next(model.parameters()).device)
+    x, y = as_data_source(data).tensors(next(model.parameters()).device)
     loss = StackedLoss(model, loss_fn, x, y)
     start = loss.space.vector()
     variants, seeds = _check(

@@ -46,8 +46,12 @@ def test_path_selection():
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize(
     "loss_fn",
-    [nn.CrossEntropyLoss(), lambda out, y: F.cross_entropy(out, y, label_smoothing=0.1)],
-    ids=["CrossEntropyLoss-module", "label-smoothing-via-autograd"],
+    [
+        nn.CrossEntropyLoss(),
+        lambda out, y: F.cross_entropy(out, y, label_smoothing=0.1),
+        nn.CrossEntropyLoss(ignore_index=3),
+    ],
+    ids=["CrossEntropyLoss-module", "label-smoothing-via-autograd", "ignored-class-via-autograd"],
 )
 def test_direct_path_with_other_losses_equals_loop(dtype, loss_fn):
     x, y = _digits(dtype)

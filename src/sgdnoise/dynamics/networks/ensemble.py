@@ -38,6 +38,7 @@ from sgdnoise.plumbing import (
     LossFn,
     as_data_source,
     evaluation_mode,
+    model_device,
     positive_int,
     positive_number,
     sample_batch_indices_per_stream,
@@ -105,14 +106,6 @@ class EnsembleSettings:
     record_every: int | None = None
     record_trajectory: bool = False
     stop: StopRule | None = None
-
-
-def model_device(model: Any) -> torch.device:
-    """The device of ``model``'s parameters; :class:`InvalidInputError` unless it is a module with some."""
-    first = next(model.parameters(), None) if isinstance(model, nn.Module) else None
-    if first is None:
-        raise InvalidInputError("model must be a torch.nn.Module with parameters")
-    return first.device
 
 
 def sgd_ensemble(

@@ -28,11 +28,11 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from sgdnoise.dynamics.networks.ensemble import model_device, sgd_ensemble
+from sgdnoise.dynamics.networks.ensemble import sgd_ensemble
 from sgdnoise.dynamics.networks.seed_gradients import seed_loss
 from sgdnoise.dynamics.networks.seeds import Params, flat
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, positive_number
+from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, model_device, positive_number
 
 
 @dataclass(frozen=True)

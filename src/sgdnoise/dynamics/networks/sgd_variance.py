@@ -11,9 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from sgdnoise.dynamics.networks.ensemble import model_device
 from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
-from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode
+from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, model_device
 
 
 def sgd_step_variance(per_sample: torch.Tensor, *, lr: float, batch_size: int) -> torch.Tensor:

@@ -45,14 +45,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from sgdnoise.dynamics.networks.ensemble import model_device, sgd_ensemble
+from sgdnoise.dynamics.networks.ensemble import sgd_ensemble
 from sgdnoise.dynamics.networks.sgd_variance import sgd_noise_variance, sgd_step_variance
 from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.dynamics.networks.zhu_shapes import NOISY, apply_factor, unit_trace_factor
 from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.dynamics.sde.zhu import ZHU_VARIANTS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
-from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, positive_int, positive_number
+from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, model_device, positive_int, positive_number
 from sgdnoise.plumbing.checks import is_int
 from sgdnoise.rng import as_generator
 

@@ -24,6 +24,7 @@ from sgdnoise.dynamics.sde.potentials import Potential
 from sgdnoise.dynamics.sde.results import ExitResult
 from sgdnoise.dynamics.sde.schedules import ConstantSchedule, Schedule
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import positive_int, positive_number
 from sgdnoise.rng import Seed, as_generator
 
 Drift = Potential | Callable[[torch.Tensor], torch.Tensor]
@@ -43,12 +44,6 @@ def _per_path(value: Any, shape: tuple[int, int], name: str, opts: dict) -> torc
         raise InvalidInputError(
             f"{name} of shape {tuple(t.shape)} does not broadcast to (n_paths, d) = {shape}"
         ) from exc
-
-
-def _check_scalar(value: Any, name: str) -> float:
-    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-        raise InvalidInputError(f"{name} must be a finite number > 0; got {value!r}")
-    return float(value)
 
 
 def _drift_function(drift: Drift, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -148,12 +143,11 @@ def simulate_exit(
     Raises :class:`InvalidInputError` for α outside (0, 2], non-positive dt/eps, a start outside
     the domain, or a drift that is not finite at the start or produces NaN during the run.
     """
-    dt = _check_scalar(dt, "dt")
+    dt = positive_number(dt, "dt")
     for name, v in (("n_paths", n_paths), ("max_steps", max_steps), ("block_steps", block_steps)):
-        if not (isinstance(v, int) and v >= 1):
-            raise InvalidInputError(f"{name} must be an int ≥ 1; got {v!r}")
-    if record_every is not None and not (isinstance(record_every, int) and record_every >= 1):
-        raise InvalidInputError(f"record_every must be None or an int ≥ 1; got {record_every!r}")
+        positive_int(v, name)
+    if record_every is not None:
+        positive_int(record_every, "record_every")
     opts = dict(dtype=dtype, device=torch.device(device))
     x = _start(x0, n_paths, opts)
     domain = _domain_for(domain, x)

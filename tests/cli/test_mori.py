@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sgdnoise.dynamics.multiplicative import stationary_samples
+from sgdnoise.dynamics import stationary_samples
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.experiments.mori_stationary import MoriConfig, fit_loss_power, run_mori_stationary
 

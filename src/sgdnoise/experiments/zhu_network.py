@@ -4,11 +4,12 @@ The scaled-down version of Zhu et al.'s FashionMNIST experiment: a one-hidden-la
 subset of the bundled ``digits`` set with a fraction of its labels replaced by random ones, trained
 by full-batch GD until it fits every label (a sharp minimum that generalises poorly). From there,
 GD, SGD and GD + noise of equal total variance but different shapes (isotropic, diagonal, full Σ,
-Hessian, top eigenvector; :func:`sgdnoise.dynamics.zhu_network.zhu_network_dynamics`) each run
+Hessian, top eigenvector; :func:`sgdnoise.dynamics.zhu_network_dynamics`) each run
 ``n_repeats`` times, under two protocols for the noise magnitude: Zhu's (``match_at="start"``: total
 variance fixed at SGD's at the start) and ``match_at="current"`` (each repeat's variance follows SGD's
-at its current point, so the Σ-shaped variant is SGD's Gaussian twin). Per variant: final training loss and accuracy (on the corrupted labels), test
-accuracy, and distance from the start, each mean ± standard error over repeats; and at the start
+at its current point, so the Σ-shaped variant is SGD's Gaussian twin). Per variant: final training
+loss and accuracy (on the corrupted labels), test accuracy, and distance from the start, each
+mean ± standard error over repeats; and at the start
 Zhu's escape indicator ``Tr(HΣ)`` against its isotropic equivalent ``Tr H·Tr Σ/P``
 (:func:`sgdnoise.curvature.geometry.noise_anisotropy`). Zhu et al. expect SGD and the anisotropic
 variants to leave the minimum and generalise better than GD, isotropic and diagonal noise.
@@ -31,8 +32,7 @@ from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.geometry import NoiseAnisotropy, noise_anisotropy
 from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.data import load_dataset
-from sgdnoise.dynamics.zhu import ZHU_VARIANTS
-from sgdnoise.dynamics.zhu_network import MATCH_AT, ZhuNetworkRun, zhu_network_dynamics
+from sgdnoise.dynamics import MATCH_AT, ZHU_VARIANTS, ZhuNetworkRun, zhu_network_dynamics
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model

@@ -7,14 +7,15 @@
 - :mod:`~sgdnoise.plumbing.data`: :func:`as_data_source`, the one adapter from what a user
   passes as data (tensor pair, Dataset, DataLoader, batches) to what a layer reads.
 - :mod:`~sgdnoise.plumbing.batches`: the mini-batches ``Ω_1 … Ω_K`` of eq. 1, drawn from a seed.
-- :mod:`~sgdnoise.plumbing.checks`: argument checks that raise the package's own errors.
+- :mod:`~sgdnoise.plumbing.checks`: argument checks that raise the package's own errors (positive
+  ints and numbers, a model with parameters and its device).
 - :mod:`~sgdnoise.plumbing.private_ops`: the private torch operators the package relies on.
 
 It sits at the bottom of the layers, beside ``models``, ``data``, ``store`` and ``parallel``.
 """
 
 from sgdnoise.plumbing.batches import sample_batch_indices, sample_batch_indices_per_stream
-from sgdnoise.plumbing.checks import positive_int, positive_number
+from sgdnoise.plumbing.checks import model_device, positive_int, positive_number
 from sgdnoise.plumbing.data import DataSource, as_data_source
 from sgdnoise.plumbing.losses import LossFn, LossSpec, default_loss, describe_loss, per_sample_losses
 from sgdnoise.plumbing.modes import evaluation_mode, module_mode, trainable_parameters
@@ -27,6 +28,7 @@ __all__ = [
     "default_loss",
     "describe_loss",
     "evaluation_mode",
+    "model_device",
     "module_mode",
     "per_sample_losses",
     "positive_int",

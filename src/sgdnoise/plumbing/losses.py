@@ -45,14 +45,16 @@ class LossSpec:
         return (out - y).square().reshape(n, -1).mean(1)
 
     def is_plain_cross_entropy(self, y: torch.Tensor) -> bool:
-        """Cross-entropy without label smoothing on class indices ``y`` ``(N,)`` (all ≥ 0):
-        the case whose output gradient ``softmax − onehot`` can be formed directly."""
+        """Cross-entropy without label smoothing on class indices ``y`` ``(N,)`` (all ≥ 0, none
+        equal to ``ignore_index``): the case whose output gradient ``(softmax − onehot)/N`` can be
+        formed directly (an ignored target would drop its row and change the mean's divisor)."""
         return (
             self.kind == "cross_entropy"
             and self.label_smoothing == 0.0
             and y.ndim == 1
             and not y.is_floating_point()
             and bool((y >= 0).all())
+            and not bool((y == self.ignore_index).any())
         )
 
 

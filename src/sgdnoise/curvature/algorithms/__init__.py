@@ -1,7 +1,7 @@
 """Algorithms over :class:`~sgdnoise.curvature.operators.LinearOperator`: spectrum, trace, diagonal, density."""
 
 from sgdnoise.curvature.algorithms.diagonal import diagonal
-from sgdnoise.curvature.algorithms.lanczos import LanczosProcess, lanczos
+from sgdnoise.curvature.algorithms.lanczos import LanczosProcess, lanczos, ritz_converged
 from sgdnoise.curvature.algorithms.power import power_iteration
 from sgdnoise.curvature.algorithms.results import DiagonalResult, EigenResult, SpectralDensity, TraceResult
 from sgdnoise.curvature.algorithms.slq import spectral_density
@@ -18,5 +18,6 @@ __all__ = [
     "hutchpp_trace",
     "lanczos",
     "power_iteration",
+    "ritz_converged",
     "spectral_density",
 ]

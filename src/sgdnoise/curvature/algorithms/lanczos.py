@@ -77,21 +77,36 @@ class LanczosProcess:
         self.basis[j + 1] = w
         self.steps = j + 1
 
+    def ritz_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For every column at once: Ritz values ``(p, m)`` ascending, eigenvectors of ``T_m``
+        ``(p, m, m)`` (column ``i`` is ``s_i``) and residual norms ``|β_m s_{m,i}|`` ``(p, m)``."""
+        m = self.steps
+        a, b = self.alpha[:m].T, self.beta[:m].T
+        t = torch.diag_embed(a) + torch.diag_embed(b[:, :-1], 1) + torch.diag_embed(b[:, :-1], -1)
+        theta, s = torch.linalg.eigh(t)
+        return theta, s, (b[:, -1:] * s[:, -1, :]).abs()
+
     def ritz(self, column: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Ritz values ``(m,)`` ascending, eigenvectors of ``T_m`` ``(m, m)``, residual norms ``(m,)``."""
-        m = self.steps
-        a, b = self.alpha[:m, column], self.beta[:m, column]
-        t = torch.diag(a) + torch.diag(b[:-1], 1) + torch.diag(b[:-1], -1)
-        theta, s = torch.linalg.eigh(t)
-        return theta, s, (b[-1] * s[-1]).abs()
+        theta, s, residuals = self.ritz_pairs()
+        return theta[column], s[column], residuals[column]
 
     def tridiagonal_eigs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """For every column: Ritz values ``(p, m)`` and squared first components of ``T``'s eigenvectors."""
-        m = self.steps
-        a, b = self.alpha[:m].T, self.beta[: m - 1].T
-        t = torch.diag_embed(a) + torch.diag_embed(b, 1) + torch.diag_embed(b, -1)
-        theta, s = torch.linalg.eigh(t)
+        theta, s, _ = self.ritz_pairs()
         return theta, s[:, 0, :].square()
+
+
+def ritz_converged(
+    values: torch.Tensor, residuals: torch.Tensor, *, tol: float, atol: float | torch.Tensor = 0.0
+) -> torch.Tensor:
+    """Which Ritz pairs have converged: ``residual ≤ max(tol·|θ|, atol)``, elementwise.
+
+    ``values`` and ``residuals`` have one shape; ``atol`` is a number or a tensor that broadcasts
+    against them (e.g. ``(p, 1)``: one absolute tolerance per column of a :class:`LanczosProcess`).
+    The residual bounds the eigenvalue error (``|λ − θ| ≤ residual``, Parlett §13.1).
+    """
+    return residuals <= torch.clamp(tol * values.abs(), min=atol)
 
 
 def lanczos(
@@ -131,7 +146,7 @@ def lanczos(
         theta, s, res = process.ritz()
         idx = torch.arange(process.steps - 1, process.steps - 1 - k, -1) if which == "top" else torch.arange(k)
         values, residuals = theta[idx], res[idx]
-        converged = residuals <= torch.clamp(tol * values.abs(), min=atol)
+        converged = ritz_converged(values, residuals, tol=tol, atol=atol)
         if bool(converged.all()) or process.steps == max_iter:
             break
     if strict and not bool(converged.all()):

@@ -28,8 +28,11 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from sgdnoise.dynamics.ensemble import LossFn, Params, data_tensors, seed_loss, sgd_ensemble
+from sgdnoise.dynamics.networks.ensemble import sgd_ensemble
+from sgdnoise.dynamics.networks.seed_gradients import seed_loss
+from sgdnoise.dynamics.networks.seeds import Params, flat
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, model_device, positive_number
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,6 @@ class ProjectionShares:
         }
 
 
-def _flat(params: Params) -> torch.Tensor:
-    return torch.cat([p.reshape(p.shape[0], -1) for p in params.values()], dim=1)
-
-
 def _minimum(model: nn.Module, minimum: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
     ref = dict(model.named_parameters())
     minimum = dict(minimum) if minimum is not None else ref
@@ -122,6 +121,11 @@ def _minimum(model: nn.Module, minimum: Mapping[str, torch.Tensor] | None) -> di
     if missing:
         raise InvalidInputError(f"minimum lacks parameters {missing[:5]}; pass the trained model's state_dict()")
     return {n: minimum[n].detach().to(ref[n]) for n in ref}
+
+
+def _flat_minimum(minimum: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``w*`` as one vector ``(D,)``, in ``named_parameters()`` order."""
+    return torch.cat([v.reshape(-1) for v in minimum.values()])
 
 
 def _escape(
@@ -139,12 +143,11 @@ def _escape(
         stop=lambda t, params, idx: crossed(params),
         progress=progress,
     )
-    w_opt = torch.cat([v.reshape(-1) for v in minimum.values()])
     return EscapeResult(
         seeds=res.seeds,
         steps=res.stop_step,
         escaped=res.stopped,
-        displacement=res.flat() - w_opt,
+        displacement=res.flat() - _flat_minimum(minimum),
         max_steps=max_steps,
         lr=res.lr,
         batch_size=res.batch_size,
@@ -167,13 +170,12 @@ def escape_by_distance(
 ) -> EscapeResult:
     """Simsekli's protocol: σ = first step with ``‖w_t − w*‖₂ > radius`` (``w*`` = ``minimum``,
     default the model's weights). Other arguments as :func:`sgd_ensemble`."""
-    if not (isinstance(radius, (int, float)) and np.isfinite(radius) and radius > 0):
-        raise InvalidInputError(f"radius must be a finite number > 0; got {radius!r}")
+    positive_number(radius, "radius")
     w_min = _minimum(model, minimum)
-    w_opt = torch.cat([v.reshape(-1) for v in w_min.values()])
+    w_opt = _flat_minimum(w_min)
 
     def crossed(params: Params) -> torch.Tensor:
-        return torch.linalg.vector_norm(_flat(params) - w_opt, dim=1) > radius
+        return torch.linalg.vector_norm(flat(params) - w_opt, dim=1) > radius
 
     return _escape(
         model,
@@ -211,23 +213,18 @@ def escape_by_loss(
     """
     if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
         raise InvalidInputError(
-            f"factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); got {factor!r}"
+            "factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); "
+            f"got {factor!r}"
         )
     w_min = _minimum(model, minimum)
-    device = next(model.parameters()).device
-    xe, ye = data_tensors(eval_data if eval_data is not None else data, device)
+    xe, ye = as_data_source(eval_data if eval_data is not None else data).tensors(model_device(model))
     loss_at = seed_loss(model, loss_fn)  # the ensemble's own forward, so σ matches a seed-by-seed loop
 
     def eval_loss(params: Params) -> torch.Tensor:
         return loss_at(params, xe, ye)
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            threshold = factor * eval_loss(w_min)
-    finally:
-        model.train(was_training)
+    with evaluation_mode(model), torch.no_grad():
+        threshold = factor * eval_loss(w_min)
     batched = vmap(eval_loss)
 
     def crossed(params: Params) -> torch.Tensor:
@@ -267,7 +264,8 @@ def project_displacements(displacement: torch.Tensor, directions: Any) -> Projec
     tol = 1e-4 if V.dtype == torch.float32 else 1e-8
     if not torch.allclose(gram, torch.eye(V.shape[1], dtype=V.dtype, device=V.device), atol=tol, rtol=0):
         raise InvalidInputError(
-            "directions must have orthonormal columns (e.g. Hessian eigenvectors); orthonormalise them with torch.linalg.qr"
+            "directions must have orthonormal columns (e.g. Hessian eigenvectors); "
+            "orthonormalise them with torch.linalg.qr"
         )
     coef = d @ V
     total = (d * d).sum(dim=1)

@@ -44,3 +44,17 @@ def test_without_noise_nothing_escapes():
 def test_bad_variant():
     with pytest.raises(InvalidInputError, match="unknown"):
         zhu_escape_table(["adam"])
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"n_repeats": 0}, "n_repeats must be an int ≥ 1"),
+        ({"n_steps": 2.0}, "n_steps must be an int ≥ 1"),
+        ({"lr": 0.0}, "lr must be a finite number > 0"),
+        ({"noise_variance": -0.1}, "noise_variance must be a number ≥ 0"),
+    ],
+)
+def test_bad_numbers(bad, match):
+    with pytest.raises(InvalidInputError, match=match):
+        zhu_escape_table(["gd"], **bad)

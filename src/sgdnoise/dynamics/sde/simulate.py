@@ -1,6 +1,6 @@
 """Exit of many SDE paths from a domain: Euler scheme, vectorised over paths, memory O(paths).
 
-``dX = drift(X) dt + noise``, with the noises of :mod:`sgdnoise.dynamics.noise`: per-coordinate
+``dX = drift(X) dt + noise``, with the noises of :mod:`sgdnoise.dynamics.sde.noise`: per-coordinate
 SαS Lévy (Battash et al. eq. 3), Gaussian (Langevin) or anisotropic Gaussian ``Σ^{1/2} dW``,
 optionally scaled by a learning-rate scheduler. Work goes in blocks of steps: the noise of a
 block is drawn at once, each step is the drift plus two in-place adds (no per-step bookkeeping or
@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from sgdnoise.dynamics.domains import Domain, PredicateDomain, as_domain
-from sgdnoise.dynamics.noise import CovarianceNoise, GaussianNoise, LevyNoise, NoiseSource
-from sgdnoise.dynamics.potentials import Potential
 from sgdnoise.dynamics.progress import step_progress
-from sgdnoise.dynamics.results import ExitResult
-from sgdnoise.dynamics.schedules import ConstantSchedule, Schedule
+from sgdnoise.dynamics.sde.domains import Domain, PredicateDomain, as_domain
+from sgdnoise.dynamics.sde.noise import CovarianceNoise, GaussianNoise, LevyNoise, NoiseSource
+from sgdnoise.dynamics.sde.potentials import Potential
+from sgdnoise.dynamics.sde.results import ExitResult
+from sgdnoise.dynamics.sde.schedules import ConstantSchedule, Schedule
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import positive_int, positive_number
 from sgdnoise.rng import Seed, as_generator
 
 Drift = Potential | Callable[[torch.Tensor], torch.Tensor]
@@ -45,12 +46,6 @@ def _per_path(value: Any, shape: tuple[int, int], name: str, opts: dict) -> torc
         ) from exc
 
 
-def _check_scalar(value: Any, name: str) -> float:
-    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-        raise InvalidInputError(f"{name} must be a finite number > 0; got {value!r}")
-    return float(value)
-
-
 def _drift_function(drift: Drift, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """The drift as a function of positions (P, d), checked at the start ``x``."""
     if isinstance(drift, Potential):
@@ -62,7 +57,8 @@ def _drift_function(drift: Drift, x: torch.Tensor) -> Callable[[torch.Tensor], t
     d0 = fn(x)
     if not isinstance(d0, torch.Tensor) or d0.shape != x.shape:
         raise InvalidInputError(
-            f"drift must return a tensor of shape (n_paths, d) = {tuple(x.shape)}; got {getattr(d0, 'shape', type(d0).__name__)}"
+            f"drift must return a tensor of shape (n_paths, d) = {tuple(x.shape)}; "
+            f"got {getattr(d0, 'shape', type(d0).__name__)}"
         )
     if not torch.all(torch.isfinite(d0)):
         raise InvalidInputError("drift is NaN or Inf at the starting point; check the potential or drift function")
@@ -76,7 +72,8 @@ def _noise_source(noise: Any, alpha: Any, eps: torch.Tensor, scale: torch.Tensor
         a = _per_path(alpha, tuple(eps.shape), "alpha", opts)
         if not torch.all((a > 0) & (a <= 2)):
             raise InvalidInputError(
-                f"alpha must lie in (0, 2]; got {a[~((a > 0) & (a <= 2))][:3].tolist()}. Use alpha=2 or noise='gaussian' for Gaussian noise."
+                f"alpha must lie in (0, 2]; got {a[~((a > 0) & (a <= 2))][:3].tolist()}. "
+                "Use alpha=2 or noise='gaussian' for Gaussian noise."
             )
         return LevyNoise(a, eps, scale, dt)
     if alpha is not None:
@@ -146,12 +143,11 @@ def simulate_exit(
     Raises :class:`InvalidInputError` for α outside (0, 2], non-positive dt/eps, a start outside
     the domain, or a drift that is not finite at the start or produces NaN during the run.
     """
-    dt = _check_scalar(dt, "dt")
+    dt = positive_number(dt, "dt")
     for name, v in (("n_paths", n_paths), ("max_steps", max_steps), ("block_steps", block_steps)):
-        if not (isinstance(v, int) and v >= 1):
-            raise InvalidInputError(f"{name} must be an int ≥ 1; got {v!r}")
-    if record_every is not None and not (isinstance(record_every, int) and record_every >= 1):
-        raise InvalidInputError(f"record_every must be None or an int ≥ 1; got {record_every!r}")
+        positive_int(v, name)
+    if record_every is not None:
+        positive_int(record_every, "record_every")
     opts = dict(dtype=dtype, device=torch.device(device))
     x = _start(x0, n_paths, opts)
     domain = _domain_for(domain, x)
@@ -198,7 +194,8 @@ def _domain_for(domain: Domain | Callable[[torch.Tensor], torch.Tensor], x: torc
     outside = ~domain.contains(x)
     if torch.any(outside):
         raise InvalidInputError(
-            f"{int(outside.sum())} of {x.shape[0]} starting points lie outside the domain (e.g. {x[outside][0].tolist()}); start inside it"
+            f"{int(outside.sum())} of {x.shape[0]} starting points lie outside the domain "
+            f"(e.g. {x[outside][0].tolist()}); start inside it"
         )
     return domain
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import positive_number
 from sgdnoise.rng import Seed, as_generator
 
 
@@ -38,8 +38,7 @@ def stationary_samples(
         ("time", time),
         ("dt", dt),
     ):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise InvalidInputError(f"{name} must be a finite number > 0; got {value!r}")
+        positive_number(value, name)
     gen = as_generator(seed)
     x = torch.zeros(n_paths, dtype=torch.float64)
     noise_scale = math.sqrt(2 * lr * curvature * dt / batch_size)

@@ -12,10 +12,11 @@ scheduler factor ``s_t^{e}``:
 * :class:`CovarianceNoise` — ``ε s_t^{1/2} √dt Σ^{1/2} Z`` (symmetric square root).
 
 On the CPU the standard variates come from NumPy's PCG64 (:class:`NumpyDraws`, seeded once from the
-torch generator), whose doubles and ziggurat exponentials/normals cost about half of torch's
-mt19937 doubles; the Lévy increments are then Chambers–Mallows–Stuck in place
-(:func:`sgdnoise.stable.sampling.cms_transform`). On other devices they are :func:`sgdnoise.stable.sampling.standard_sas`
-and ``torch.randn``. Either way the same seed gives the same increments.
+torch generator), whose doubles and ziggurat exponentials/normals are cheaper than torch's mt19937
+doubles; the Lévy increments are then Chambers–Mallows–Stuck in place
+(:func:`sgdnoise.stable.sampling.cms_transform`). On other devices they are
+:func:`sgdnoise.stable.sampling.standard_sas` and ``torch.randn``. Either way the same seed gives
+the same increments.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""sgd_ensemble against the seed-by-seed loop a user would write: copy the model, torch.optim.SGD,
-one mini-batch per step drawn one step at a time from the seed's own generator. Exact equality."""
+"""sgd_ensemble against the seed-by-seed loop a user would write (``reference.sgd_loop``). Exact equality."""
 
 import copy
 import math
@@ -9,10 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from sgdnoise.data import load_dataset
-from sgdnoise.dynamics import batch_indices, init_seed, sgd_ensemble
+from sgdnoise.dynamics import init_seed, sgd_ensemble
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.models import MLP
-from sgdnoise.plumbing.batches import sample_batch_indices
+
+from .reference import sgd_loop
 
 SEEDS = (3, 11, 12, 40, 1000)
 LR, BATCH = 0.1, 16
@@ -40,20 +40,8 @@ def _reset(model, seed):
 
 def _loop(model, data, seed, steps, *, random_init=False):
     """Plain SGD on a copy of ``model``; returns final parameters, per-step losses and parameters."""
-    x, y = data
-    net = _reset(model, seed) if random_init else copy.deepcopy(model)
-    opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=0.0, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(seed)
-    losses, path = [], []
-    for _ in range(steps):
-        idx = sample_batch_indices(len(x), BATCH, 1, gen)[0]  # the package rule, one step at a time
-        loss = F.cross_entropy(net(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        path.append(torch.cat([p.detach().reshape(-1) for p in net.parameters()]))
-    return dict(net.named_parameters()), losses, path
+    start = _reset(model, seed) if random_init else model
+    return sgd_loop(start, F.cross_entropy, data, seed, lr=LR, batch_size=BATCH, steps=steps)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -77,33 +65,12 @@ def test_ensemble_equals_seed_by_seed_loop_exactly(dtype, random_init):
     for i, s in enumerate(SEEDS):
         ref, losses, path = _loop(model, data, s, steps, random_init=random_init)
         for name, p in ref.items():
-            assert torch.equal(res.params[name][i], p.detach()), (s, name)
+            assert torch.equal(res.params[name][i], p), (s, name)
         # the batch mean is summed in another order under vmap: losses agree to rounding (parameters exactly)
         assert res.losses[:, i] == pytest.approx(losses, rel=8 * torch.finfo(dtype).eps)
         assert torch.equal(res.trajectory[:, i], torch.stack(path))
     assert res.stop_step.tolist() == [steps] * len(SEEDS) and not res.stopped.any()
     assert res.loss_steps.tolist() == list(range(1, steps + 1))
-
-
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("bias", [True, False])
-def test_tiny_layers_and_bias_free_layers_are_exact(dtype, bias):
-    # products under 400 multiply-adds take another kernel in torch.bmm; B = 3, width 6, 2 outputs
-    x, y = load_dataset("breast_cancer").tensors
-    x = x.to(dtype)
-    torch.manual_seed(1)
-    model = MLP((30,), 2, depth=2, width=6, bias=bias).to(dtype)
-    res = sgd_ensemble(model, F.cross_entropy, (x, y), seeds=SEEDS, lr=0.3, batch_size=3, steps=30, block_steps=7)
-    for i, s in enumerate(SEEDS):
-        net = copy.deepcopy(model)
-        opt = torch.optim.SGD(net.parameters(), lr=0.3)
-        gen = torch.Generator().manual_seed(s)
-        for _ in range(30):
-            idx = sample_batch_indices(len(x), 3, 1, gen)[0]
-            opt.zero_grad()
-            F.cross_entropy(net(x[idx]), y[idx]).backward()
-            opt.step()
-        assert all(torch.equal(res.params[k][i], v.detach()) for k, v in net.named_parameters()), s
 
 
 def test_common_start_from_state_dict_and_model_untouched():
@@ -114,7 +81,7 @@ def test_common_start_from_state_dict_and_model_untouched():
     moved = copy.deepcopy(model)
     moved.load_state_dict(start)
     ref, _, _ = _loop(moved, data, SEEDS[1], 5)
-    assert all(torch.equal(res.params[k][1], v.detach()) for k, v in ref.items())
+    assert all(torch.equal(res.params[k][1], v) for k, v in ref.items())
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert res.losses is None and res.trajectory is None  # nothing that grows with steps unless asked
     # one start per seed; result helpers agree with the stacked parameters
@@ -153,22 +120,13 @@ def test_stopped_seeds_are_frozen_at_their_stop_step():
     assert res.stopped.tolist() == (target <= 25).tolist()
     for i, s in enumerate(SEEDS):
         ref, losses, _ = _loop(model, data, s, int(expected[i]))
-        assert all(torch.equal(res.params[k][i], v.detach()) for k, v in ref.items()), s
+        assert all(torch.equal(res.params[k][i], v) for k, v in ref.items()), s
         for row, t in enumerate(res.loss_steps):  # recorded losses: the loop's while running, NaN after the stop
             assert (
                 math.isnan(res.losses[row, i])
                 if t > expected[i]
                 else res.losses[row, i] == pytest.approx(losses[t - 1], rel=1e-14)
             )
-
-
-def test_batch_stream_is_the_documented_rule():
-    # the same B-subset rule as the noise-measurement sampler, and independent of how it is blocked
-    ref = sample_batch_indices(300, BATCH, 600, seed=7)
-    assert torch.equal(batch_indices(7, 300, BATCH, 50), ref[:50])
-    assert torch.equal(batch_indices(7, 300, BATCH, 20, start=30), ref[30:50])
-    assert torch.equal(batch_indices(7, 300, BATCH, 40, start=530), ref[530:570])  # skips more than one block
-    assert all(len(set(row.tolist())) == BATCH for row in ref)
 
 
 def test_bad_input_is_rejected():

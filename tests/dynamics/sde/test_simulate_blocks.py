@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 
 from sgdnoise.dynamics import Box, simulate_exit
-from sgdnoise.dynamics.noise import NumpyDraws
+from sgdnoise.dynamics.sde.noise import NumpyDraws
 from sgdnoise.stable.sampling import cms_transform
 
 DT, UPPER = 0.1, 0.55

@@ -1,101 +1,21 @@
-"""Zhu et al.'s noise variants on a network: noise shapes, exactness of gd/sgd, batching, recipe.
+"""Zhu et al.'s noise variants on a network: injected noise has the claimed covariance, gd/sgd are exact,
+repeats together equal repeats alone, the variance follows SGD's with match_at="current", bad input.
 
-References are independent: per-sample gradients by a loop of ``torch.autograd.grad`` over the
-samples, the Hessian by ``torch.autograd.functional.hessian``, GD by a plain loop, SGD by
-``torch.optim.SGD`` fed the same batches.
+References are independent (``zhu_reference``): exact noise shapes from brute-force Σ and the exact
+Hessian, GD by a plain loop, SGD by ``torch.optim.SGD`` fed the same batches.
 """
 
 import copy
-import math
 
-import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sgdnoise.dynamics import batch_indices
-from sgdnoise.dynamics.zhu import ZHU_VARIANTS
-from sgdnoise.dynamics.zhu_network import (
-    StackedLoss,
-    sgd_noise_variance,
-    unit_trace_factor,
-    zhu_network_dynamics,
-)
+from sgdnoise.dynamics import ZHU_VARIANTS, batch_indices, zhu_network_dynamics
 from sgdnoise.errors import ConvergenceError, InvalidInputError
-from sgdnoise.experiments.zhu_network import COLUMNS, ZhuNetworkConfig, run_zhu_network
 from sgdnoise.models import seeded_model
 
-N_POINTS, HESSIAN_K = 12, 3
-
-
-@pytest.fixture(scope="module")
-def setup():
-    """A tiny MLP (P = 31, float64) after 300 GD steps on 12 random points of 3 classes."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(N_POINTS, 3, generator=gen, dtype=torch.float64)
-    y = torch.randint(3, (N_POINTS,), generator=gen)
-    model = seeded_model("mlp", input_shape=(3,), num_classes=3, seed=0, depth=1, width=4, activation="tanh").double()
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    for _ in range(300):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, x, y
-
-
-def flat(model):
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-
-
-def loss_at(model, x, y, theta):
-    names = [n for n, _ in model.named_parameters()]
-    shapes = [p.shape for p in model.parameters()]
-    params = dict(zip(names, (c.view(s) for c, s in zip(theta.split([math.prod(s) for s in shapes]), shapes))))
-    return F.cross_entropy(torch.func.functional_call(model, params, (x,)), y)
-
-
-def brute_force_sample_gradients(model, x, y):
-    """``(N, P)`` by one autograd call per sample."""
-    rows = []
-    for i in range(len(x)):
-        grads = torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), list(model.parameters()))
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    return torch.stack(rows)
-
-
-def exact_shapes(model, x, y):
-    """Every noisy variant's unit-trace ``C`` from brute-force Σ and the exact Hessian."""
-    g = brute_force_sample_gradients(model, x, y)
-    centred = g - g.mean(0)
-    sigma = centred.T @ centred / len(g)
-    hess = torch.autograd.functional.hessian(lambda th: loss_at(model, x, y, th), flat(model))
-    lam, u = torch.linalg.eigh(hess)
-    lam_k, u_k = lam.flip(0)[:HESSIAN_K].clamp_min(0), u.flip(1)[:, :HESSIAN_K]
-    dim = len(sigma)
-    return {
-        "isotropic": torch.eye(dim, dtype=sigma.dtype) / dim,
-        "diagonal": torch.diag(sigma.diagonal()) / sigma.trace(),
-        "covariance": sigma / sigma.trace(),
-        "hessian": (u_k * lam_k) @ u_k.T / lam_k.sum(),
-        "top_eigvec": u_k[:, :1] @ u_k[:, :1].T,
-    }
-
-
-NOISY = ("isotropic", "diagonal", "covariance", "hessian", "top_eigvec")
-
-
-@pytest.mark.parametrize("variant", NOISY)
-def test_unit_trace_factor_squares_to_the_exact_shape(setup, variant):
-    model, x, y = setup
-    loss = StackedLoss(model, F.cross_entropy, x, y)
-    theta = flat(model)[None]
-    factor = unit_trace_factor(
-        variant, theta, loss, hessian_k=HESSIAN_K, tol=1e-10, generators=[torch.Generator().manual_seed(1)]
-    )[0]
-    c = torch.diag(factor.square()) if factor.ndim == 1 else factor @ factor.T
-    exact = exact_shapes(model, x, y)[variant]
-    assert torch.allclose(c, exact, atol=1e-9, rtol=0)
-    assert c.trace().item() == pytest.approx(1.0, abs=1e-12)
+from .zhu_reference import HESSIAN_K, N_POINTS, NOISY, brute_force_sample_gradients, exact_shapes, flat, loss_at
 
 
 @pytest.mark.parametrize("variant", NOISY)
@@ -180,22 +100,6 @@ def test_repeats_together_equal_repeats_one_at_a_time(setup):
     assert distance.shape == (len(ZHU_VARIANTS), 2) and bool((distance[1:] > 0).all())
 
 
-def test_default_noise_variance_is_sgd_total_variance(setup):
-    """η² Tr Σ_B with Σ_B = (N − B)/(B(N − 1)) Σ (batches without replacement), Σ by brute force."""
-    model, x, y = setup
-    lr, batch = 0.2, 4
-    g = brute_force_sample_gradients(model, x, y)
-    trace_sigma = (g - g.mean(0)).square().sum() / N_POINTS
-    expected = lr**2 * (N_POINTS - batch) / (batch * (N_POINTS - 1)) * trace_sigma
-    assert sgd_noise_variance(model, F.cross_entropy, (x, y), lr=lr, batch_size=batch) == pytest.approx(
-        float(expected), rel=1e-10
-    )
-    run = zhu_network_dynamics(
-        model, F.cross_entropy, (x, y), seeds=[0], variants=["isotropic"], lr=lr, n_steps=1, batch_size=batch
-    )
-    assert run.noise_variance == pytest.approx(float(expected), rel=1e-10)
-
-
 def test_match_at_current_rescales_by_sgd_variance_at_the_current_point(setup):
     """Step 2 of a run with ``match_at="current"`` is step 2 of the fixed-variance run with its noise
     scaled by √(v(w₁)/v(w₀)), v(w) = η²(N − B)/(B(N − 1))·TrΣ(w) by brute force (same seeds, same draws)."""
@@ -253,17 +157,3 @@ def test_divergence_is_reported(setup):
         zhu_network_dynamics(
             model, F.mse_loss, (x, x[:, :1]), seeds=[0], variants=["gd"], lr=1e200, n_steps=5, batch_size=2
         )
-
-
-def test_recipe_runs_and_writes_its_table(tmp_path):
-    config = ZhuNetworkConfig(n_train=60, width=8, gd_steps=30, n_steps=6, n_repeats=2, hessian_k=2, refresh=3)
-    result = run_zhu_network(config)
-    paths = result.write(tmp_path)
-    table = pd.read_csv(paths["table"])
-    assert list(table.columns) == list(COLUMNS)
-    noisy = [v for v in ZHU_VARIANTS if v not in ("gd", "sgd")]
-    assert list(table["variant"]) == list(ZHU_VARIANTS) + noisy
-    assert list(table["match_at"]) == ["any", "any"] + ["start"] * len(noisy) + ["current"] * len(noisy)
-    assert table[list(COLUMNS[2:])].notna().all().all()
-    assert result.anisotropy.ratio > 0 and result.noise_variance > 0
-    assert paths["manifest"].is_file()

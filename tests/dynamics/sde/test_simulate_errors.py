@@ -11,8 +11,8 @@ from sgdnoise.errors import InvalidInputError
 BASE = dict(alpha=1.5, eps=0.1, dt=0.1, domain=Box([-1.0], [1.0]), n_paths=10, max_steps=10, seed=0)
 
 
-def _run(drift=Quadratic([1.0]), x0=(0.0,), **changes):
-    return simulate_exit(drift, list(x0), **{**BASE, **changes})
+def _run(drift=None, x0=(0.0,), **changes):
+    return simulate_exit(Quadratic([1.0]) if drift is None else drift, list(x0), **{**BASE, **changes})
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,9 @@ def _run(drift=Quadratic([1.0]), x0=(0.0,), **changes):
         (dict(eps=0.0), "eps must be"),
         (dict(eps=-1.0), "eps must be"),
         (dict(n_paths=0), "n_paths"),
+        (dict(max_steps=2.5), "max_steps must be an int ≥ 1"),
+        (dict(block_steps=0), "block_steps must be an int ≥ 1"),
+        (dict(record_every=0), "record_every must be an int ≥ 1"),
         (dict(noise="pink", alpha=None), "noise must be"),
         (dict(noise="gaussian"), "alpha applies to noise='levy' only"),
         (dict(domain=Ball([0.0, 0.0], 1.0)), "dimension"),

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgdnoise.dynamics.potentials import ZhuToy
+from sgdnoise.dynamics.sde.potentials import ZhuToy
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import positive_int, positive_number
 from sgdnoise.rng import Seed, as_generator
 
 ZHU_VARIANTS = ("gd", "sgd", "isotropic", "diagonal", "covariance", "hessian", "top_eigvec")
@@ -91,10 +92,10 @@ def zhu_escape_table(
     if unknown or not variants:
         raise InvalidInputError(f"unknown Zhu noise variants {unknown}; choose from {ZHU_VARIANTS}")
     for name, value in (("n_repeats", n_repeats), ("n_steps", n_steps), ("batch_size", batch_size)):
-        if not (isinstance(value, int) and value >= 1):
-            raise InvalidInputError(f"{name} must be an int ≥ 1; got {value!r}")
-    if not (lr > 0 and noise_variance >= 0):
-        raise InvalidInputError("lr must be > 0 and noise_variance ≥ 0")
+        positive_int(value, name)
+    positive_number(lr, "lr")
+    if not noise_variance >= 0:
+        raise InvalidInputError(f"noise_variance must be a number ≥ 0; got {noise_variance!r}")
     toy = toy or ZhuToy()
     gen = as_generator(seed)
     variant_of_path = torch.tensor([ZHU_VARIANTS.index(v) for v in variants]).repeat_interleave(n_repeats)

@@ -127,8 +127,8 @@ def budget_for(
     does) holds exactly ``mini_batches`` whole mini-batches, by the documented rule."""
     from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.collect import _written_in_place
-    from sgdnoise.gradients.modes import evaluation_mode
     from sgdnoise.gradients.planning import Workload, choose_method, chunk_bytes, entry_floats, probe_model
+    from sgdnoise.plumbing import evaluation_mode
 
     with evaluation_mode(model):
         probe = probe_model(model, data[0][:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})

@@ -10,10 +10,9 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.engines import LossFn, loop_gradients, vmap_gradients
+from sgdnoise.gradients.engines import loop_gradients, vmap_gradients
 from sgdnoise.gradients.entries import UnsupportedModelError, entries_unsupported_reason, entry_gradients
 from sgdnoise.gradients.full import check_finite_gradient, full_gradient
-from sgdnoise.gradients.modes import evaluation_mode, trainable_parameters
 from sgdnoise.gradients.planning import (
     Workload,
     choose_method,
@@ -28,8 +27,11 @@ from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.running import RunningMoments
 from sgdnoise.gradients.runstore import NoiseRunStore
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
-from sgdnoise.gradients.source import IndexedData, as_indexed_data
 from sgdnoise.plumbing.batches import sample_batch_indices
+from sgdnoise.plumbing.checks import is_int
+from sgdnoise.plumbing.data import DataSource, as_indexed_source
+from sgdnoise.plumbing.losses import LossFn
+from sgdnoise.plumbing.modes import evaluation_mode, trainable_parameters
 from sgdnoise.rng import Seed, as_generator
 
 DEFAULT_MEMORY_BUDGET = 1 << 30  # 1 GiB
@@ -90,11 +92,11 @@ def collect_noise(
     """
     if not isinstance(model, nn.Module) or not callable(loss_fn):
         raise InvalidInputError("model must be a torch.nn.Module and loss_fn a callable (output, target) -> mean loss")
-    source = as_indexed_data(data)
+    source = as_indexed_source(data)
     named = trainable_parameters(model)
     if not named:
         raise InvalidInputError("the model has no trainable parameters (requires_grad=True)")
-    if out is not None and not (isinstance(seed, int) and not isinstance(seed, bool)):
+    if out is not None and not is_int(seed):
         raise InvalidInputError("a run written to out= must have an int seed, so that it can be resumed")
     gen = as_generator(seed)  # mini-batches first, so they depend on the seed only, not on `params`
     batch_indices = sample_batch_indices(source.size, batch_size, num_batches, gen, replacement=replacement)
@@ -148,7 +150,7 @@ class _Run:
         self,
         model,
         loss_fn,
-        source: IndexedData,
+        source: DataSource,
         selection: ParameterSelection,
         entries_computed: ParameterSelection,
         everything: ParameterSelection,
@@ -214,7 +216,7 @@ class _Run:
             stats_scope="all" if _keeps_everything(self.selection, self.everything) else "selected",
             method=self.engine,
             chunk_size=chunk,
-            seed=seed if isinstance(seed, int) else None,
+            seed=seed if is_int(seed) else None,
             replacement=replacement,
             num_points=self.source.size,
         )
@@ -380,7 +382,8 @@ def _check_finite_chunk(grads: dict[str, torch.Tensor], losses: torch.Tensor, st
     if bad_loss.numel():
         k = start + int(bad_loss[0])
         raise InvalidInputError(
-            f"the loss is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights"
+            f"the loss is NaN or Inf on mini-batch {k} (row {k} of batch_indices); "
+            "check those data points and the weights"
         )
     for name, g in grads.items():
         if torch.isfinite(g.sum()):  # fast path; a NaN or Inf anywhere makes the sum non-finite
@@ -389,7 +392,8 @@ def _check_finite_chunk(grads: dict[str, torch.Tensor], losses: torch.Tensor, st
         if bad.numel():
             k = start + int(bad[0])
             raise InvalidInputError(
-                f"the gradient of parameter {name!r} is NaN or Inf on mini-batch {k} (row {k} of batch_indices); check those data points and the weights"
+                f"the gradient of parameter {name!r} is NaN or Inf on mini-batch {k} (row {k} of batch_indices); "
+                "check those data points and the weights"
             )
 
 
@@ -397,7 +401,8 @@ def _checked_full_grad(full_grad: dict[str, torch.Tensor], named: dict[str, torc
     missing = [n for n in named if n not in full_grad or tuple(full_grad[n].shape) != tuple(named[n].shape)]
     if missing:
         raise InvalidInputError(
-            f"full_grad must hold a tensor of the parameter's shape for every trainable parameter; wrong or missing: {missing[:5]}"
+            "full_grad must hold a tensor of the parameter's shape for every trainable parameter; "
+            f"wrong or missing: {missing[:5]}"
         )
     out = {n: full_grad[n].detach().to(named[n]) for n in named}
     check_finite_gradient(out, what="the given full_grad")
@@ -411,7 +416,7 @@ def _config(named, selection, batch_size, num_batches, replacement, method, num_
         digest.update(n.encode())
         digest.update(p.detach().cpu().contiguous().numpy().tobytes())
     return {
-        "seed": seed if isinstance(seed, int) else None,
+        "seed": seed if is_int(seed) else None,
         "batch_size": batch_size,
         "num_batches": num_batches,
         "replacement": replacement,

@@ -14,16 +14,13 @@ mini-batch (a scalar), as ``nn.CrossEntropyLoss()`` does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
 from sgdnoise.gradients.layout import in_channels_last
-from sgdnoise.gradients.modes import trainable_parameters
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from sgdnoise.plumbing.losses import LossFn
+from sgdnoise.plumbing.modes import trainable_parameters
 
 
 def loop_gradients(
@@ -56,7 +53,7 @@ def loop_gradients(
                     loss = loss_fn(model(x[k, start : start + step]), y[k, start : start + step])
                     g = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
                 losses[k] += weight * loss.detach().double()
-                for (n, p), gk in zip(params.items(), g):
+                for (n, _p), gk in zip(params.items(), g):
                     if gk is not None:
                         grads[n][k].add_(gk, alpha=weight)
         return grads, losses

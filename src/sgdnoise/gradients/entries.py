@@ -61,8 +61,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.graph import get_gradient_edge
 
-from sgdnoise.gradients.engines import LossFn
 from sgdnoise.gradients.selection import ParameterSelection
+from sgdnoise.plumbing.losses import LossFn, per_sample_losses
 
 SUPPORTED_MODULES = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
 WEIGHT_PATH_MODULES = (nn.Linear, nn.Conv2d)  # whose whole weights go per sample or per mini-batch (module docstring)
@@ -82,7 +82,8 @@ def entries_unsupported_reason(model: nn.Module, selection: ParameterSelection) 
         owner, _, attr = name.rpartition(".")
         module = modules.get(owner)
         if not isinstance(module, SUPPORTED_MODULES) or attr not in ("weight", "bias"):
-            return f"parameter {name} belongs to a {type(module).__name__}, not one of {[m.__name__ for m in SUPPORTED_MODULES]}"
+            supported = [m.__name__ for m in SUPPORTED_MODULES]
+            return f"parameter {name} belongs to a {type(module).__name__}, not one of {supported}"
         if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
             return f"{owner} uses padding_mode={module.padding_mode!r} (only 'zeros' is supported)"
         if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.running_mean is None:
@@ -248,39 +249,6 @@ def _room(first: torch.Tensor, u: int) -> torch.Tensor:
     out = first.new_empty((u, *first.shape[1:]))
     out[: first.shape[0]] = first
     return out
-
-
-def per_sample_losses(loss_fn: LossFn, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``(U,)`` losses ``ℓ_n = loss_fn(out[n:n+1], y[n:n+1])``: one unreduced call for the standard
-    mean losses (:func:`_unreduced_losses`), else one ``vmap`` call, or one call per sample if
-    ``torch.func`` cannot batch ``loss_fn``. For a mean loss, the loss of a mini-batch is the mean
-    of its samples' ``ℓ_n`` (``collect_noise`` checks this on its first mini-batch)."""
-    direct = _unreduced_losses(loss_fn, out, y)
-    if direct is not None:
-        return direct
-    one = lambda o, t: loss_fn(o[None], t[None])  # noqa: E731
-    try:
-        return torch.func.vmap(one)(out, y)
-    except (RuntimeError, NotImplementedError, ValueError):
-        return torch.stack([one(out[n], y[n]) for n in range(out.shape[0])])
-
-
-def _unreduced_losses(loss_fn: LossFn, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
-    """``ℓ_n`` in one call with ``reduction="none"``, each sample's values averaged as its own
-    call would, for cross-entropy (``F.cross_entropy``, or ``nn.CrossEntropyLoss`` without class
-    weights; class labels, no ignored label present) and squared error (``F.mse_loss`` or
-    ``nn.MSELoss``; same shapes) with their default mean reduction; ``None`` for any other loss.
-    Saves ``vmap``, whose first call imports SymPy (≈0.4 s per process)."""
-    n = out.shape[0]
-    module_ce = type(loss_fn) is nn.CrossEntropyLoss and loss_fn.reduction == "mean" and loss_fn.weight is None
-    if module_ce or loss_fn is F.cross_entropy:
-        ignore, smoothing = (loss_fn.ignore_index, loss_fn.label_smoothing) if module_ce else (-100, 0.0)
-        if y.dtype == torch.int64 and y.shape == (n, *out.shape[2:]) and not (y == ignore).any():
-            return F.cross_entropy(out, y, reduction="none", label_smoothing=smoothing).reshape(n, -1).mean(1)
-    module_mse = type(loss_fn) is nn.MSELoss and loss_fn.reduction == "mean"
-    if (module_mse or loss_fn is F.mse_loss) and out.shape == y.shape:
-        return (out - y).square().reshape(n, -1).mean(1)
-    return None
 
 
 def _per_sample(module: nn.Module, attr: str, a: torch.Tensor, delta: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:

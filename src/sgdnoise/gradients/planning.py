@@ -25,8 +25,8 @@ in a chunk, :func:`chunk_bytes`):
   scratch, kernel code loaded on first use. Peak RSS of ResNet-20 on 8×8 images was 2–18% above
   the bare count at 256–512 MiB, while live heap bytes stayed well below it.
 
-``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget`` (each rule grows with ``Kc``). The budget bounds these
-estimates, not the process RSS (the model, the data and the kept noise samples come on top).
+``chunk`` = the largest ``Kc`` in ``[1, K]`` within ``memory_budget`` (each rule grows with ``Kc``). The
+budget bounds these estimates, not the process RSS (the model, the data and the kept noise samples come on top).
 
 When even one mini-batch does not fit, the ``loop`` engine takes over (a requested ``vmap`` or
 ``entries`` warns) and, if ``s·(3P + 2·B·A)`` still exceeds the budget, splits every mini-batch
@@ -67,6 +67,7 @@ from sgdnoise.gradients.entries import (
     weight_path_owners,
 )
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
+from sgdnoise.plumbing.checks import positive_int
 
 METHODS = ("auto", "loop", "vmap", "entries")
 VMAP_MAX_PARAMS = 100_000
@@ -276,5 +277,4 @@ def samples_per_piece(probe: ModelProbe) -> int:
 
 
 def _check_budget(memory_budget: int) -> None:
-    if not isinstance(memory_budget, int) or isinstance(memory_budget, bool) or memory_budget <= 0:
-        raise InvalidInputError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}")
+    positive_int(memory_budget, "memory_budget (bytes)")

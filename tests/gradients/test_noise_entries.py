@@ -129,6 +129,30 @@ def test_conv_weight_per_mini_batch_equals_autograd(conv, spatial, folded, piece
         torch.testing.assert_close(got[k], want, atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "conv, spatial, batch",
+    [
+        (dict(kernel_size=3, padding=1), (6, 6), 1),
+        (dict(kernel_size=3, stride=2, dilation=2, padding=2, groups=2), (7, 7), 1),
+        (dict(kernel_size=3, padding=1), (2, 2), 5),  # per mini-batch: samples of several mini-batches as groups
+    ],
+)
+def test_stacked_weight_gradient_is_autograds_to_the_bit(conv, spatial, batch, dtype):
+    """The weight half of the backward with 3 copies of the weight stacked as groups equals, bit for
+    bit, autograd's weight gradient of the convolution with those stacked weights."""
+    torch.manual_seed(0)
+    module = nn.Conv2d(4, 6, **conv).to(dtype)
+    copies = 3
+    stacked = module.weight.detach().repeat(copies, 1, 1, 1).requires_grad_()
+    a = torch.randn(batch, copies * 4, *spatial, dtype=dtype)
+    out = nn.functional.conv2d(a, stacked, None, module.stride, module.padding, module.dilation, copies * module.groups)
+    delta = torch.randn_like(out)
+    (want,) = torch.autograd.grad(out, stacked, delta)
+    got = entries._conv2d_weight_grad(module, a, delta, module.padding, copies)
+    assert torch.equal(got, want)
+
+
 def _assert_written_into_out(model, loss_fn, x, y, rows, selection, ref, **kwargs) -> None:
     """With ``out=`` (rows 1… of NaN-filled buffers, as a slice of kept noise is), every gradient
     lands in its given tensor, whole, and the rows around it are untouched."""

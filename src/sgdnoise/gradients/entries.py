@@ -538,24 +538,13 @@ def _conv2d_weight_per_sample(module: nn.Conv2d, a: torch.Tensor, delta: torch.T
 def _conv2d_weight_grad(
     module: nn.Conv2d, a: torch.Tensor, delta: torch.Tensor, padding: tuple[int, int], copies: int
 ) -> torch.Tensor:
-    """The weight half of ``aten.convolution_backward`` for ``copies`` stacked copies of the
-    weight (``copies·groups`` groups): ``(copies·C_out, C_in/groups, kh, kw)``. The weight half
-    does not read the weight's values, so an unfilled tensor of its shape stands in for them."""
-    weight = module.weight
-    stacked = weight.new_empty((copies * weight.shape[0], *weight.shape[1:]))
-    return torch.ops.aten.convolution_backward(
-        delta,
-        a,
-        stacked,
-        None,
-        module.stride,
-        padding,
-        module.dilation,
-        False,
-        (0, 0),
-        copies * module.groups,
-        [False, True, False],
-    )[1]
+    """The weight half of the convolution's backward for ``copies`` stacked copies of the weight
+    (``copies·groups`` groups), ``(copies·C_out, C_in/groups, kh, kw)``: ``torch.nn.grad.conv2d_weight``,
+    the kernel autograd runs for a convolution's weight, without forming the input gradient."""
+    out_ch, *rest = module.weight.shape
+    return torch.nn.grad.conv2d_weight(
+        a, (copies * out_ch, *rest), delta, module.stride, padding, module.dilation, copies * module.groups
+    )
 
 
 def _explicitly_padded(module: nn.Conv2d, a: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:

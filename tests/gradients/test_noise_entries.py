@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from sgdnoise.gradients import collect_noise, entries, select_parameters
-from sgdnoise.gradients.engines import loop_gradients
-from sgdnoise.gradients.entries import entry_gradients
+from sgdnoise.gradients import collect_noise, select_parameters
+from sgdnoise.gradients.engines import entry_gradients, loop_gradients
+from sgdnoise.gradients.engines.entries import paths
+from sgdnoise.gradients.engines.entries.conv import conv2d_weight_grad, conv2d_weight_per_batch
 
 from .cases import MLP, brute_force_noise, budget_for, make_case
 
@@ -74,8 +75,8 @@ def test_both_ways_to_whole_weights_equal_the_loop(kind, reuse, way, loss_fn, mo
     """Whole conv / token-Linear weights from per-sample gradients (in pieces of 5 and in one
     piece, the forward in pieces of 5 and in one) or per mini-batch from factors joined over the
     pieces (convs 3 mini-batches per call), each sample drawn once or many times."""
-    monkeypatch.setattr(entries, "PER_SAMPLE_POSITIONS", 1 if way == "per sample" else 10**9)
-    monkeypatch.setattr(entries, "GROUPED_BATCHES", 3)
+    monkeypatch.setattr(paths, "PER_SAMPLE_POSITIONS", 1 if way == "per sample" else 10**9)
+    monkeypatch.setattr(paths, "GROUPED_BATCHES", 3)
     model, (x, y) = _weight_case(kind)
     model.eval()
     gen = torch.Generator().manual_seed(0)
@@ -113,17 +114,17 @@ def test_conv_weight_per_mini_batch_equals_autograd(conv, spatial, folded, piece
     the piece; 7 in all, samples repeated) from the folded outer products of small maps, or the
     grouped convolution, against one ``autograd.grad`` per mini-batch of the summed per-sample
     objective ``Σ_n ⟨δ_n, conv(a_n)⟩``."""
-    monkeypatch.setattr(entries, "GROUPED_BATCHES", 3)
-    monkeypatch.setattr(entries, "WEIGHT_PIECE_BYTES", piece_bytes)
-    assert entries.batches_per_call(100, 8) == (3 if piece_bytes > 800 else 1)
+    monkeypatch.setattr(paths, "GROUPED_BATCHES", 3)
+    monkeypatch.setattr(paths, "WEIGHT_PIECE_BYTES", piece_bytes)
+    assert paths.batches_per_call(100, 8) == (3 if piece_bytes > 800 else 1)
     torch.manual_seed(0)
     module = nn.Conv2d(4, 6, **conv).double()
-    assert entries.folds_feature_maps(module, torch.Size(spatial)) is folded
+    assert paths.folds_feature_maps(module, torch.Size(spatial)) is folded
     gen = torch.Generator().manual_seed(1)
     a = torch.randn(10, 4, *spatial, generator=gen, dtype=torch.float64)
     delta = torch.randn_like(module(a), dtype=torch.float64)
     rows = torch.randint(0, 10, (7, 5), generator=gen)
-    got = entries._conv2d_weight_per_batch(module, a, delta, rows)
+    got = conv2d_weight_per_batch(module, a, delta, rows)
     for k in range(7):
         (want,) = torch.autograd.grad((module(a[rows[k]]) * delta[rows[k]]).sum(), module.weight)
         torch.testing.assert_close(got[k], want, atol=1e-12, rtol=0)
@@ -149,7 +150,7 @@ def test_stacked_weight_gradient_is_autograds_to_the_bit(conv, spatial, batch, d
     out = nn.functional.conv2d(a, stacked, None, module.stride, module.padding, module.dilation, copies * module.groups)
     delta = torch.randn_like(out)
     (want,) = torch.autograd.grad(out, stacked, delta)
-    got = entries._conv2d_weight_grad(module, a, delta, module.padding, copies)
+    got = conv2d_weight_grad(module, a, delta, module.padding, copies)
     assert torch.equal(got, want)
 
 

@@ -1,32 +1,32 @@
-"""Chunk sizes follow the documented memory rule; "auto" follows the documented engine rule."""
+"""The planner: chunk sizes from the engines' memory rules, worked out by hand for tiny models;
+the engine "auto" picks; the fall backs to the loop."""
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients import collect_noise
-from sgdnoise.gradients.planning import (
-    PIECE_BYTES,
-    EntryFloats,
-    ModelProbe,
-    Workload,
-    choose_method,
-    chunk_bytes,
-    chunk_size,
-    expected_distinct,
-    micro_batch_size,
-    probe_model,
-    samples_per_piece,
-)
+from sgdnoise.gradients import collect_noise, select_parameters
+from sgdnoise.gradients.engines import ENTRIES, LOOP, VMAP
+from sgdnoise.gradients.planning import Planner
+from sgdnoise.gradients.probe import probe_model
 
 from .cases import brute_force_noise, budget_for, make_case
+
+
+def _tiny(params=None, method="auto", batch_size=5, num_points=50) -> Planner:
+    """A float32 Linear(3, 4) → ReLU → Linear(4, 2): P = 12 + 4 + 8 + 2 = 26 parameters,
+    A = 4 + 4 + 2 = 10 leaf-output floats per sample, s = 4 bytes; K = 100 mini-batches."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    kept = select_parameters({n: p.shape for n, p in model.named_parameters()}, params, seed=0)
+    return Planner(
+        model, torch.randn(1, 3), kept, batch_size=batch_size, num_batches=100, num_points=num_points, method=method
+    )
 
 
 def test_probe_counts_parameters_and_leaf_outputs():
@@ -35,6 +35,7 @@ def test_probe_counts_parameters_and_leaf_outputs():
     assert probe.num_params == 5 * 7 + 7 + 7 * 2 + 2
     assert probe.activations_per_sample == 7 + 7 + 2  # Linear, ReLU, Linear outputs of one sample
     assert probe.itemsize == 4 and probe.positions == {"0": 1}  # one position: no tokens or pixels
+    assert probe.owner_types == {"0": nn.Linear}
 
 
 def test_probe_counts_output_positions_per_owner():
@@ -43,64 +44,92 @@ def test_probe_counts_output_positions_per_owner():
     assert probe.positions == {"0": 16, "2": 1}  # 4×4 pixels of the conv output; one for the Linear
 
 
-def test_chunk_size_rule():
-    probe = ModelProbe(num_params=1000, activations_per_sample=50, itemsize=4)
-    work = Workload(
-        batch_size=8,
-        num_batches=100,
-        num_points=10_000,
-        computed=None,
-        entry=EntryFloats(per_sample=24, joined=20, gathered=12, weight_piece=1000),
-    )
-    per_batch = 4 * (3 * 1000 + 12 * 8 * 50)  # vmap: s·(3P + 12·B·A) per mini-batch
-    assert chunk_size(probe, "vmap", work, 10 * per_batch) == 10
-    assert chunk_size(probe, "vmap", work, 10 * per_batch - 1) == 9
-    assert chunk_size(probe, "vmap", replace(work, num_batches=5), 10 * per_batch) == 5  # at most K
-    assert chunk_size(probe, "vmap", work, 1) == 1  # at least one mini-batch
-    # loop: one mini-batch's activations at a time, s·(Kc·3P + 2·B·A)
-    assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 8 * 50)) == 7
-    assert chunk_size(probe, "loop", work, 4 * (7 * 3000 + 2 * 4 * 50), micro_batch=4) == 7
+def test_loop_and_vmap_bytes_by_hand():
+    planner = _tiny(method="loop")
+    # loop: 4 bytes × (Kc·3·26 gradient floats + 2·B·A = 2·5·10 activation floats)
+    assert planner.chunk_bytes(LOOP, 1) == 4 * (78 + 100) == 712
+    assert planner.chunk_bytes(LOOP, 2) == 4 * (156 + 100) == 1024
+    assert planner.chunk_bytes(LOOP, 2, micro_batch=2) == 4 * (156 + 40) == 784
+    # vmap: 4 bytes × Kc·(3·26 + 12·B·A = 600)
+    assert planner.chunk_bytes(VMAP, 3) == 4 * 3 * 678 == 8136
+    assert planner.plan(1024).chunk_size == 2
+    assert planner.plan(1023).chunk_size == 1
+    assert planner.plan(10**9).chunk_size == 100  # at most K
+    assert _tiny(method="vmap").plan(8136).chunk_size == 3
 
-    # entries: 1.25·s·(Up·(3A + G) + U·J + Kc·(B·L + S) + W), U expected distinct, Up = min(U, piece)
-    def entries_bytes(kc: int, d: int, a: int = 50, piece: float = math.inf, s: int = 1000) -> float:
-        distinct = d * (1 - (1 - 8 / d) ** kc)
-        return 1.25 * 4 * (min(distinct, piece) * (3 * a + 24) + distinct * 20 + kc * (8 * 12 + s) + 1000)
 
-    assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000))) == 3
-    assert chunk_size(probe, "entries", work, math.ceil(entries_bytes(3, 10_000)) - 1) == 2
-    # gradients written straight into the kept noise are not counted (S − in_place)
-    in_place = replace(work, in_place=600)
-    assert chunk_size(probe, "entries", in_place, math.ceil(entries_bytes(7, 10_000, s=400))) == 7
-    assert chunk_size(probe, "entries", in_place, math.ceil(entries_bytes(7, 10_000, s=400)) - 1) == 6
-    # a small data set: the chunk's samples repeat, so more mini-batches fit the same budget
-    small = replace(work, num_points=16)
-    assert expected_distinct(16, 8, 40) == pytest.approx(16 * (1 - 0.5**40))
-    assert chunk_size(probe, "entries", small, math.ceil(entries_bytes(40, 16))) == 40
-    # wide activations: only one piece of samples is held at a time
-    wide = replace(probe, activations_per_sample=PIECE_BYTES // (4 * 10))
-    assert samples_per_piece(wide) == 10
-    budget = math.ceil(entries_bytes(30, 10_000, wide.activations_per_sample, piece=10))
-    assert chunk_size(wide, "entries", work, budget) == 30
-    assert chunk_size(wide, "entries", work, budget - 1) == 29
+def test_entries_bytes_by_hand():
+    """1.25 × 4 bytes × (U·(3A + G) + U·J + Kc·(B·L + S − S_in_place) + W), U = 50·(1 − 0.9^Kc) the
+    expected distinct points of Kc mini-batches of 5 out of 50."""
+    # every entry (auto), all kept whole and written in place (S = S_in_place = 26); biases are
+    # per-sample products (G = 4, the widest), both weights summed per mini-batch from their
+    # modules' factors (J = (3 + 4) + (4 + 2) = 13, L = 7); no per-sample weight pieces (W = 0):
+    # 5·(47·U + 35·Kc)
+    everything = _tiny()
+    assert everything.chunk_bytes(ENTRIES, 1) == 5 * (47 * 5 + 35) == 1350
+    assert everything.chunk_bytes(ENTRIES, 2) == 2583  # U = 9.5: 5·(446.5 + 70) = 2582.5, rounded up
+    assert everything.chunk_bytes(ENTRIES, 3) == 3710  # U = 13.55: 5·(636.85 + 105) = 3709.25
+    assert everything.plan(2583).chunk_size == 2 and everything.plan(2583).engine is ENTRIES
+    # method="entries" on the last layer only: S = 10, all written in place; G = 2, J = L = 6:
+    # 5·(38·U + 30·Kc)
+    last = _tiny(params="2.*", method="entries")
+    assert last.chunk_bytes(ENTRIES, 1) == 5 * (38 * 5 + 30) == 1100
+    assert last.chunk_bytes(ENTRIES, 2) == 2105  # 5·(361 + 60)
+    # one sampled entry per tensor: products only (G = 1), S = S_in_place = 4: 5·31·U
+    sampled = _tiny(params=1, method="entries")
+    assert sampled.chunk_bytes(ENTRIES, 1) == 5 * 31 * 5 == 775
+    # kept entries computed whole but kept sampled (auto) are not written in place: S − S_in_place = 26
+    assert _tiny(params=1).chunk_bytes(ENTRIES, 1) == 5 * (47 * 5 + 35 + 26) == 1480
+
+
+def test_conv_weight_piece_by_hand():
+    """A conv with 16 output positions takes per-sample weight gradients: a piece of them and the
+    convolution's scratch, 2 × 4 MiB / 4 bytes = 2,097,152 floats (W)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(32, 3))
+    kept = select_parameters({n: p.shape for n, p in model.named_parameters()})
+    planner = Planner(model, torch.randn(1, 1, 4, 4), kept, batch_size=5, num_batches=100, num_points=50)
+    # A = 32 + 32 + 3 = 67; G = 3 (the Linear bias); J = L = 32 + 3 = 35; S = S_in_place = 119:
+    # 5·(U·(201 + 3) + U·35 + Kc·5·35 + 2,097,152), U = 5 at Kc = 1
+    assert planner.chunk_bytes(ENTRIES, 1) == 5 * (5 * 239 + 175 + 2_097_152) == 10_492_610
+
+
+def test_micro_batch_by_hand():
+    planner = _tiny(method="loop", batch_size=8)
+    assert planner.plan(4 * (78 + 2 * 8 * 10)).micro_batch == 8  # the mini-batch fits
+    assert planner.plan(4 * (78 + 2 * 3 * 10) + 1).micro_batch == 3
+    one_sample = 4 * (78 + 2 * 10)
+    assert planner.plan(one_sample).micro_batch == 1
+    with pytest.raises(InvalidInputError, match="raise memory_budget"):
+        planner.plan(one_sample - 1)
 
 
 def test_auto_rule():
-    mlp, _ = make_case("mlp")
-    cnn, _ = make_case("cnn")
-    transformer, _ = make_case("transformer")
-    big = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 10))
-    probe = lambda m: ModelProbe(sum(p.numel() for p in m.parameters()), 100, 4)  # noqa: E731
-    work = Workload(batch_size=8, num_batches=1000, num_points=48)
-    many_points = replace(work, num_points=10**6)
+    mlp, (x_mlp, _) = make_case("mlp")
+    cnn, (x_cnn, _) = make_case("cnn")
+    transformer, (x_tf, _) = make_case("transformer")
+    torch.manual_seed(0)
+    big = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 10)).double()
     gib = 1 << 30
-    assert choose_method("auto", mlp, probe(mlp), work, gib) == "entries"  # dense and supported
-    assert choose_method("auto", big, probe(big), many_points, gib) == "entries"  # any size
-    assert choose_method("auto", transformer, probe(transformer), work, gib) == "vmap"  # attention: not supported
-    assert choose_method("auto", cnn, probe(cnn), work, gib) == "entries"  # convolutions, samples reused
-    assert choose_method("auto", cnn, probe(cnn), many_points, gib) == "loop"  # convolutions, no reuse
-    assert choose_method("entries", cnn, probe(cnn), many_points, gib) == "entries"
-    # reuse needs a chunk of at least REUSE_FOR_CONV·U draws: 48 points of B = 8 need ~20 mini-batches
-    assert choose_method("auto", cnn, probe(cnn), work, chunk_bytes(probe(cnn), "entries", work, 5)) == "loop"
+
+    def plan(model, x, num_points=48, method="auto", budget=gib):
+        kept = select_parameters({n: p.shape for n, p in model.named_parameters()})
+        planner = Planner(model, x[:1], kept, batch_size=8, num_batches=1000, num_points=num_points, method=method)
+        return planner.plan(budget)
+
+    assert plan(mlp, x_mlp).engine is ENTRIES  # dense and supported
+    assert plan(big, torch.randn(1, 400, dtype=torch.float64), num_points=10**6).engine is ENTRIES  # any size
+    assert plan(transformer, x_tf).engine is VMAP  # attention: not supported by entries
+    assert "MultiheadAttention" in plan(transformer, x_tf).reason
+    assert plan(cnn, x_cnn).engine is ENTRIES  # convolutions, points drawn many times per chunk
+    no_reuse = plan(cnn, x_cnn, num_points=10**6)
+    assert no_reuse.engine is LOOP and "convolutions or BatchNorm" in no_reuse.reason  # and no reuse
+    assert plan(cnn, x_cnn, num_points=10**6, method="entries").engine is ENTRIES
+    # reuse needs a chunk of at least 1.5·U draws: 48 points at B = 8 need about 20 mini-batches
+    kept = select_parameters({n: p.shape for n, p in cnn.named_parameters()})
+    planner = Planner(cnn, x_cnn[:1], kept, batch_size=8, num_batches=1000, num_points=48)
+    assert planner.plan(planner.chunk_bytes(ENTRIES, 5)).engine is LOOP
+    assert planner.plan(planner.chunk_bytes(ENTRIES, 25)).engine is ENTRIES
 
 
 def test_auto_in_collect_noise(loss_fn):
@@ -112,17 +141,15 @@ def test_auto_in_collect_noise(loss_fn):
 
 
 @pytest.mark.parametrize("params, method", [(None, "auto"), ("fc1.*", "auto"), (3, "auto"), (3, "entries")])
-def test_gradients_written_into_the_kept_noise_leave_the_budget(params, method, loss_fn, monkeypatch):
-    """``Workload.in_place`` counts the kept entries the engine writes in place: tensors kept
-    whole, or every kept entry when the engine computes just those; and the noise stays exact."""
-    from sgdnoise.gradients import collect as collect_module
-
-    seen = []
-    real = collect_module.chunk_size
-    monkeypatch.setattr(
-        collect_module, "chunk_size", lambda probe, engine, work, *a: seen.append(work) or real(probe, engine, work, *a)
-    )
+def test_gradients_written_into_the_kept_noise_leave_the_budget(params, method, loss_fn):
+    """The entries rule leaves out the kept entries the engine writes in place: tensors kept
+    whole, or every kept entry when it computes just those; and the noise stays exact."""
     model, data = make_case("mlp")
+    kept = select_parameters({n: p.shape for n, p in model.named_parameters()}, params, seed=0)
+    planner = Planner(model, data[0][:1], kept, batch_size=8, num_batches=6, num_points=48, method=method)
+    sizes = {n: p.numel() for n, p in model.named_parameters()}
+    whole = {None: sum(sizes.values()), "fc1.*": sizes["fc1.weight"] + sizes["fc1.bias"], 3: 0}[params]
+    assert planner.workload(ENTRIES).in_place == (3 * len(sizes) if method == "entries" else whole)
     result = collect_noise(
         model,
         loss_fn,
@@ -134,23 +161,10 @@ def test_gradients_written_into_the_kept_noise_leave_the_budget(params, method, 
         method=method,
         memory_budget=budget_for(model, data, 8, 2, method, params),
     )
-    sizes = {n: p.numel() for n, p in model.named_parameters()}
-    expected = {None: sum(sizes.values()), "fc1.*": sizes["fc1.weight"] + sizes["fc1.bias"], 3: 0}[params]
-    assert seen[0].in_place == (result.selection.total if method == "entries" else expected)
-    assert result.chunk_size == 2  # budget_for counts in_place as collect_noise does
+    assert result.method == "entries" and result.chunk_size == 2
     _, ref = brute_force_noise(model, loss_fn, data, result.batch_indices)
     for name in result.noise:
         torch.testing.assert_close(result.noise[name], result.selection.take(name, ref[name]), atol=1e-10, rtol=0)
-
-
-def test_micro_batch_rule():
-    probe = ModelProbe(num_params=1000, activations_per_sample=50, itemsize=4)
-    one_sample = 4 * (3 * 1000 + 2 * 50)  # loop: s·(3P + 2·m·A)
-    assert micro_batch_size(probe, 8, 4 * (3 * 1000 + 2 * 8 * 50)) == 8  # the mini-batch fits
-    assert micro_batch_size(probe, 8, 4 * (3 * 1000 + 2 * 3 * 50) + 1) == 3
-    assert micro_batch_size(probe, 8, one_sample) == 1
-    with pytest.raises(InvalidInputError, match="raise memory_budget"):
-        micro_batch_size(probe, 8, one_sample - 1)
 
 
 @pytest.mark.parametrize(("kind", "method"), [("resnet", "auto"), ("transformer", "vmap")])
@@ -170,7 +184,7 @@ def test_mini_batch_above_budget_is_split_exactly(kind, method, loss_fn):
             method=method,
             memory_budget=budget_for(model, data, 3, 1, "loop"),
         )
-    assert result.method == "loop" and result.chunk_size == 1
+    assert result.method == "loop" and result.chunk_size == 1 and result.plan.micro_batch == 3
     assert (method == "vmap") == any("using the loop engine" in str(w.message) for w in caught)
     _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
     for name in noise:
@@ -181,31 +195,27 @@ def test_entry_floats_of_each_kind_of_tensor():
     """G: selected entries × positions (or a 1-D tensor's size); J and L: the input + output floats
     of a whole weight with few positions (summed per mini-batch); W: twice a piece of per-sample
     gradients of a whole weight with many positions."""
-    from sgdnoise.gradients import select_parameters
-    from sgdnoise.gradients.entries import PER_SAMPLE_POSITIONS, WEIGHT_PIECE_BYTES
-    from sgdnoise.gradients.planning import entry_floats
+    from sgdnoise.gradients.engines.entries.memory import EntryFloats, entry_floats
+    from sgdnoise.gradients.engines.entries.paths import PER_SAMPLE_POSITIONS, WEIGHT_PIECE_BYTES
+
+    def floats(model, x, params=None, method="auto"):
+        kept = select_parameters({n: p.shape for n, p in model.named_parameters()}, params, seed=0)
+        planner = Planner(model, x, kept, batch_size=2, num_batches=4, num_points=10, method=method)
+        return entry_floats(planner.workload(ENTRIES))
 
     assert PER_SAMPLE_POSITIONS == 16  # the 4×4 conv below is per sample, the 3×3 one per mini-batch
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 2), nn.Flatten(), nn.Linear(2 * 3 * 3, 3))
-    probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "1", "3"})
+    x = torch.randn(1, 1, 4, 4)
+    probe = probe_model(model, x, owners={"0", "1", "3"})
     assert probe.positions == {"0": 16, "1": 9, "3": 1}
     assert probe.factors == {"0": 16 + 32, "1": 32 + 18, "3": 18 + 3}  # input + output floats
-    shapes = {n: p.shape for n, p in model.named_parameters()}
-    whole = entry_floats(select_parameters(shapes), probe)
+    whole = floats(model, x)
     assert whole == EntryFloats(per_sample=3, joined=50 + 21, gathered=50, weight_piece=2 * WEIGHT_PIECE_BYTES // 4)
-    sampled = entry_floats(select_parameters(shapes, 2, seed=0), probe)
+    sampled = floats(model, x, params=2, method="entries")
     assert sampled == EntryFloats(per_sample=2 * 16, joined=0, gathered=0, weight_piece=0)  # 2 entries × 4×4 pixels
     # a whole 2-D weight outside Linear/Conv2d (a LayerNorm over two axes) is a per-sample product, as in the engine
     norm = nn.Sequential(nn.LayerNorm((3, 4)), nn.Flatten(), nn.Linear(12, 2))
-    norm_probe = probe_model(norm, torch.randn(1, 3, 4), owners={"0", "2"})
-    assert norm_probe.weight_paths == {"2"}
-    norm_shapes = {n: p.shape for n, p in norm.named_parameters()}
-    assert entry_floats(select_parameters(norm_shapes), norm_probe) == EntryFloats(
-        per_sample=12, joined=14, gathered=14
-    )
+    assert floats(norm, torch.randn(1, 3, 4)) == EntryFloats(per_sample=12, joined=14, gathered=14)
     # a wide conv summed per mini-batch: its scratch for one mini-batch, (T + 1)·|W|, passes a piece
-    wide = nn.Conv2d(256, 256, 3, padding=1, bias=False)
-    wide_probe = probe_model(wide, torch.randn(1, 256, 2, 2), owners={""})
-    assert (
-        entry_floats(select_parameters({"weight": wide.weight.shape}), wide_probe).weight_piece == 2 * 5 * 256 * 256 * 9
-    )
+    wide = nn.Sequential(nn.Conv2d(256, 256, 3, padding=1, bias=False))
+    assert floats(wide, torch.randn(1, 256, 2, 2)).weight_piece == 2 * 5 * 256 * 256 * 9

@@ -131,15 +131,15 @@ def test_killed_run_resumes_to_identical_result(params, method, tmp_path, monkey
 
 
 def _count_chunks(monkeypatch, computed):
-    from sgdnoise.gradients import collect as collect_module
+    from sgdnoise.gradients.run import CollectionRun
 
-    real = collect_module._Run.chunk_noise
+    real = CollectionRun.chunk_noise
 
     def counting(self, start, stop, *args):
         computed.append(start // (stop - start))
         return real(self, start, stop, *args)
 
-    monkeypatch.setattr(collect_module._Run, "chunk_noise", counting)
+    monkeypatch.setattr(CollectionRun, "chunk_noise", counting)
 
 
 def test_out_folder_of_another_run_is_refused(tmp_path, loss_fn):

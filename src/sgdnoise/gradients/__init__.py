@@ -10,6 +10,7 @@
 
 from sgdnoise.gradients.across import PooledNoise, minibatch_noise_vectors, pooled_noise, simsekli_pooled_noise
 from sgdnoise.gradients.collect import DEFAULT_MEMORY_BUDGET, collect_noise
+from sgdnoise.gradients.planning import METHODS, CollectionPlan
 from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.running import NoiseStats, RunningMoments
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
@@ -17,6 +18,8 @@ from sgdnoise.plumbing.batches import sample_batch_indices
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
+    "METHODS",
+    "CollectionPlan",
     "NoiseResult",
     "NoiseStats",
     "ParameterSelection",

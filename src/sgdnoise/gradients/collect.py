@@ -11,12 +11,12 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients.full import check_finite_gradient, full_gradient
+from sgdnoise.gradients.minibatches import indices_digest, mini_batches
 from sgdnoise.gradients.planning import AUTO, Planner
 from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.gradients.run import CollectionRun
 from sgdnoise.gradients.runstore import NoiseRunStore
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
-from sgdnoise.plumbing.batches import sample_batch_indices
 from sgdnoise.plumbing.checks import is_int
 from sgdnoise.plumbing.data import as_indexed_source
 from sgdnoise.plumbing.losses import LossFn
@@ -31,9 +31,10 @@ def collect_noise(
     loss_fn: LossFn,
     data: Any,
     *,
-    batch_size: int,
-    num_batches: int,
+    batch_size: int | None = None,
+    num_batches: int | None = None,
     seed: Seed,
+    batch_indices: Any = None,
     params: Any = None,
     method: str = AUTO,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
@@ -58,6 +59,12 @@ def collect_noise(
         points unless ``replacement=True``) and of the sampled parameter entries. The
         mini-batches depend only on ``seed``, ``D``, ``B``, ``K`` and ``replacement`` — the same
         seed gives the same mini-batches at another checkpoint or with another selection.
+    batch_indices:
+        Given mini-batches instead of drawn ones: a ``(K, B)`` tensor or array of point indices
+        in ``[0, D)`` (each row distinct points unless ``replacement=True``), e.g. the batches a
+        training run used, or ``res.batch_indices`` of an earlier run. ``batch_size`` and
+        ``num_batches`` then follow from it (if given, they must agree), and ``seed`` only draws
+        the sampled entries of ``params`` (pass ``params=res.selection`` to keep an earlier run's).
     params:
         Which noise samples to keep: ``None``/``"all"``, name glob(s), an int ``n`` (n random
         entries per parameter tensor) or a :class:`ParameterSelection`.
@@ -76,9 +83,9 @@ def collect_noise(
         same arguments resumes after the last finished chunk (``seed`` must be an int).
 
     Returns a :class:`NoiseResult` (``res.plan``: engine, chunk size, micro-batch size and why).
-    Raises :class:`InvalidInputError` for a batch size larger than the data, an empty selection,
-    or a NaN/Inf loss or gradient (naming the mini-batch and the parameter), :class:`ConfigError`
-    when ``out`` holds a different run.
+    Raises :class:`InvalidInputError` for a batch size larger than the data, bad
+    ``batch_indices``, an empty selection, or a NaN/Inf loss or gradient (naming the mini-batch
+    and the parameter), :class:`ConfigError` when ``out`` holds a different run.
     """
     if not isinstance(model, nn.Module) or not callable(loss_fn):
         raise InvalidInputError("model must be a torch.nn.Module and loss_fn a callable (output, target) -> mean loss")
@@ -89,11 +96,12 @@ def collect_noise(
     if out is not None and not is_int(seed):
         raise InvalidInputError("a run written to out= must have an int seed, so that it can be resumed")
     gen = as_generator(seed)  # mini-batches first, so they depend on the seed only, not on `params`
-    indices = sample_batch_indices(source.size, batch_size, num_batches, gen, replacement=replacement)
+    indices = mini_batches(source.size, batch_size, num_batches, gen, replacement=replacement, given=batch_indices)
     kept = select_parameters({n: p.shape for n, p in named.items()}, params, seed=gen)
     device = next(iter(named.values())).device
     with evaluation_mode(model):
         x1, _ = source.take(torch.zeros(1, dtype=torch.int64))
+        num_batches, batch_size = indices.shape
         planner = Planner(
             model,
             x1.to(device),
@@ -115,7 +123,8 @@ def collect_noise(
 
         store = None
         if out is not None:
-            store = NoiseRunStore(out, _config(named, kept, indices, replacement, method, source.size, seed))
+            given = indices_digest(indices) if batch_indices is not None else None
+            store = NoiseRunStore(out, _config(named, kept, indices, replacement, method, source.size, seed, given))
         return run.execute(get_full_grad, seed, replacement, store, progress)
 
 
@@ -139,13 +148,15 @@ def _config(
     method: str,
     num_points: int,
     seed: Any,
+    given_digest: str | None,
 ) -> dict[str, Any]:
-    """What must match for a run folder to be resumed (weights included, as a SHA-256)."""
+    """What must match for a run folder to be resumed (weights included, as a SHA-256; given
+    mini-batches as the SHA-256 of their indices, drawn ones by their seed)."""
     digest = hashlib.sha256()
     for n, p in named.items():
         digest.update(n.encode())
         digest.update(p.detach().cpu().contiguous().numpy().tobytes())
-    return {
+    config = {
         "seed": seed if is_int(seed) else None,
         "batch_size": int(indices.shape[1]),
         "num_batches": int(indices.shape[0]),
@@ -155,3 +166,6 @@ def _config(
         "weights_sha256": digest.hexdigest(),
         "selection": kept.to_dict(),
     }
+    if given_digest is not None:
+        config["batch_indices_sha256"] = given_digest
+    return config

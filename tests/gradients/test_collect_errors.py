@@ -1,4 +1,4 @@
-"""Bad input gives a clear InvalidInputError naming the culprit."""
+"""Bad input to collect_noise gives a clear InvalidInputError naming the culprit."""
 
 from __future__ import annotations
 

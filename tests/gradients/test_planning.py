@@ -1,5 +1,5 @@
 """The planner: chunk sizes from the engines' memory rules, worked out by hand for tiny models;
-the engine "auto" picks; the fall backs to the loop."""
+the engine "auto" picks; the fall backs to the loop and what each engine computes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise, select_parameters
 from sgdnoise.gradients.engines import ENTRIES, LOOP, VMAP
 from sgdnoise.gradients.planning import Planner
-from sgdnoise.gradients.probe import probe_model
 
 from .cases import brute_force_noise, budget_for, make_case
 
@@ -27,21 +26,6 @@ def _tiny(params=None, method="auto", batch_size=5, num_points=50) -> Planner:
     return Planner(
         model, torch.randn(1, 3), kept, batch_size=batch_size, num_batches=100, num_points=num_points, method=method
     )
-
-
-def test_probe_counts_parameters_and_leaf_outputs():
-    model = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 2))
-    probe = probe_model(model, torch.randn(1, 5), owners={"0"})
-    assert probe.num_params == 5 * 7 + 7 + 7 * 2 + 2
-    assert probe.activations_per_sample == 7 + 7 + 2  # Linear, ReLU, Linear outputs of one sample
-    assert probe.itemsize == 4 and probe.positions == {"0": 1}  # one position: no tokens or pixels
-    assert probe.owner_types == {"0": nn.Linear}
-
-
-def test_probe_counts_output_positions_per_owner():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
-    probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "2"})
-    assert probe.positions == {"0": 16, "2": 1}  # 4×4 pixels of the conv output; one for the Linear
 
 
 def test_loop_and_vmap_bytes_by_hand():
@@ -92,6 +76,38 @@ def test_conv_weight_piece_by_hand():
     # A = 32 + 32 + 3 = 67; G = 3 (the Linear bias); J = L = 32 + 3 = 35; S = S_in_place = 119:
     # 5·(U·(201 + 3) + U·35 + Kc·5·35 + 2,097,152), U = 5 at Kc = 1
     assert planner.chunk_bytes(ENTRIES, 1) == 5 * (5 * 239 + 175 + 2_097_152) == 10_492_610
+
+
+def test_a_plan_says_why_and_how_it_changes():
+    planner = _tiny(method="vmap")
+    plan = planner.plan(10**6)
+    assert plan.engine is VMAP and not plan.fell_back and plan.reason == "method='vmap'"
+    assert plan.to_dict() == {
+        "engine": "vmap",
+        "chunk_size": 100,
+        "micro_batch": 5,
+        "full_pass": 50,
+        "reason": plan.reason,
+    }
+    squeezed = planner.plan(4 * (78 + 600) - 1)  # one vmap mini-batch needs 2712 bytes
+    assert squeezed.engine is LOOP and squeezed.fell_back and "using the loop engine" in squeezed.reason
+    after = plan.falling_back("no batching rule")
+    assert after.engine is LOOP and after.chunk_size == plan.chunk_size and after.fell_back
+    assert after.reason == "the vmap engine cannot take this model (no batching rule); falling back to the loop"
+    resumed = plan.resumed({"engine": "loop", "chunk_size": 7, "micro_batch": 2, "reason": "earlier"})
+    assert (resumed.engine, resumed.chunk_size, resumed.micro_batch, resumed.reason) == (LOOP, 7, 2, "earlier")
+    with pytest.raises(InvalidInputError, match="method must be one of"):
+        _tiny(method="fast")
+    with pytest.raises(InvalidInputError, match=r"memory_budget \(bytes\) must be an int ≥ 1"):
+        planner.plan(0)
+
+
+def test_only_a_named_entries_engine_computes_the_kept_entries_only():
+    named = _tiny(params=1, method="entries")
+    assert named.plan(10**6).computes_kept_only and named.computed(ENTRIES) is named.kept
+    auto = _tiny(params=1)
+    assert auto.plan(10**6).engine is ENTRIES and not auto.plan(10**6).computes_kept_only
+    assert auto.computed(ENTRIES) is auto.everything and _tiny(params=1, method="loop").computed(LOOP).total == 26
 
 
 def test_micro_batch_by_hand():
@@ -191,31 +207,39 @@ def test_mini_batch_above_budget_is_split_exactly(kind, method, loss_fn):
         torch.testing.assert_close(result.noise[name], noise[name], atol=1e-10, rtol=0)
 
 
-def test_entry_floats_of_each_kind_of_tensor():
-    """G: selected entries × positions (or a 1-D tensor's size); J and L: the input + output floats
-    of a whole weight with few positions (summed per mini-batch); W: twice a piece of per-sample
-    gradients of a whole weight with many positions."""
-    from sgdnoise.gradients.engines.entries.memory import EntryFloats, entry_floats
-    from sgdnoise.gradients.engines.entries.paths import PER_SAMPLE_POSITIONS, WEIGHT_PIECE_BYTES
+def test_entries_falls_back_to_loop_with_warning(loss_fn):
+    """Attention in-projection weights are not supported by the entries engine."""
+    model, data = make_case("transformer")
+    with pytest.warns(UserWarning, match="entries engine cannot take"):
+        result = collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=5, method="entries")
+    assert result.method == "loop"
 
-    def floats(model, x, params=None, method="auto"):
-        kept = select_parameters({n: p.shape for n, p in model.named_parameters()}, params, seed=0)
-        planner = Planner(model, x, kept, batch_size=2, num_batches=4, num_points=10, method=method)
-        return entry_floats(planner.workload(ENTRIES))
 
-    assert PER_SAMPLE_POSITIONS == 16  # the 4×4 conv below is per sample, the 3×3 one per mini-batch
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 2), nn.Flatten(), nn.Linear(2 * 3 * 3, 3))
-    x = torch.randn(1, 1, 4, 4)
-    probe = probe_model(model, x, owners={"0", "1", "3"})
-    assert probe.positions == {"0": 16, "1": 9, "3": 1}
-    assert probe.factors == {"0": 16 + 32, "1": 32 + 18, "3": 18 + 3}  # input + output floats
-    whole = floats(model, x)
-    assert whole == EntryFloats(per_sample=3, joined=50 + 21, gathered=50, weight_piece=2 * WEIGHT_PIECE_BYTES // 4)
-    sampled = floats(model, x, params=2, method="entries")
-    assert sampled == EntryFloats(per_sample=2 * 16, joined=0, gathered=0, weight_piece=0)  # 2 entries × 4×4 pixels
-    # a whole 2-D weight outside Linear/Conv2d (a LayerNorm over two axes) is a per-sample product, as in the engine
-    norm = nn.Sequential(nn.LayerNorm((3, 4)), nn.Flatten(), nn.Linear(12, 2))
-    assert floats(norm, torch.randn(1, 3, 4)) == EntryFloats(per_sample=12, joined=14, gathered=14)
-    # a wide conv summed per mini-batch: its scratch for one mini-batch, (T + 1)·|W|, passes a piece
-    wide = nn.Sequential(nn.Conv2d(256, 256, 3, padding=1, bias=False))
-    assert floats(wide, torch.randn(1, 256, 2, 2)).weight_piece == 2 * 5 * 256 * 256 * 9
+@pytest.mark.parametrize("why", ["unsupported module", "memory budget"])
+def test_explicit_entries_on_a_subset_falls_back_to_the_loop_on_every_entry(why, loss_fn):
+    """When ``method="entries"`` with sampled entries cannot run, the loop computes every entry:
+    the kept sample is still the selection, the statistics cover all entries."""
+    model, data = make_case("transformer" if why == "unsupported module" else "cnn")
+    budget = 1 << 30 if why == "unsupported module" else budget_for(model, data, 8, 1, "loop")
+    with pytest.warns(
+        UserWarning, match="entries engine cannot take" if why == "unsupported module" else "using the loop engine"
+    ):
+        result = collect_noise(
+            model, loss_fn, data, batch_size=8, num_batches=3, seed=5, method="entries", params=2, memory_budget=budget
+        )
+    _, noise = brute_force_noise(model, loss_fn, data, result.batch_indices)
+    assert result.method == "loop" and result.stats.scope == "all"
+    for name, idx in result.selection.entries.items():
+        torch.testing.assert_close(result.noise[name], noise[name].flatten(1)[:, idx], atol=1e-10, rtol=0)
+
+
+def test_auto_keeps_a_sample_and_statistics_of_every_entry(loss_fn):
+    """``auto`` on a dense net runs the entries engine on every entry: the kept sample is the
+    selection, the running statistics cover all entries (explicit ``entries`` covers the selection only)."""
+    model, data = make_case("mlp")
+    auto = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=3, params=2)
+    explicit = collect_noise(model, loss_fn, data, batch_size=8, num_batches=5, seed=3, params=2, method="entries")
+    assert auto.method == explicit.method == "entries"
+    assert auto.stats.scope == "all" and explicit.stats.scope == "selected"
+    for name in auto.noise:
+        torch.testing.assert_close(auto.noise[name], explicit.noise[name], atol=1e-12, rtol=0)

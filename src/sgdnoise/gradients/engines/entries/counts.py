@@ -2,8 +2,8 @@
 
 ``C`` ``(Kc, U)``, ``C[k, n]`` = times sample ``n`` is in mini-batch ``k`` (2 for a sample drawn
 twice, with replacement). ``C @ X`` sums per-sample rows ``X`` ``(U, ...)`` into mini-batches:
-``Kc·B`` additions per column and no gathered copy. It is stored as CSR, faster than COO and
-than a gather and sum (benchmarks/RESULTS.md).
+``Kc·B`` additions per column and no gathered copy. It is stored as CSR, which was faster than
+COO and than a gather and sum (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -56,5 +56,5 @@ class MiniBatchCounts:
 
 def gathered(per_sample: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``(m, B, ...)``: the rows ``(m, B)`` of ``per_sample`` ``(U, ...)``, for the per-mini-batch
-    paths (``index_select``, several times faster than advanced indexing on CPU)."""
+    paths (``index_select``, faster than advanced indexing on a CPU)."""
     return per_sample.index_select(0, rows.flatten()).reshape(*rows.shape, *per_sample.shape[1:])

@@ -1,18 +1,19 @@
-"""Running statistics over chunks, results on disk, and resuming a killed run."""
+"""The chunk loop: running statistics over chunks, resuming a killed run, and the fall back to the
+loop when an engine cannot take the model while running."""
 
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from scipy import stats as sps
 
-from sgdnoise.errors import ConfigError
-from sgdnoise.gradients import RunningMoments, collect_noise, runstore
+from sgdnoise.gradients import collect_noise, runstore
 
-from .cases import budget_for, make_case
+from .cases import MLP, brute_force_noise, budget_for, make_case
 
 
 @pytest.mark.parametrize("method", ["loop", "vmap"])
@@ -66,20 +67,6 @@ def test_stats_of_a_run_that_keeps_everything_are_computed_on_use(method, loss_f
     assert kept.stats is kept.stats  # computed once
 
 
-def test_running_moments_merge_is_order_free():
-    gen = torch.Generator().manual_seed(0)
-    x = -torch.rand(50, 4, generator=gen, dtype=torch.float64).log()  # skewed (exponential) draws
-    parts = [x[:7], x[7:8], x[8:30], x[30:]]
-    acc = RunningMoments()
-    for p in parts:
-        acc.update({"a": p})
-    res = acc.result("all")
-    np.testing.assert_allclose(res.skew["a"], sps.skew(x.numpy(), axis=0), rtol=1e-10)
-    np.testing.assert_allclose(res.var["a"], x.numpy().var(0, ddof=1), rtol=1e-12)
-    restored = RunningMoments(acc.state()).result("all")
-    assert torch.equal(restored.var["a"], res.var["a"]) and torch.equal(restored.skew["a"], res.skew["a"])
-
-
 def _assert_same(a, b):
     assert torch.equal(a.batch_indices, b.batch_indices) and a.method == b.method and a.chunk_size == b.chunk_size
     for key in ("full_grad", "noise"):
@@ -102,20 +89,7 @@ def test_killed_run_resumes_to_identical_result(params, method, tmp_path, monkey
     kwargs = dict(batch_size=8, num_batches=11, seed=9, params=params, method=method, memory_budget=budget)
     reference = collect_noise(model, loss_fn, data, out=tmp_path / "ref", **kwargs)
 
-    # Kill the run after chunk 4's file is written but before the state counts it.
-    real_save = runstore.NoiseRunStore.save_state
-
-    def save_then_die(self, chunks_done, state):
-        if chunks_done == 5:
-            raise KeyboardInterrupt
-        real_save(self, chunks_done, state)
-
-    monkeypatch.setattr(runstore.NoiseRunStore, "save_state", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        collect_noise(model, loss_fn, data, out=tmp_path / "run", **kwargs)
-    monkeypatch.setattr(runstore.NoiseRunStore, "save_state", real_save)
-    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "running"
-    assert runstore.NoiseRunStore(tmp_path / "run").load_state()[0] == 4
+    _killed_after_chunk_4(monkeypatch, model, loss_fn, data, tmp_path / "run", **kwargs)
 
     computed = []
     _count_chunks(monkeypatch, computed)
@@ -130,46 +104,62 @@ def test_killed_run_resumes_to_identical_result(params, method, tmp_path, monkey
     _assert_same(again, reference)
 
 
-def _count_chunks(monkeypatch, computed):
-    from sgdnoise.gradients import collect as collect_module
+def _killed_after_chunk_4(monkeypatch, model, loss_fn, data, folder, **kwargs) -> None:
+    """Run into ``folder`` and kill the run after chunk 4's file is written but before the state counts it."""
+    real_save = runstore.NoiseRunStore.save_state
 
-    real = collect_module._Run.chunk_noise
+    def save_then_die(self, chunks_done, state):
+        if chunks_done == 5:
+            raise KeyboardInterrupt
+        real_save(self, chunks_done, state)
+
+    monkeypatch.setattr(runstore.NoiseRunStore, "save_state", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        collect_noise(model, loss_fn, data, out=folder, **kwargs)
+    monkeypatch.setattr(runstore.NoiseRunStore, "save_state", real_save)
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "running"
+    assert runstore.NoiseRunStore(folder).load_state()[0] == 4
+
+
+def test_a_resumed_run_keeps_its_plan(tmp_path, monkeypatch, loss_fn):
+    """Resumed under another budget, a run goes on with the engine, chunk and micro-batch sizes its
+    manifest recorded (micro-batches of 3 here), and ends as the uninterrupted run."""
+    model, data = make_case("resnet")
+    kwargs = dict(batch_size=8, num_batches=11, seed=9, method="loop")
+    small = budget_for(model, data, 3, 1, "loop")
+    reference = collect_noise(model, loss_fn, data, memory_budget=small, **kwargs)
+    assert reference.plan.micro_batch == 3 and reference.chunk_size == 1
+    _killed_after_chunk_4(monkeypatch, model, loss_fn, data, tmp_path, memory_budget=small, **kwargs)
+    resumed = collect_noise(model, loss_fn, data, out=tmp_path, memory_budget=1 << 30, **kwargs)
+    assert resumed.plan.micro_batch == 3
+    _assert_same(resumed, reference)
+
+
+def _count_chunks(monkeypatch, computed):
+    from sgdnoise.gradients.run import CollectionRun
+
+    real = CollectionRun.chunk_noise
 
     def counting(self, start, stop, *args):
         computed.append(start // (stop - start))
         return real(self, start, stop, *args)
 
-    monkeypatch.setattr(collect_module._Run, "chunk_noise", counting)
+    monkeypatch.setattr(CollectionRun, "chunk_noise", counting)
 
 
-def test_out_folder_of_another_run_is_refused(tmp_path, loss_fn):
+def test_vmap_falls_back_on_unbatchable_module(loss_fn):
+    """A module with a data-dependent Python branch cannot be vmapped: loop, with a warning."""
+
+    class Branchy(MLP):
+        def forward(self, x):
+            return super().forward(x) if x.sum() > -1e9 else x
+
     model, data = make_case("mlp")
-    collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=1, out=tmp_path)
-    with pytest.raises(ConfigError, match="batch_size"):
-        collect_noise(model, loss_fn, data, batch_size=4, num_batches=3, seed=1, out=tmp_path)
-    with torch.no_grad():
-        model.fc1.bias += 1
-    with pytest.raises(ConfigError, match="weights_sha256"):
-        collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=1, out=tmp_path)
-
-
-def test_files_on_disk(tmp_path, loss_fn):
-    model, data = make_case("mlp")
-    result = collect_noise(
-        model,
-        loss_fn,
-        data,
-        batch_size=8,
-        num_batches=5,
-        seed=1,
-        out=tmp_path,
-        memory_budget=budget_for(model, data, 8, 1),
-        params="fc3.*",
-    )
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["config"]["seed"] == 1 and manifest["chunk_size"] == 1
-    assert np.array_equal(np.load(tmp_path / "batch_indices.npy"), result.batch_indices.numpy())
-    chunks = sorted((tmp_path / "chunks").glob("chunk_*.npz"))
-    assert len(chunks) == 5
-    with np.load(chunks[2]) as first:
-        np.testing.assert_array_equal(first["noise:fc3.weight"], result.noise["fc3.weight"][2:3].numpy())
+    branchy = Branchy().double()
+    branchy.load_state_dict(model.state_dict())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = collect_noise(branchy, loss_fn, data, batch_size=8, num_batches=4, seed=1, method="vmap")
+    assert result.method == "loop" and any("falling back to the loop" in str(w.message) for w in caught)
+    _, noise = brute_force_noise(branchy, loss_fn, data, result.batch_indices)
+    torch.testing.assert_close(result.noise["fc1.weight"], noise["fc1.weight"], atol=1e-10, rtol=0)

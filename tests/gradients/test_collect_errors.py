@@ -1,4 +1,4 @@
-"""Bad input gives a clear InvalidInputError naming the culprit."""
+"""Bad input to collect_noise gives a clear InvalidInputError naming the culprit."""
 
 from __future__ import annotations
 
@@ -74,10 +74,11 @@ def test_empty_selection(params, loss_fn):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"data": [1, 2, 3]}, "data must be a pair"),
+        ({"data": "digits"}, "data must be a pair"),
+        ({"data": [1, 2, 3]}, "taken by index"),
         ({"num_batches": 0}, "num_batches must be an int ≥ 1"),
         ({"method": "fast"}, "method must be one of"),
-        ({"memory_budget": -1}, "memory_budget must be a positive"),
+        ({"memory_budget": -1}, r"memory_budget \(bytes\) must be an int ≥ 1"),
         ({"memory_budget": 1000}, "too small for this model.*raise memory_budget"),
         ({"full_grad": {"fc1.weight": torch.zeros(2)}}, "full_grad must hold"),
         ({"seed": "x"}, "seed must be an int"),

@@ -1,10 +1,8 @@
-"""Parameter selection, data sources and the model's mode during collection."""
+"""Parameter selection: globs, seeded random entries, and the kept entries of a collection."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from sgdnoise.gradients import ParameterSelection, collect_noise, select_parameters
 
@@ -49,32 +47,3 @@ def test_sampled_entries_are_the_matching_entries_of_the_full_noise(loss_fn):
     matrix, labels = sampled.noise_matrix()
     assert matrix.shape == (8, 6) and labels[0].startswith("fc2.weight[")
     torch.testing.assert_close(matrix[0], sampled.noise["fc2.weight"][:, 0])
-
-
-def test_tensor_pair_dataset_and_loader_give_the_same_noise(loss_fn):
-    model, (x, y) = make_case("mlp")
-    runs = [
-        collect_noise(model, loss_fn, src, batch_size=8, num_batches=4, seed=0, params="fc3.*")
-        for src in ((x, y), TensorDataset(x, y), DataLoader(TensorDataset(x, y), batch_size=5, shuffle=True))
-    ]
-    for other in runs[1:]:
-        for name in runs[0].noise:
-            torch.testing.assert_close(other.noise[name], runs[0].noise[name], atol=1e-12, rtol=0)
-
-
-def test_modes_restored_and_buffers_untouched(loss_fn):
-    model, data = make_case("resnet")
-    model.train()
-    model.blocks[0].eval()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=0, method="vmap")
-    assert model.training and not model.blocks[0].training and model.blocks[1].training
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-
-
-def test_dropout_is_off_during_collection(loss_fn):
-    model, data = make_case("mlp")
-    dropped = nn.Sequential(model, nn.Dropout(0.5)).train()
-    a = collect_noise(dropped, loss_fn, data, batch_size=8, num_batches=3, seed=0, method="loop")
-    b = collect_noise(model, loss_fn, data, batch_size=8, num_batches=3, seed=0, method="loop")
-    torch.testing.assert_close(a.noise["0.fc1.weight"], b.noise["fc1.weight"], atol=0, rtol=0)

@@ -51,7 +51,7 @@ def test_the_loop_engine_matches_plain_autograd_in_nchw(loss_fn):
     params = dict(model.named_parameters())
     for k in range(3):
         loss = loss_fn(model(x[k]), y[k])
-        for (n, p), g in zip(params.items(), torch.autograd.grad(loss, list(params.values()))):
+        for (n, _p), g in zip(params.items(), torch.autograd.grad(loss, list(params.values()))):
             torch.testing.assert_close(grads[n][k], g, rtol=1e-5, atol=1e-6)
         assert abs(float(losses[k]) - loss.item()) < 1e-6
 
@@ -76,7 +76,7 @@ def test_a_model_that_needs_contiguous_weights_runs_in_its_own_layout(loss_fn):
     grads, _ = loop_gradients(model, loss_fn, x, y)
     params = dict(model.named_parameters())
     for k in range(2):
-        for (n, p), g in zip(params.items(), torch.autograd.grad(loss_fn(model(x[k]), y[k]), list(params.values()))):
+        for (n, _p), g in zip(params.items(), torch.autograd.grad(loss_fn(model(x[k]), y[k]), list(params.values()))):
             torch.testing.assert_close(grads[n][k], g, rtol=1e-5, atol=1e-6)
 
 

@@ -29,12 +29,13 @@ the full run (the cell checks that ``auto`` plans the same engine and chunk for 
 depend on ``n``. A cell is skipped when one entries chunk passes ``DRAWS[model]`` draws, or its
 data pass ``DATA_BYTES``.
 
-Timing: CPU time, one intra-op thread. The rows of a cell run interleaved in one forked child:
-``ROUNDS`` rounds, in each one window of every row (bench_noise.py's ``timed_run``: one warm-up
-mini-batch, then the run, repeated for at least ``MIN_WINDOW`` seconds when short), each row's
-best round counting; a row longer than ``ONCE_ABOVE`` seconds runs once. A cell with a shorter
-row runs in ``PROCESSES`` children, each row's median child counting (the same run moves by
-10–30% from one process to the next).
+Timing: CPU time, one intra-op thread, each row in a fresh forked child (every row starts from the
+same process state: the first run in a process pays page faults and kernel set-up that a later
+one does not), the rows of a cell one after the other. In a child, bench_noise.py's ``timed_run``:
+one warm-up mini-batch, the run, and for a short run ``WINDOWS`` windows of at least
+``MIN_WINDOW`` seconds, the best counting. Rows whose run takes at most ``ONCE_ABOVE`` seconds run
+in ``PROCESSES`` rounds of children, each round starting one row later (interleaved), and their
+median child counts (the same run moves by 10–30% from one process to the next).
 
 Printed per cell: ms per mini-batch of each row, the fastest row, ``auto/engine`` — auto over the
 fastest of ``loop``, ``vmap`` and ``entries`` (``!`` above 1.10) —, ``pick/engine`` — the row of
@@ -94,38 +95,27 @@ OVERHEAD_ROWS = {  # --overhead: what the vmap engine's collection adds to plain
     "vmap": "ours-vmap",
     "entries": "ours-entries-all",
 }
-ROUNDS, MIN_WINDOW, ONCE_ABOVE = 3, 0.2, 0.5
+WINDOWS, MIN_WINDOW, ONCE_ABOVE = 2, 0.2, 0.5
 SLOWER = 1.10
 
 
-def run_rows(name: str, data: tuple[torch.Tensor, torch.Tensor], indices: torch.Tensor, rows: dict) -> dict[str, dict]:
-    """Every row of a cell (``rows``: row → bench_noise.py method) in this (forked) process,
-    interleaved: ``ROUNDS`` rounds, in each one window of each row (:func:`bench_noise.timed_run`;
-    the order rotated by one row from round to round), the best round counting; a row whose run
-    takes over ``ONCE_ABOVE`` seconds runs once. Row → ``{"status", "seconds", "peak_mb"}``."""
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    from sgdnoise.gradients import collect_noise, select_parameters
+def run_row(name: str, data: tuple[torch.Tensor, torch.Tensor], indices: torch.Tensor, method: str) -> dict:
+    """One row (a bench_noise.py ``method``) of a cell in this (forked) process:
+    ``{"status", "seconds", "peak_mb"}`` from :func:`bench_noise.timed_run`, ``WINDOWS`` windows of
+    at least ``MIN_WINDOW`` seconds when the run is short."""
+    try:
+        torch.set_num_threads(1)
+        warnings.simplefilter("ignore")
+        from sgdnoise.gradients import collect_noise, select_parameters
 
-    model, _ = build(name)
-    model.eval()
-    probe = select_parameters({n: p.shape for n, p in model.named_parameters()}, per_layer=10, seed=0)
-    outs: dict[str, dict] = {}
-    order = list(rows)
-    for rnd in range(ROUNDS):
-        for row in order[rnd % len(order) :] + order[: rnd % len(order)]:  # each round starts one row later
-            out = outs.get(row)
-            if rnd and (out["status"] != "ok" or out["seconds"] > ONCE_ABOVE):
-                continue
-            try:
-                run = method_run(rows[row], model, data, probe, collect_noise)
-                seconds = timed_run(run, indices, 1, repeats=1, min_window=MIN_WINDOW)[0]
-            except Exception as exc:
-                outs[row] = failure(exc)
-                continue
-            if out is None or seconds < out["seconds"]:
-                outs[row] = {"status": "ok", "seconds": seconds, "peak_mb": 0.0}
-    return outs
+        model, _ = build(name)
+        model.eval()
+        probe = select_parameters({n: p.shape for n, p in model.named_parameters()}, per_layer=10, seed=0)
+        run = method_run(method, model, data, probe, collect_noise)
+        seconds, peak_mb, _ = timed_run(run, indices, 1, repeats=WINDOWS, min_window=MIN_WINDOW)
+        return {"status": "ok", "seconds": seconds, "peak_mb": peak_mb}
+    except Exception as exc:
+        return failure(exc)
 
 
 def plans(name: str, data, batch_size: int, k: int, draws: int):
@@ -210,14 +200,20 @@ def main() -> None:
 
 
 def _measured_cell(ctx, name, data, indices, rows=ROWS) -> dict[str, float | str]:
-    """Ms per mini-batch of each row (or why it failed): :func:`run_rows` in a forked child, in
-    ``PROCESSES`` children when a row is short, each row's median child counting."""
-    children = [in_child(ctx, run_rows, name, data, indices, rows)]
-    if any(o["status"] == "ok" and o["seconds"] <= ONCE_ABOVE for o in children[0].values()):
-        children += [in_child(ctx, run_rows, name, data, indices, rows) for _ in range(PROCESSES - 1)]
+    """Ms per mini-batch of each row (or why it failed): each row in a fresh forked child
+    (:func:`run_row`), the rows one after the other; rows whose run takes at most ``ONCE_ABOVE``
+    seconds again in ``PROCESSES − 1`` more rounds, each starting one row later, their median
+    child counting."""
+    outs: dict[str, list[dict]] = {row: [] for row in rows}
+    order = list(rows)
+    for rnd in range(PROCESSES):
+        for row in order[rnd % len(order) :] + order[: rnd % len(order)]:
+            first = outs[row][0] if outs[row] else None
+            if first is None or (first["status"] == "ok" and first["seconds"] <= ONCE_ABOVE):
+                outs[row].append(in_child(ctx, run_row, name, data, indices, rows[row]))
     result: dict[str, float | str] = {}
-    for row in rows:
-        out = median_child([c[row] for c in children])
+    for row, o in outs.items():
+        out = median_child(o)
         result[row] = 1000 * out["seconds"] / indices.shape[0] if out["status"] == "ok" else out["status"]
     return result
 

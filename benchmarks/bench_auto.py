@@ -41,8 +41,10 @@ Printed per cell: ms per mini-batch of each row, the fastest row, ``auto/engine`
 fastest of ``loop``, ``vmap`` and ``entries`` (``!`` above 1.10) —, ``pick/engine`` — the row of
 the engine auto picked over that fastest one: the rule's choice, apart from auto's own planning
 and from the noise between two runs of one engine —, and ``auto/all``, over the fastest row,
-plain ones included; auto's plan: engine, chunk size and draws per distinct point in a chunk. A
-summary lists the cells over 1.10.
+plain ones included; auto's plan: engine, chunk size, the draws per distinct point ``ρ`` in a
+chunk of the entries engine and the ``ρ*`` auto asks of it (``≠``: auto plans another engine, or
+another entries chunk, for the ``n`` timed mini-batches than for the ``K``). A summary lists the
+cells over 1.10.
 """
 
 from __future__ import annotations
@@ -119,8 +121,9 @@ def run_row(name: str, data: tuple[torch.Tensor, torch.Tensor], indices: torch.T
 
 
 def plans(name: str, data, batch_size: int, k: int, draws: int):
-    """``(n, auto's plan for K, auto's plan for n, draws per distinct point in auto's chunk)``, or
-    ``None`` when one chunk of the entries engine passes ``draws`` (module docstring)."""
+    """``(n, auto's plan for K, auto's plan for n, ρ, ρ*)``: ``ρ`` the draws per distinct point in
+    a chunk of the entries engine, ``ρ*`` the ρ auto asks of it against its rival; or ``None``
+    when one chunk of the entries engine passes ``draws`` (module docstring)."""
     from sgdnoise.gradients import select_parameters
     from sgdnoise.gradients.engines import ENTRIES
     from sgdnoise.gradients.planning import Planner
@@ -134,16 +137,14 @@ def plans(name: str, data, batch_size: int, k: int, draws: int):
         return Planner(model, x[:1], every, batch_size=batch_size, num_batches=num_batches, num_points=x.shape[0])
 
     full = planner(k)
-    n = k
-    if k * batch_size > draws:
-        chunk = full.chunk_size(ENTRIES, MEMORY_BUDGET)
-        n = min(k, chunk * (draws // (chunk * batch_size)))
-        if n == 0:
-            return None
+    chunk = full.chunk_size(ENTRIES, MEMORY_BUDGET)
+    n = k if k * batch_size <= draws else chunk * (draws // (chunk * batch_size))
+    if n == 0:
+        return None
     plan = full.plan(MEMORY_BUDGET)
     timed = planner(n).plan(MEMORY_BUDGET) if n < k else plan
-    reuse = plan.chunk_size * batch_size / full.workload(plan.engine).expected_distinct(plan.chunk_size)
-    return n, plan, timed, reuse
+    reuse = chunk * batch_size / full.workload(ENTRIES).expected_distinct(chunk)
+    return n, plan, timed, reuse, full.reuse_needed(full.rival)
 
 
 def main() -> None:
@@ -189,10 +190,10 @@ def main() -> None:
                     if planned is None:
                         print(f"{cell}     - | skipped: one entries chunk passes {MODELS[name]} draws")
                         continue
-                    n, plan, timed, draws = planned
+                    n, plan, timed, reuse, needed = planned
                     indices = sample_batch_indices(num_points, b, n, 0)  # the first n rows of the K
                     ms = _measured_cell(ctx, name, data, indices)
-                    _print_cell(f"{cell} {n:5d}", ms, plan, timed, draws, over)
+                    _print_cell(f"{cell} {n:5d}", ms, plan, timed, f"ρ={reuse:.2f} ρ*={needed:.2f}", over)
     print(f"load at end: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"cells where auto is over {SLOWER:.2f}× the fastest engine: {len(over)}")
     for line in over:
@@ -242,7 +243,7 @@ def overhead(ctx, models: list[str], batch_sizes: list[int]) -> None:
             print(f"{name:12s} {b:4d} | {cols} | {ratios}", flush=True)
 
 
-def _print_cell(cell: str, ms: dict[str, float | str], plan, timed, draws: float, over: list[str]) -> None:
+def _print_cell(cell: str, ms: dict[str, float | str], plan, timed, reuse: str, over: list[str]) -> None:
     timings = {r: v for r, v in ms.items() if isinstance(v, float)}
     engines = [timings[r] for r in ENGINE_ROWS if r in timings]
     fastest = min(timings, key=timings.get)
@@ -250,11 +251,11 @@ def _print_cell(cell: str, ms: dict[str, float | str], plan, timed, draws: float
     vs_engine = auto / min(engines) if engines else float("nan")
     picked = timings.get(plan.engine.name, float("nan")) / min(engines) if engines else float("nan")
     mark = "!" if vs_engine > SLOWER else " "
-    same = "" if (timed.engine, timed.chunk_size) == (plan.engine, plan.chunk_size) else " ≠"
+    same = timed.engine is plan.engine and (timed.chunk_size == plan.chunk_size or plan.engine.name != "entries")
     cols = " ".join(f"{v:10.3f}" if isinstance(v, float) else f"{'failed':>10s}" for v in ms.values())
     line = (
         f"{cell} | {cols} | {fastest:10s} {vs_engine:10.2f}{mark} {picked:11.2f} {auto / timings[fastest]:8.2f} | "
-        f"{plan.engine.name} Kc={plan.chunk_size} {draws:.2f}/pt{same}"
+        f"{plan.engine.name:7s} Kc={plan.chunk_size:<4d} {reuse}{'' if same else ' ≠'}"
     )
     print(line, flush=True)
     for r, v in ms.items():

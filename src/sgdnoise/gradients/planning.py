@@ -214,6 +214,13 @@ class Planner:
             requested=self.requested,
         )
 
+    @property
+    def rival(self) -> Engine:
+        """The engine ``auto`` weighs ``entries`` against, and runs when ``entries`` does not pay:
+        ``vmap`` for a model without convolutions or BatchNorm of at most ``VMAP_MAX_PARAMS``
+        trainable parameters, else the loop (module docstring)."""
+        return VMAP if self._why_not_vmap() is None else LOOP
+
     def reuse_needed(self, rival: Engine) -> float:
         """``ρ*``: the draws per distinct point at which ``entries`` overtakes ``rival`` (``vmap``
         or the loop) at this ``B`` (module docstring)."""
@@ -225,12 +232,7 @@ class Planner:
 
     def _auto(self, memory_budget: int) -> tuple[Engine, str]:
         """The engine of ``method="auto"`` and why (module docstring)."""
-        if any(isinstance(m, _VMAP_SLOW_MODULES) for m in self.model.modules()):
-            rival, why_not_vmap = LOOP, "it has convolutions or BatchNorm"
-        elif self.probe.num_params > VMAP_MAX_PARAMS:
-            rival, why_not_vmap = LOOP, f"{self.probe.num_params} parameters, over {VMAP_MAX_PARAMS}"
-        else:
-            rival, why_not_vmap = VMAP, ""
+        rival = self.rival
         why_not_entries = ENTRIES.supports(self.model, self.everything)
         if why_not_entries is None:
             chunk = self.chunk_size(ENTRIES, memory_budget)
@@ -244,7 +246,15 @@ class Planner:
         if rival is VMAP:
             small = f"{self.probe.num_params} parameters, no convolution or BatchNorm"
             return VMAP, f"auto: {small} (not entries: {why_not_entries})"
-        return LOOP, f"auto: not entries ({why_not_entries}), not vmap ({why_not_vmap})"
+        return LOOP, f"auto: not entries ({why_not_entries}), not vmap ({self._why_not_vmap()})"
+
+    def _why_not_vmap(self) -> str | None:
+        """Why ``auto`` does not consider ``vmap`` for this model, or ``None`` when it does."""
+        if any(isinstance(m, _VMAP_SLOW_MODULES) for m in self.model.modules()):
+            return "it has convolutions or BatchNorm"
+        if self.probe.num_params > VMAP_MAX_PARAMS:
+            return f"{self.probe.num_params} parameters, over {VMAP_MAX_PARAMS}"
+        return None
 
     def _full_pass(self, memory_budget: int) -> int:
         """Points per forward pass of the full gradient: three copies of their activations within

@@ -157,8 +157,8 @@ def test_auto_rule():
 
     assert plan(mlp, x_mlp).engine is ENTRIES  # dense and supported, 48 points drawn 8000 times
     # 123k parameters, over VMAP_MAX_PARAMS: entries against the loop. Points drawn about once, but
-    # at B = 8 the loop's cost per module call dominates: 3 calls, A = 610, B_call = 157.4,
-    # ρ* = 2.3·8/165.4 = 0.11
+    # at B = 8 the loop's cost per module call dominates: 3 calls, A = 610, B_call = 3·16000/610 = 78.7,
+    # ρ* = 2.3·8/86.7 = 0.21
     assert plan(big, torch.randn(1, 400, dtype=torch.float64), num_points=10**6).engine is ENTRIES
     assert plan(transformer, x_tf).engine is VMAP  # attention: not supported by entries
     assert "MultiheadAttention" in plan(transformer, x_tf).reason
@@ -170,7 +170,7 @@ def test_auto_rule():
     ("make", "rival", "needed"),
     [
         (lambda k: _tiny(batch_size=64, num_points=100, num_batches=k), VMAP, 1.65),  # 3.3·64/(64 + 64)
-        (lambda k: _conv_planner(num_batches=k), LOOP, 1.735),  # 2.3·64/(64 + 4·32000/6146)
+        (lambda k: _conv_planner(num_batches=k), LOOP, 1.978),  # 2.3·64/(64 + 4·16000/6146)
     ],
 )
 def test_auto_needs_more_reuse_at_larger_batches(make, rival, needed):
@@ -184,11 +184,11 @@ def test_auto_needs_more_reuse_at_larger_batches(make, rival, needed):
 
 
 def test_auto_takes_entries_without_reuse_at_small_batches():
-    """At B = 5 (dense, ρ* = 3.3·5/69 = 0.24) and B = 8 (conv, ρ* = 2.3·8/28.83 = 0.64) a chunk of
+    """At B = 5 (dense, ρ* = 3.3·5/69 = 0.24) and B = 4 (conv, ρ* = 2.3·4/14.41 = 0.64) a chunk of
     one mini-batch, each point drawn once, still runs entries."""
     planner = _tiny()
     assert planner.plan(planner.chunk_bytes(ENTRIES, 1)).engine is ENTRIES
-    planner = _conv_planner(batch_size=8)
+    planner = _conv_planner(batch_size=4)
     assert planner.probe.module_calls == 4 and planner.probe.activations_per_sample == 6146
     assert planner.plan(planner.chunk_bytes(ENTRIES, 1)).engine is ENTRIES
 
@@ -196,7 +196,7 @@ def test_auto_takes_entries_without_reuse_at_small_batches():
 def test_auto_in_collect_noise(loss_fn):
     model, data = make_case("mlp")
     assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "entries"
-    model, data = _conv16()  # B = 64 of 100 points: ρ = 1.47 over 2 mini-batches, 2.01 over 3 (ρ* = 1.735)
+    model, data = _conv16()  # B = 64 of 100 points: ρ = 1.47 over 2 mini-batches, 2.01 over 3 (ρ* = 1.978)
     assert collect_noise(model, loss_fn, data, batch_size=64, num_batches=2, seed=0).method == "loop"
     assert collect_noise(model, loss_fn, data, batch_size=64, num_batches=3, seed=0).method == "entries"
 

@@ -16,7 +16,8 @@ with β = 0); α = 2 is the Gaussian with variance ``2·scale²``.
 from sgdnoise.stable.density import sas_cdf, sas_logpdf, sas_pdf
 from sgdnoise.stable.fit import METHODS, GaussianFit, SaSFit, fit_gaussian, fit_sas
 from sgdnoise.stable.goodness import compare_fits, summarize_fits
-from sgdnoise.stable.sampling import levy_increments, sample_sas
+from sgdnoise.stable.s0 import s0_to_s1, s1_to_s0, stable_cf
+from sgdnoise.stable.sampling import levy_increments, sample_sas, sample_stable
 
 __all__ = [
     "METHODS",
@@ -26,9 +27,13 @@ __all__ = [
     "fit_gaussian",
     "fit_sas",
     "levy_increments",
+    "s0_to_s1",
+    "s1_to_s0",
     "sample_sas",
+    "sample_stable",
     "sas_cdf",
     "sas_logpdf",
     "sas_pdf",
+    "stable_cf",
     "summarize_fits",
 ]

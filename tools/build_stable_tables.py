@@ -7,7 +7,7 @@ The tables hold, on a grid of α ∈ [0.5, 2] (step 0.01) and of ``s = log(1 + |
 
 of the standard SαS law (``E e^{iuX} = exp(−|u|^α)``), which are smooth in both α and s and
 bounded in the tails. Values come from ``scipy.stats.levy_stable`` (Nolan's integral), except
-far in the tails, where the convergent/asymptotic series of :mod:`sgdnoise.stable.density` is
+far in the tails, where the convergent/asymptotic series of :mod:`sgdnoise.stable.series` is
 more accurate than the quadrature and is used once its next term is below 1e-13 relative.
 
 Usage: ``python tools/build_stable_tables.py`` (about 5 min on 2 cores).
@@ -27,7 +27,8 @@ from scipy.stats import levy_stable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sgdnoise.stable.density import ALPHA_GRID, S_GRID, tail_series  # noqa: E402
+from sgdnoise.stable.density import ALPHA_GRID, S_GRID  # noqa: E402
+from sgdnoise.stable.series import tail_series  # noqa: E402
 
 SERIES_REL_TOL = 1e-13
 # scipy interpolates pdf and cdf linearly within 0.005 of the centre (its "near zeta" window),

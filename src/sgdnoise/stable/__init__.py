@@ -12,7 +12,8 @@ in Nolan's S0 parameterisation (:mod:`sgdnoise.stable.s0`), which is the symmetr
 - densities: :func:`sas_pdf`, :func:`sas_logpdf`, :func:`sas_cdf`, :func:`stable_pdf`,
   :func:`stable_logpdf`, :func:`stable_cdf` (α ∈ [0.5, 2]); :func:`stable_cf`
 - parameterisations: :func:`s0_to_s1`, :func:`s1_to_s0`
-- fits: :func:`fit_sas` (methods ``cf``, ``quantile``, ``tail``, ``mle``), :func:`fit_gaussian`
+- fits: :func:`fit_sas` (methods ``cf``, ``quantile``, ``tail``, ``mle``), :func:`fit_stable`
+  (``cf``, ``quantile``, ``mle``), :func:`fit_gaussian`
 - goodness of fit: :func:`compare_fits`, :func:`summarize_fits`
 """
 
@@ -22,14 +23,18 @@ from sgdnoise.stable.goodness import compare_fits, summarize_fits
 from sgdnoise.stable.s0 import s0_to_s1, s1_to_s0, stable_cf
 from sgdnoise.stable.sampling import levy_increments, sample_sas, sample_stable
 from sgdnoise.stable.skew_density import stable_cdf, stable_logpdf, stable_pdf
+from sgdnoise.stable.skew_fit import STABLE_METHODS, StableFit, fit_stable
 
 __all__ = [
     "METHODS",
+    "STABLE_METHODS",
     "GaussianFit",
     "SaSFit",
+    "StableFit",
     "compare_fits",
     "fit_gaussian",
     "fit_sas",
+    "fit_stable",
     "levy_increments",
     "s0_to_s1",
     "s1_to_s0",

@@ -7,16 +7,18 @@ For SαS with ``E e^{iuX} = exp(iu·loc − scale^α|u|^α)``, centred at ``loc`
 so α and scale come from a straight line through ``(log u_k, log(−log φ̂(u_k)²))`` where
 ``φ̂(u) = mean_j cos(u·X_j)`` is the (real) empirical characteristic function of a centred row.
 As Kogon & Williams, each row is standardised with the quantile estimate first (centre: the
-sample median, which also is the returned ``loc``; the quantile start uses a subsample). Departures from them, each measured on
-scipy samples at K = 1000: the line is fitted by weighted least squares with the delta-method
-variance of each point (far points with small φ̂ count little); ``u_k`` runs over 8 points in
-[0.05, u_max] with u_max = 1.2 on the first pass and, on the second pass (Koutrouvelis'
-iteration around the new scale), u_max shrinking linearly from 1.2 at α̂ ≤ 1.8 to 0.8 at α̂ = 2
-(near-Gaussian rows are estimated best from small u, heavy-tailed rows from larger u: RMSE of α
-0.045–0.051 for α ∈ [1.1, 1.9] and 0.009 at α = 2, against 0.05–0.06 and 0.007 for Kogon &
-Williams' unweighted grid on [0.1, 1]); ``φ̂(u)²`` is corrected for its bias ``Var cos(uX)/K``. Only cosines are needed (the law is symmetric about
-the median up to an O(K^{-1/2}) shift whose effect on φ̂ is second order), computed in float32:
-their rounding (1e-7) is far below the sampling error of φ̂ (≈ K^{-1/2}).
+sample median, which also is the returned ``loc``; the quantile start uses a subsample).
+Departures from them, each measured on scipy samples at K = 1000: the line is fitted by weighted
+least squares with the delta-method variance of each point (far points with small φ̂ count
+little); ``u_k`` runs over 8 points in [0.05, u_max] with u_max = 1.2 on the first pass and, on
+the second pass (Koutrouvelis' iteration around the new scale), u_max shrinking linearly from 1.2
+at α̂ ≤ 1.8 to 0.8 at α̂ = 2 (near-Gaussian rows are estimated best from small u, heavy-tailed rows
+from larger u: RMSE of α 0.045–0.051 for α ∈ [1.1, 1.9] and 0.009 at α = 2, against 0.05–0.06 and
+0.007 for Kogon & Williams' unweighted grid on [0.1, 1]); ``φ̂(u)²`` is corrected for its bias
+``Var cos(uX)/K``. Only cosines are needed (the law is symmetric about the median up to an
+O(K^{-1/2}) shift whose effect on φ̂ is second order), computed in float32: their rounding (1e-7)
+is far below the sampling error of φ̂ (≈ K^{-1/2}). The modulus line (:func:`modulus_fit`) is
+shared with the skewed fit (:mod:`sgdnoise.stable.skew_cf`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from sgdnoise.stable.quantile import fit_quantile
 N_POINTS = 8
 U_MIN, U_MAX, U_MAX_GAUSSIAN = 0.05, 1.2, 0.8
 ITERATIONS = 2
-_ELEMENTS_PER_CHUNK = 1 << 23  # rows × K × N_POINTS cosines at once (32 MB in float32)
+_ELEMENTS_PER_CHUNK = 1 << 23  # rows × K × N_POINTS arguments at once (32 MB in float32)
+# With sines too, two buffers are live: 16 MB each ran the skewed fit 1.7× faster on one thread than
+# 32 MB, and fastest on two threads shared with other jobs (fewer, larger parallel regions than 4 MB).
+_ELEMENTS_PER_COMPLEX_CHUNK = 1 << 22
 
 
 def u_grid(alpha_prior: torch.Tensor | None, rows: int, like: torch.Tensor) -> torch.Tensor:
@@ -43,14 +48,28 @@ def u_grid(alpha_prior: torch.Tensor | None, rows: int, like: torch.Tensor) -> t
     return U_MIN + (u_max[:, None] - U_MIN) * steps
 
 
-def empirical_cf(z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Real empirical characteristic function ``mean_j cos(u_l·z_j)`` of each row of ``z`` (P, K) at its ``u`` (P, L): (P, L)."""
-    rows = max(1, _ELEMENTS_PER_CHUNK // (z.shape[1] * u.shape[1]))
+def empirical_cf(z: torch.Tensor, u: torch.Tensor, *, imaginary: bool = False) -> torch.Tensor:
+    """Empirical characteristic function of each row of ``z`` (P, K) at its frequencies ``u`` (P, L).
+
+    Returns the real part ``mean_j cos(u_l·z_j)``, (P, L), or with ``imaginary=True`` the real and
+    imaginary (``mean_j sin(u_l·z_j)``) parts stacked, (2, P, L). Computed in float32 in chunks of
+    rows that reuse their buffers (fresh large tensors would cost a page fault per 4 KB on every chunk).
+    """
+    p, k = z.shape
+    n = u.shape[1]
+    rows = max(1, min(p, (_ELEMENTS_PER_COMPLEX_CHUNK if imaginary else _ELEMENTS_PER_CHUNK) // (k * n)))
     z32, u32 = z.to(torch.float32), u.to(torch.float32)
-    parts = [
-        torch.mul(zc[:, None, :], uc[:, :, None]).cos_().mean(2) for zc, uc in zip(z32.split(rows), u32.split(rows))
-    ]
-    return torch.cat(parts).to(z.dtype)
+    arg = torch.empty(rows, n, k, dtype=torch.float32, device=z.device)
+    cos = torch.empty_like(arg) if imaginary else arg
+    out = torch.empty(2 if imaginary else 1, p, n, dtype=torch.float32, device=z.device)
+    for lo in range(0, p, rows):
+        zc, uc = z32[lo : lo + rows], u32[lo : lo + rows]
+        m = len(zc)
+        a = torch.mul(zc[:, None, :], uc[:, :, None], out=arg[:m])
+        torch.mean(torch.cos(a, out=cos[:m]), dim=2, out=out[0, lo : lo + m])
+        if imaginary:
+            torch.mean(a.sin_(), dim=2, out=out[1, lo : lo + m])
+    return (out if imaginary else out[0]).to(z.dtype)
 
 
 def _weights(phi2: torch.Tensor, alpha: torch.Tensor, k: int) -> torch.Tensor:
@@ -63,12 +82,16 @@ def _weights(phi2: torch.Tensor, alpha: torch.Tensor, k: int) -> torch.Tensor:
     return phi2 * torch.log(phi2) ** 2 / (4 * var_phi)
 
 
-def _regress(z: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One weighted regression on centred, standardised rows ``z`` at frequencies ``u`` (P, L); returns (alpha, scale in z units)."""
-    k = z.shape[1]
-    phi = empirical_cf(z, u)
-    var_cos = (1 + phi.abs() ** (2 ** alpha_prior[:, None])) / 2 - phi**2
-    phi2 = (phi**2 - var_cos / k).clamp(1e-12, 1 - 1e-12)
+def modulus_fit(
+    phi2: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted line ``log(−log φ²) = log(2σ^α) + α log u`` through unbiased estimates ``phi2`` of
+    ``|φ(u)|²`` (P, L) of rows of K values at frequencies ``u`` (P, L); returns (α ∈ [0.5, 2], σ).
+
+    ``|φ(u)| = exp(−σ^α|u|^α)`` holds for every α-stable law whatever β and the location, so this
+    is the modulus step of the symmetric and of the skewed fit alike.
+    """
+    phi2 = phi2.clamp(1e-12, 1 - 1e-12)
     y = torch.log(-torch.log(phi2))
     w = _weights(phi2, alpha_prior, k)
     x = torch.log(u)
@@ -77,6 +100,15 @@ def _regress(z: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor) -> tup
     alpha = ((w * (x - x_mean) * (y - y_mean)).sum(1) / (w * (x - x_mean) ** 2).sum(1)).clamp(0.5, 2.0)
     intercept = (y_mean - alpha[:, None] * x_mean).squeeze(1)
     return alpha, torch.exp((intercept - math.log(2.0)) / alpha)
+
+
+def _regress(z: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One weighted regression on centred, standardised rows ``z`` at frequencies ``u`` (P, L);
+    returns (alpha, scale in z units)."""
+    k = z.shape[1]
+    phi = empirical_cf(z, u)
+    var_cos = (1 + phi.abs() ** (2 ** alpha_prior[:, None])) / 2 - phi**2
+    return modulus_fit(phi**2 - var_cos / k, alpha_prior, u, k)
 
 
 def fit_cf(x: torch.Tensor, sorted_sub: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -33,7 +33,7 @@ import torch
 
 from sgdnoise.arrays import array_kind, to_tensor
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.stable.lagrange import lagrange4, stencil_start
+from sgdnoise.stable.lagrange import horner, lagrange4, newton_coefficients, stencil_start
 from sgdnoise.stable.series import tail_series
 
 ALPHA_MIN, ALPHA_MAX, ALPHA_STEP = 0.5, 2.0, 0.01
@@ -61,20 +61,9 @@ def _tables(dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]
             )
         out = {}
         for name in ("h_pdf", "h_sf"):
-            v = torch.as_tensor(data[name], dtype=torch.float64)
-            coef = torch.zeros(*v.shape, 4, dtype=torch.float64)
-            d1 = v.diff(dim=1)
-            d2 = d1.diff(dim=1)
-            d3 = d2.diff(dim=1)
-            n = v.shape[1] - 3
-            coef[:, :n] = torch.stack([v[:, :n], d1[:, :n], d2[:, :n] / 2, d3 / 6], dim=-1)
+            coef = newton_coefficients(torch.as_tensor(data[name], dtype=torch.float64))
             out[name] = coef.to(dtype=dtype, device=device)
         return out
-
-
-def _horner(coef: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Evaluate Newton forward-difference cubics ``coef`` (..., 4) at ``u`` (...)."""
-    return coef[..., 0] + u * (coef[..., 1] + (u - 1) * (coef[..., 2] + (u - 2) * coef[..., 3]))
 
 
 def _s_position(s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,7 +80,7 @@ def _alpha_rows(coef: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 def _interpolate_rows(rows: torch.Tensor, row: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Per-α tables ``rows`` (A, len(S_GRID), 4) at points ``s`` lying on rows ``row``: one look-up each."""
     js, us = _s_position(s)
-    return _horner(rows.view(-1, 4)[row * len(S_GRID) + js], us)
+    return horner(rows.view(-1, 4)[row * len(S_GRID) + js], us)
 
 
 def _interpolate(coef: torch.Tensor, alpha: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -100,7 +89,7 @@ def _interpolate(coef: torch.Tensor, alpha: torch.Tensor, s: torch.Tensor) -> to
     js, us = _s_position(s)
     flat = coef.view(-1, 4)
     nodes = (ja[:, None] + torch.arange(4, device=s.device)) * len(S_GRID) + js[:, None]
-    along_s = _horner(flat[nodes], us[:, None])  # (N, 4): the cubic in s on each of the 4 α rows
+    along_s = horner(flat[nodes], us[:, None])  # (N, 4): the cubic in s on each of the 4 α rows
     return (lagrange4(ua) * along_s).sum(1)
 
 

@@ -64,7 +64,7 @@ import torch
 
 from sgdnoise.arrays import array_kind, to_tensor
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.stable.lagrange import lagrange4, lagrange_weights, stencil_start
+from sgdnoise.stable.lagrange import horner, lagrange4, lagrange_weights, newton_coefficients, stencil_start
 from sgdnoise.stable.s0 import check_beta
 from sgdnoise.stable.series import tail_series
 
@@ -180,23 +180,23 @@ def _interpolate(
 ) -> torch.Tensor:
     """Interpolate ``table`` at points on node combinations ``side`` (index into ``rows``/``weights``,
     each (S, 16)) and table coordinates ``r``. When there are far fewer combinations than points,
-    each combination's 16 rows are first summed into one (cost 16·len(R_GRID) per combination),
-    then every point reads 4 values; otherwise each point reads its 64 values. Chunked."""
+    each combination's 16 rows are first summed into one row, kept in Newton form (cost
+    ≈ 20·len(R_GRID) per combination), and every point reads 4 contiguous numbers; otherwise each
+    point reads its 64 values. Chunked."""
     n_r = len(R_GRID)
     js, us = stencil_start((r - R_GRID[0].item()) / R_STEP, n_r)
-    ws = lagrange4(us)
-    offsets = torch.arange(4, device=r.device)
     out = torch.empty_like(r)
-    if len(rows) * n_r * 16 <= 64 * r.numel():
+    if len(rows) * n_r * 20 <= 64 * r.numel():
         step = max(1, _CHUNK // (16 * n_r))
-        combined = torch.cat(
-            [(w[..., None] * table[i]).sum(1) for i, w in zip(rows.split(step), weights.split(step))]
-        ).view(-1)
+        combined = torch.cat([(w[..., None] * table[i]).sum(1) for i, w in zip(rows.split(step), weights.split(step))])
+        coef = newton_coefficients(combined).view(-1, 4)
+        at = js if len(rows) == 1 else side * n_r + js
         for lo in range(0, r.numel(), _CHUNK):
             part = slice(lo, lo + _CHUNK)
-            at = (side[part] * n_r + js[part])[:, None] + offsets
-            out[part] = (ws[part] * combined[at]).sum(-1)
+            out[part] = horner(coef[at[part]], us[part])
         return out
+    ws = lagrange4(us)
+    offsets = torch.arange(4, device=r.device)
     flat = table.view(-1)
     for lo in range(0, r.numel(), _CHUNK // 64):
         part = slice(lo, lo + _CHUNK // 64)
@@ -216,39 +216,44 @@ def _standard(
     rows_neg, w_neg = _node_weights(alpha, -beta, tables)
     shift = (w_pos * tables.shift[rows_pos]).sum(1)
     scale = (w_pos * tables.scale[rows_pos]).sum(1)
-    y = (z - shift[index]) / scale[index]
+
+    def at_points(v: torch.Tensor) -> torch.Tensor:  # per-pair values at the points (no gather for one pair)
+        return v[index] if len(v) > 1 else v
+
+    y = (z - at_points(shift)) / at_points(scale)
     right = y >= 0
     ay = y.abs()
     side = 2 * index + (~right).long()  # node combination: (α, β) right of the shift, (α, −β) left of it
+    if len(alpha) == 1:  # one pair: the two combinations are 0 (right) and 1 (left)
+        side = (~right).long()
     rows = torch.stack([rows_pos, rows_neg], 1).view(-1, 16)
     weights = torch.stack([w_pos, w_neg], 1).view(-1, 16)
     table = tables.h_pdf if which == "logpdf" else tables.h_sf
     h = _interpolate(table, rows, weights, side, y_to_r(ay).clamp_max(R_MAX))
-    a = alpha[index]
+    a = at_points(alpha)
     if which == "logpdf":
         tiny = torch.finfo(z.dtype).tiny
-        out = torch.log(h.clamp_min(tiny)) - (a + 1) * torch.log1p(ay) - torch.log(scale[index])
+        out = torch.log(h.clamp_min(tiny)) - (a + 1) * torch.log1p(ay) - torch.log(at_points(scale))
     else:
         tail = (h / (1 + ay) ** a).clamp(0, 1)
         out = torch.where(right, 1 - tail, tail)
     far = ay > Y_TABLE_MAX
     if bool(far.any()):
-        out[far] = _far_tail(
-            z[far], a[far], torch.where(right, beta[index], -beta[index])[far], right[far], which, out[far]
-        )
-    gauss = a == 2.0  # exactly N(0, 2) whatever β
-    if bool(gauss.any()):
+        b_side = torch.where(right, at_points(beta), -at_points(beta))
+        a_far = a.expand_as(z)[far]
+        out[far] = _far_tail(z[far], a_far, b_side[far], right[far], which, out[far])
+    if bool((alpha == 2.0).any()):  # exactly N(0, 2) whatever β
+        gauss = (a == 2.0).expand_as(z)
         g = z[gauss]
-        exact = -(g**2) / 4 - 0.5 * math.log(4 * math.pi) if which == "logpdf" else torch.special.erfc(-g / 2) / 2
-        out[gauss] = exact
-    b = beta[index]
-    edge = torch.tan(a * (math.pi / 2))  # support [−tan, ∞) for β = 1, (−∞, tan] for β = −1 (α < 1)
-    below = (a < 1) & (b == 1) & (z < -edge)
-    above = (a < 1) & (b == -1) & (z > edge)
-    if which == "logpdf":
-        out[below | above] = -math.inf
-    else:
-        out[below], out[above] = 0.0, 1.0
+        out[gauss] = -(g**2) / 4 - 0.5 * math.log(4 * math.pi) if which == "logpdf" else torch.special.erfc(-g / 2) / 2
+    one_sided = (alpha < 1) & (beta.abs() == 1)
+    if bool(one_sided.any()):  # support [−tan(πα/2), ∞) for β = 1, (−∞, tan(πα/2)] for β = −1
+        edge = torch.where(one_sided, torch.tan(alpha * (math.pi / 2)), math.inf)
+        outside = (at_points(beta) * z < -at_points(edge)).expand_as(z)
+        if which == "logpdf":
+            out[outside] = -math.inf
+        else:
+            out[outside] = (at_points(beta) < 0).to(out).expand_as(z)[outside]
     return out
 
 
@@ -291,12 +296,24 @@ def _prepare(x: Any, alpha: Any, beta: Any, scale: Any, loc: Any):
             f"and loc {tuple(m.shape)} do not broadcast"
         ) from exc
     z = ((xt - m) / s).expand(shape).reshape(-1)
-    # distinct (α, β) pairs only: callers often repeat them (a likelihood at several scales and locations)
-    pair_values, pair_index = torch.unique(
-        torch.stack([a.expand(pairs), b.expand(pairs)], -1).reshape(-1, 2), dim=0, return_inverse=True
-    )
+    a, b, pair_index = _distinct_pairs(a.expand(pairs).reshape(-1), b.expand(pairs).reshape(-1))
     index = pair_index.reshape(pairs).expand(shape).reshape(-1)
-    return kind, shape, z, pair_values[:, 0], pair_values[:, 1], index, s.expand(shape).reshape(-1)
+    return kind, shape, z, a, b, index, s.expand(shape).reshape(-1)
+
+
+def _distinct_pairs(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The distinct (a, b) pairs and each input pair's index among them (callers often repeat
+    pairs: a likelihood at several scales and locations). Two stable sorts, then run starts."""
+    if len(a) == 1:
+        return a, b, torch.zeros(1, dtype=torch.long, device=a.device)
+    order = torch.argsort(b, stable=True)
+    order = order[torch.argsort(a[order], stable=True)]
+    sa, sb = a[order], b[order]
+    new = torch.ones_like(sa, dtype=torch.bool)
+    new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.cumsum(new, 0) - 1
+    return sa[new], sb[new], inverse
 
 
 def stable_logpdf(x: Any, alpha: Any, beta: Any = 0.0, scale: Any = 1.0, loc: Any = 0.0) -> Any:

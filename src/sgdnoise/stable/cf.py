@@ -33,9 +33,7 @@ N_POINTS = 8
 U_MIN, U_MAX, U_MAX_GAUSSIAN = 0.05, 1.2, 0.8
 ITERATIONS = 2
 _ELEMENTS_PER_CHUNK = 1 << 23  # rows × K × N_POINTS arguments at once (32 MB in float32)
-# With sines too, two buffers are live: 16 MB each ran the skewed fit 1.7× faster on one thread than
-# 32 MB, and fastest on two threads shared with other jobs (fewer, larger parallel regions than 4 MB).
-_ELEMENTS_PER_COMPLEX_CHUNK = 1 << 22
+_ROTATION_CHUNK = 1 << 19  # values per chunk of the rotation recurrence (2 MB per float32 array)
 
 
 def u_grid(alpha_prior: torch.Tensor | None, rows: int, like: torch.Tensor) -> torch.Tensor:
@@ -53,23 +51,40 @@ def empirical_cf(z: torch.Tensor, u: torch.Tensor, *, imaginary: bool = False) -
 
     Returns the real part ``mean_j cos(u_l·z_j)``, (P, L), or with ``imaginary=True`` the real and
     imaginary (``mean_j sin(u_l·z_j)``) parts stacked, (2, P, L). Computed in float32 in chunks of
-    rows that reuse their buffers (fresh large tensors would cost a page fault per 4 KB on every chunk).
+    rows. With ``imaginary=True`` and frequencies equally spaced along each row (as
+    :func:`u_grid` makes them), ``e^{iu_l z}`` is advanced by the rotation ``e^{iΔu z}``,
+    ``e^{iu_{l+1} z} = e^{iu_l z}·e^{iΔu z}``: four sines and cosines per value instead of 2L (2× faster
+    on one thread); its float32 rounding grows to ~3e-7 after 7 steps, far below the sampling error
+    of φ̂ (≈ K^{-1/2}).
     """
-    p, k = z.shape
-    n = u.shape[1]
-    rows = max(1, min(p, (_ELEMENTS_PER_COMPLEX_CHUNK if imaginary else _ELEMENTS_PER_CHUNK) // (k * n)))
+    k = z.shape[1]
     z32, u32 = z.to(torch.float32), u.to(torch.float32)
-    arg = torch.empty(rows, n, k, dtype=torch.float32, device=z.device)
-    cos = torch.empty_like(arg) if imaginary else arg
-    out = torch.empty(2 if imaginary else 1, p, n, dtype=torch.float32, device=z.device)
-    for lo in range(0, p, rows):
-        zc, uc = z32[lo : lo + rows], u32[lo : lo + rows]
-        m = len(zc)
-        a = torch.mul(zc[:, None, :], uc[:, :, None], out=arg[:m])
-        torch.mean(torch.cos(a, out=cos[:m]), dim=2, out=out[0, lo : lo + m])
-        if imaginary:
-            torch.mean(a.sin_(), dim=2, out=out[1, lo : lo + m])
-    return (out if imaginary else out[0]).to(z.dtype)
+    if imaginary:
+        start, step = u32[:, :1], u32[:, 1:2] - u32[:, :1]
+        if torch.allclose(u32, start + step * torch.arange(u.shape[1], device=u.device), rtol=1e-6, atol=1e-7):
+            return _rotated_cf(z32, start, step, u.shape[1]).to(z.dtype)
+    rows = max(1, _ELEMENTS_PER_CHUNK // (k * u.shape[1]))
+    parts = []
+    for zc, uc in zip(z32.split(rows), u32.split(rows)):
+        arg = torch.mul(zc[:, None, :], uc[:, :, None])
+        parts.append(torch.stack([arg.cos().mean(2), arg.sin_().mean(2)]) if imaginary else arg.cos_().mean(2))
+    return torch.cat(parts, dim=-2).to(z.dtype)
+
+
+def _rotated_cf(z: torch.Tensor, start: torch.Tensor, step: torch.Tensor, n: int) -> torch.Tensor:
+    """Real and imaginary ECF parts (2, P, n) at ``start + l·step`` (each (P, 1)), by rotation in complex64."""
+    out = torch.empty(len(z), n, dtype=torch.complex64, device=z.device)
+    rows = max(1, _ROTATION_CHUNK // z.shape[1])
+    for lo in range(0, len(z), rows):
+        part = slice(lo, lo + rows)
+        arg, turn = z[part] * start[part], z[part] * step[part]
+        e = torch.complex(torch.cos(arg), torch.sin(arg))
+        rotation = torch.complex(torch.cos(turn), torch.sin(turn))
+        for i in range(n):
+            if i:
+                e.mul_(rotation)
+            out[part, i] = e.mean(1)
+    return torch.stack([out.real, out.imag])
 
 
 def _weights(phi2: torch.Tensor, alpha: torch.Tensor, k: int) -> torch.Tensor:

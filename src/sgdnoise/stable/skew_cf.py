@@ -58,15 +58,17 @@ def fit_skew_cf(
     """Fit S(α, β, σ, μ; 0) to each row of ``x`` (P, K); returns (alpha, beta, scale, loc), each (P,).
 
     ``sorted_sub`` is a sorted subsample of each row (:func:`sgdnoise.stable.rows.subsample`),
-    used for the starting values.
+    used for the starting values. The regressions run in float64 whatever ``x``'s dtype (the phase
+    regressors are nearly collinear, and float32 normal equations cost 3% of β accuracy); the
+    standardised rows and the ECF stay in ``x``'s dtype and float32.
     """
-    alpha, scale, loc = fit_quantile(sorted_sub)
+    alpha, scale, loc = fit_quantile(sorted_sub.to(torch.float64))
     beta = torch.zeros_like(alpha)
     for i in range(PASSES):
-        z = (x if i == PASSES - 1 else x[:, ::FIRST_PASS_STRIDE]) - loc[:, None]
-        z = z / scale[:, None]
-        u = u_grid(alpha if i else None, len(alpha), x)
-        re, im = empirical_cf(z, u, imaginary=True)
+        rows = x if i == PASSES - 1 else x[:, ::FIRST_PASS_STRIDE]
+        z = (rows - loc[:, None].to(x.dtype)) / scale[:, None].to(x.dtype)
+        u = u_grid(alpha if i else None, len(alpha), alpha)
+        re, im = empirical_cf(z, u, imaginary=True).to(torch.float64)
         n = z.shape[1]
         phi2 = ((n * (re**2 + im**2) - 1) / (n - 1)).clamp(1e-12, 1 - 1e-12)
         alpha, relative = modulus_fit(phi2, alpha, u, n)

@@ -84,7 +84,7 @@ def fit_stable(
     ok = ~degenerate
     params = torch.full((4, rows.shape[0]), float("nan"), dtype=rows.dtype, device=rows.device)
     if bool(ok.any()):
-        params[:, ok] = torch.stack(_estimate(rows[ok], sorted_sub[ok], method))
+        params[:, ok] = torch.stack(_estimate(rows[ok], sorted_sub[ok], method)).to(params)
     alpha, beta, scale, loc = (kind.restore(p.reshape(batch_shape)) for p in params)
     return StableFit(
         alpha,

@@ -86,8 +86,8 @@ def fit_skew_quantile(
     sorted_rows: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """McCulloch fit of each row of a sorted ``(P, K)`` tensor; returns ``(alpha, beta, scale, loc)``, each ``(P,)``."""
-    opts = dict(dtype=sorted_rows.dtype, device=sorted_rows.device)
-    q05, q25, q50, q75, q95 = quantiles(sorted_rows, list(PROBS)).unbind(-1)
+    opts = dict(dtype=torch.float64, device=sorted_rows.device)  # the tables' precision, whatever the rows' dtype
+    q05, q25, q50, q75, q95 = quantiles(sorted_rows, list(PROBS)).to(torch.float64).unbind(-1)
     nu_alpha = (q95 - q05) / (q75 - q25)
     nu_beta = (q95 + q05 - 2 * q50) / (q95 - q05)
     t05, t25, t50, t75, t95 = standard_quantiles().to(**opts).unbind(-1)

@@ -33,7 +33,7 @@ N_POINTS = 8
 U_MIN, U_MAX, U_MAX_GAUSSIAN = 0.05, 1.2, 0.8
 ITERATIONS = 2
 _ELEMENTS_PER_CHUNK = 1 << 23  # rows × K × N_POINTS arguments at once (32 MB in float32)
-_ROTATION_CHUNK = 1 << 21  # values per chunk of the rotation recurrence (16 MB in complex64)
+_ROTATION_CHUNK = 1 << 18  # values per chunk of the rotation recurrence (2 MB in complex64)
 
 
 def u_grid(alpha_prior: torch.Tensor | None, rows: int, like: torch.Tensor) -> torch.Tensor:

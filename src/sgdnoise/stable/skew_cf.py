@@ -38,6 +38,7 @@ from sgdnoise.stable.s0 import skew_function
 
 PASSES = 2
 FIRST_PASS_STRIDE = 2
+_VALUES_PER_BLOCK = 1 << 18  # rows standardised and transformed at once (2 MB of float64)
 
 
 def _phase_fit(
@@ -52,6 +53,20 @@ def _phase_fit(
     return (a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det
 
 
+def _standardised_cf(
+    rows: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, u: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary ECF of ``(rows − loc)/scale`` at ``u`` (float64, (P, L) each), standardising
+    a block of rows at a time so that no full-size temporary is made."""
+    n = max(1, _VALUES_PER_BLOCK // rows.shape[1])
+    parts = [
+        empirical_cf(((r - m[:, None]) / s[:, None]).to(torch.float32), f, imaginary=True)
+        for r, m, s, f in zip(rows.split(n), loc.split(n), scale.split(n), u.split(n))
+    ]
+    re, im = torch.cat(parts, dim=1).to(torch.float64)
+    return re, im
+
+
 def fit_skew_cf(
     x: torch.Tensor, sorted_sub: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -59,17 +74,16 @@ def fit_skew_cf(
 
     ``sorted_sub`` is a sorted subsample of each row (:func:`sgdnoise.stable.rows.subsample`),
     used for the starting values. The regressions run in float64 whatever ``x``'s dtype (the phase
-    regressors are nearly collinear, and float32 normal equations cost 3% of β accuracy); the
-    standardised rows and the ECF stay in ``x``'s dtype and float32.
+    regressors are nearly collinear, and float32 normal equations cost 3% of β accuracy); the ECF
+    is computed in float32.
     """
     alpha, scale, loc = fit_quantile(sorted_sub.to(torch.float64))
     beta = torch.zeros_like(alpha)
     for i in range(PASSES):
         rows = x if i == PASSES - 1 else x[:, ::FIRST_PASS_STRIDE]
-        z = (rows - loc[:, None].to(x.dtype)) / scale[:, None].to(x.dtype)
         u = u_grid(alpha if i else None, len(alpha), alpha)
-        re, im = empirical_cf(z, u, imaginary=True).to(torch.float64)
-        n = z.shape[1]
+        re, im = _standardised_cf(rows, loc, scale, u)
+        n = rows.shape[1]
         phi2 = ((n * (re**2 + im**2) - 1) / (n - 1)).clamp(1e-12, 1 - 1e-12)
         alpha, relative = modulus_fit(phi2, alpha, u, n)
         shift, beta = _phase_fit(torch.atan2(im, re), phi2 / (1 - phi2), u, alpha, relative)

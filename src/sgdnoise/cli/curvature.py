@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from sgdnoise.data import load_dataset
     from sgdnoise.errors import ConfigError
     from sgdnoise.models import build_model, load_checkpoint
+    from sgdnoise.plumbing import default_loss
     from sgdnoise.report import figures
     from sgdnoise.report.tables import console as report_console
     from sgdnoise.store import manifest, write_json, write_table
-    from sgdnoise.training import default_loss
 
     if args.max_samples < 2 or args.k < 1:
         raise ConfigError("--max-samples must be >= 2 and --k >= 1")

@@ -24,10 +24,11 @@ from sgdnoise.experiments.common import write_manifest
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.models import load_checkpoint, seeded_model
+from sgdnoise.plumbing import as_data_source, default_loss
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
 from sgdnoise.store import atomic_path, write_table
-from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
+from sgdnoise.training import TrainConfig, evaluate, train
 
 
 @dataclass(frozen=True)
@@ -206,10 +207,10 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
                 progress=progress,
             ),
         )
-    x, y = as_tensors(data, "train data", next(model.parameters()).device)
+    x, y = as_data_source(data).tensors(next(model.parameters()).device)
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
-    test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
+    test_loss, test_acc = evaluate(model, loss_fn, *as_data_source(test).tensors(x.device))
     fits, samples, collection = fit_network_noise(
         model,
         loss_fn,

@@ -7,8 +7,9 @@ GD, SGD and GD + noise of equal total variance but different shapes (isotropic, 
 Hessian, top eigenvector; :func:`sgdnoise.dynamics.zhu_network.zhu_network_dynamics`) each run
 ``n_repeats`` times, under two protocols for the noise magnitude: Zhu's (``match_at="start"``: total
 variance fixed at SGD's at the start) and ``match_at="current"`` (each repeat's variance follows SGD's
-at its current point, so the Σ-shaped variant is SGD's Gaussian twin). Per variant: final training loss and accuracy (on the corrupted labels), test
-accuracy, and distance from the start, each mean ± standard error over repeats; and at the start
+at its current point, so the Σ-shaped variant is SGD's Gaussian twin). Per variant: final training
+loss and accuracy (on the corrupted labels), test accuracy, and distance from the start, each
+mean ± standard error over repeats; and at the start
 Zhu's escape indicator ``Tr(HΣ)`` against its isotropic equivalent ``Tr H·Tr Σ/P``
 (:func:`sgdnoise.curvature.geometry.noise_anisotropy`). Zhu et al. expect SGD and the anisotropic
 variants to leave the minimum and generalise better than GD, isotropic and diagonal noise.
@@ -37,6 +38,7 @@ from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
+from sgdnoise.plumbing import evaluation_mode
 from sgdnoise.report.figures import zhu_network_plot
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train
@@ -200,36 +202,36 @@ def run_zhu_network(config: ZhuNetworkConfig = ZhuNetworkConfig()) -> ZhuNetwork
             (x, y),
             TrainConfig(epochs=config.gd_steps, lr=config.gd_lr, batch_size=config.n_train, seed=config.seed),
         )
-        model.eval()
-        start = ParameterSpace(model).vector()[None]
-        start_loss, start_acc = _evaluate(model, start, x, y)
-        start_test_acc = _evaluate(model, start, *test_data)[1]
-        sigma = noise_covariance(
-            per_sample_gradients(model, F.cross_entropy, (x, y)), config.batch_size, without_replacement=True
-        )
-        anisotropy = noise_anisotropy(HessianOperator(model, F.cross_entropy, (x, y)), sigma, seed=config.seed)
-        rows, noise_variance = [], 0.0
-        for i, protocol in enumerate(config.match_at):
-            variants = config.variants if i == 0 else tuple(v for v in config.variants if v not in ("gd", "sgd"))
-            if not variants:
-                continue
-            run = zhu_network_dynamics(
-                model,
-                F.cross_entropy,
-                (x, y),
-                seeds=range(config.seed, config.seed + config.n_repeats),
-                variants=variants,
-                lr=config.lr,
-                n_steps=config.n_steps,
-                batch_size=config.batch_size,
-                noise_variance=config.noise_variance,
-                match_at=protocol,
-                hessian_k=config.hessian_k,
-                refresh=config.refresh,
-                lanczos_tol=config.lanczos_tol,
+        with evaluation_mode(model):  # the GD minimum is measured and left with BatchNorm/dropout off
+            start = ParameterSpace(model).vector()[None]
+            start_loss, start_acc = _evaluate(model, start, x, y)
+            start_test_acc = _evaluate(model, start, *test_data)[1]
+            sigma = noise_covariance(
+                per_sample_gradients(model, F.cross_entropy, (x, y)), config.batch_size, without_replacement=True
             )
-            rows += _rows(model, run, (x, y), test_data)
-            noise_variance = run.noise_variance  # the same v₀ = η² Tr Σ_B(w₀) in every protocol
+            anisotropy = noise_anisotropy(HessianOperator(model, F.cross_entropy, (x, y)), sigma, seed=config.seed)
+            rows, noise_variance = [], 0.0
+            for i, protocol in enumerate(config.match_at):
+                variants = config.variants if i == 0 else tuple(v for v in config.variants if v not in ("gd", "sgd"))
+                if not variants:
+                    continue
+                run = zhu_network_dynamics(
+                    model,
+                    F.cross_entropy,
+                    (x, y),
+                    seeds=range(config.seed, config.seed + config.n_repeats),
+                    variants=variants,
+                    lr=config.lr,
+                    n_steps=config.n_steps,
+                    batch_size=config.batch_size,
+                    noise_variance=config.noise_variance,
+                    match_at=protocol,
+                    hessian_k=config.hessian_k,
+                    refresh=config.refresh,
+                    lanczos_tol=config.lanczos_tol,
+                )
+                rows += _rows(model, run, (x, y), test_data)
+                noise_variance = run.noise_variance  # the same v₀ = η² Tr Σ_B(w₀) in every protocol
     start_metrics = {
         "train_loss": float(start_loss[0]),
         "train_accuracy": float(start_acc[0]),

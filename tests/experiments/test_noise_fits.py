@@ -38,3 +38,7 @@ def test_bad_configuration_is_refused():
         NoiseFitConfig(memory_budget=0)
     with pytest.raises(ConfigError, match="gradient engine"):
         NoiseFitConfig(engine="gpu")
+    with pytest.raises(ConfigError, match="per_layer must be an int ≥ 1; got 0"):
+        NoiseFitConfig(per_layer=0)
+    with pytest.raises(ConfigError, match=r"batch_size must be an int ≥ 1; got 2\.5"):
+        NoiseFitConfig(batch_size=2.5)

@@ -26,7 +26,7 @@ from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.experiments.noise_fits import fit_network_noise
 from sgdnoise.models import load_checkpoint, seeded_model
-from sgdnoise.plumbing import as_data_source, default_loss
+from sgdnoise.plumbing import as_data_source, default_loss, positive_int
 from sgdnoise.report.figures import step_noise_histograms
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, evaluate, train
@@ -59,8 +59,7 @@ class DecayConfig:
             raise ConfigError(
                 f"milestone must lie in [1, epochs); got milestone={self.milestone}, epochs={self.epochs}"
             )
-        if self.factor < 2:
-            raise ConfigError(f"factor must be ≥ 2; got {self.factor}")
+        positive_int(self.factor, "factor", minimum=2, error=ConfigError)
 
     def train_config(self, schedule: str, folder: Path) -> TrainConfig:
         changes = {

@@ -38,7 +38,7 @@ from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
-from sgdnoise.plumbing import evaluation_mode
+from sgdnoise.plumbing import evaluation_mode, positive_int
 from sgdnoise.report.figures import zhu_network_plot
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train
@@ -98,8 +98,7 @@ class ZhuNetworkConfig:
             raise ConfigError("a fixed noise_variance cannot follow SGD's current variance; use match_at=('start',)")
         if not 0 <= self.corrupt_fraction <= 1:
             raise ConfigError(f"corrupt_fraction must be in [0, 1]; got {self.corrupt_fraction}")
-        if not (isinstance(self.n_repeats, int) and self.n_repeats >= 2):
-            raise ConfigError(f"n_repeats must be an int ≥ 2 (for standard errors); got {self.n_repeats!r}")
+        positive_int(self.n_repeats, "n_repeats (for standard errors)", minimum=2, error=ConfigError)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The estimator-recovery recipe's configuration (the recipe itself runs in the reproduce command's test)."""
 
+import pandas as pd
 import pytest
 
 from sgdnoise.errors import ConfigError
-from sgdnoise.experiments.estimator_recovery import RecoveryConfig
+from sgdnoise.experiments.estimator_recovery import RecoveryConfig, RecoveryResult
 
 
 @pytest.mark.parametrize(
@@ -18,3 +19,12 @@ from sgdnoise.experiments.estimator_recovery import RecoveryConfig
 def test_bad_configuration_is_refused(kw, message):
     with pytest.raises(ConfigError, match=message):
         RecoveryConfig(**kw)
+
+
+def test_rmse_by_method_has_a_row_per_alpha_and_a_column_per_method():
+    accuracy = pd.DataFrame(
+        {"alpha": [1.1, 1.1, 1.9, 1.9], "method": ["tail", "cf", "tail", "cf"], "rmse_alpha": [0.4, 0.1, 0.3, 0.2]}
+    )
+    table = RecoveryResult(RecoveryConfig(), accuracy, pd.DataFrame(), pd.DataFrame()).rmse_by_method()
+    assert list(table.columns) == ["true α", "cf", "tail"]
+    assert table.to_numpy().tolist() == [[1.1, 0.1, 0.4], [1.9, 0.2, 0.3]]

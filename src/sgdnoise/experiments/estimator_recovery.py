@@ -56,6 +56,11 @@ class RecoveryResult:
             "summary_counts": dict(self.summary.attrs),
         }
 
+    def rmse_by_method(self) -> pd.DataFrame:
+        """RMSE of α̂: one row per true α (column ``true α``), one column per method."""
+        table = self.accuracy.pivot(index="alpha", columns="method", values="rmse_alpha")
+        return table.reset_index().rename(columns={"alpha": "true α"})
+
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write ``accuracy.csv``, ``fits.parquet``, ``summary.csv`` and ``manifest.json`` atomically."""
         folder = Path(folder)

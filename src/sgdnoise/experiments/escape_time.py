@@ -25,6 +25,7 @@ from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
+from sgdnoise.plumbing import positive_int
 from sgdnoise.report.figures import escape_time_plot
 from sgdnoise.store import write_table
 from sgdnoise.theory import compare_escape_fits
@@ -52,8 +53,9 @@ class EscapeTimeConfig:
             raise ConfigError(
                 f"the theory fits have two free parameters: give at least 3 learning rates; got {self.lrs}"
             )
-        if self.seeds < 2 or self.factor <= 1:
-            raise ConfigError("seeds must be ≥ 2 and factor > 1")
+        positive_int(self.seeds, "seeds", minimum=2, error=ConfigError)
+        if not self.factor > 1:
+            raise ConfigError(f"factor (of the minimum's loss that counts as escaped) must be > 1; got {self.factor}")
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ from sgdnoise.experiments.common import write_manifest
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.models import load_checkpoint, seeded_model
+from sgdnoise.plumbing import as_data_source, default_loss, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
 from sgdnoise.store import atomic_path, write_table
-from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
+from sgdnoise.training import TrainConfig, evaluate, train
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,13 @@ class NoiseFitConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"unknown fit method {self.method!r}; choose one of {', '.join(METHODS)}")
-        for name in ("epochs", "train_batch_size", "batch_size", "per_layer"):
-            if getattr(self, name) < (0 if name == "epochs" else 1):
-                raise ConfigError(f"{name} must be positive; got {getattr(self, name)}")
-        if not isinstance(self.memory_budget, int) or self.memory_budget <= 0:
-            raise ConfigError(f"memory_budget must be a positive number of bytes; got {self.memory_budget!r}")
+        positive_int(self.epochs, "epochs", minimum=0, error=ConfigError)
+        for name in ("train_batch_size", "batch_size", "per_layer"):
+            positive_int(getattr(self, name), name, error=ConfigError)
+        positive_int(self.memory_budget, "memory_budget (bytes)", error=ConfigError)
         if self.engine not in ENGINES:
             raise ConfigError(f"unknown gradient engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
-        if self.num_batches < 20:
-            raise ConfigError(f"num_batches must be ≥ 20 to fit a law to each entry; got {self.num_batches}")
+        positive_int(self.num_batches, "num_batches (draws per fitted entry)", minimum=20, error=ConfigError)
 
 
 @dataclass(frozen=True)
@@ -206,10 +205,10 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
                 progress=progress,
             ),
         )
-    x, y = as_tensors(data, "train data", next(model.parameters()).device)
+    x, y = as_data_source(data).tensors(next(model.parameters()).device)
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
-    test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
+    test_loss, test_acc = evaluate(model, loss_fn, *as_data_source(test).tensors(x.device))
     fits, samples, collection = fit_network_noise(
         model,
         loss_fn,

@@ -65,7 +65,7 @@ def test_write_table_formats_and_numpy_values_in_json(tmp_path):
     write_table(frame, tmp_path / "t.csv")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), frame)
-    with pytest.raises(DataFileError, match="parquet or .csv"):
+    with pytest.raises(DataFileError, match=r"parquet or \.csv"):
         write_table(frame, tmp_path / "t.xlsx")
     write_json({"x": np.float32(1.5), "y": np.arange(2)}, tmp_path / "m.json")
     assert json.loads((tmp_path / "m.json").read_text()) == {"x": 1.5, "y": [0, 1]}

@@ -81,7 +81,10 @@ class TensorData(TensorDataset):
 
     def __repr__(self) -> str:
         i = self.info
-        return f"TensorData({i.name!r}, split={i.split!r}, N={len(self)}, input_shape={i.input_shape}, task={i.task!r}, num_outputs={i.num_outputs})"
+        return (
+            f"TensorData({i.name!r}, split={i.split!r}, N={len(self)}, input_shape={i.input_shape}, "
+            f"task={i.task!r}, num_outputs={i.num_outputs})"
+        )
 
 
 def check_split_args(split: str, test_fraction: float) -> None:
@@ -158,7 +161,7 @@ def build_tensor_data(
 
 
 def _random_split(n: int, test_fraction: float, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    n_test = int(round(test_fraction * n))
+    n_test = round(test_fraction * n)
     if n_test < 1 or n_test > n - 1:
         raise ConfigError(f"{name}: test_fraction={test_fraction} leaves an empty train or test part of {n} points")
     perm = torch.randperm(n, generator=as_generator(seed)).numpy()

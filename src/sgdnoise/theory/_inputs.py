@@ -49,9 +49,11 @@ def check_interval(lower: torch.Tensor, upper: torch.Tensor) -> None:
     """Raise unless ``lower < 0 < upper``: boundaries are measured from the minimum."""
     if not torch.all(lower < 0):
         raise InvalidInputError(
-            f"lower must be < 0 (the boundary below the minimum, measured from it); got {lower[~(lower < 0)].flatten()[:3].tolist()}"
+            "lower must be < 0 (the boundary below the minimum, measured from it); got "
+            f"{lower[~(lower < 0)].flatten()[:3].tolist()}"
         )
     if not torch.all(upper > 0):
         raise InvalidInputError(
-            f"upper must be > 0 (the boundary above the minimum, measured from it); got {upper[~(upper > 0)].flatten()[:3].tolist()}"
+            "upper must be > 0 (the boundary above the minimum, measured from it); got "
+            f"{upper[~(upper > 0)].flatten()[:3].tolist()}"
         )

@@ -52,7 +52,8 @@ def kramers_escape_time(barrier: Any, hessian_min: Any, hessian_saddle: Any, dif
     h_b = _eigenvalues(hessian_saddle, kind, "hessian_saddle")
     if h_a.shape[-1] != h_b.shape[-1]:
         raise InvalidInputError(
-            f"hessian_min and hessian_saddle need the same number of eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}"
+            f"hessian_min and hessian_saddle need the same number of eigenvalues; got {h_a.shape[-1]} and "
+            f"{h_b.shape[-1]}"
         )
     check_positive(h_a, "hessian_min (eigenvalues at a minimum)")
     if not torch.all((h_b < 0).sum(dim=-1) == 1):

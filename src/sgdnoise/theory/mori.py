@@ -46,7 +46,8 @@ def mori_escape_rate(
     h_a, h_b = (h.unsqueeze(0) if h.ndim == 0 else h for h in (h_a, h_b))
     if h_a.shape[-1] != h_b.shape[-1]:
         raise InvalidInputError(
-            f"hessian_min and hessian_saddle need the same number n of outlier eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}"
+            f"hessian_min and hessian_saddle need the same number n of outlier eigenvalues; got {h_a.shape[-1]} and "
+            f"{h_b.shape[-1]}"
         )
     check_positive(h_a, "hessian_min")
     if not torch.all((h_b < 0).sum(dim=-1) == 1):

@@ -2,8 +2,9 @@
 
 Everything is a tensor, number, string, list or dict, so it loads with
 ``torch.load(weights_only=True)``. Restoring it — weights (and BatchNorm buffers), optimizer
-state, the shuffling generator's state and PyTorch's global generator of the CPU and, when training there, of the GPU (dropout) — makes
-the resumed run draw exactly the same mini-batches as an uninterrupted one.
+state, the shuffling generator's state and PyTorch's global generator of the CPU and, when training
+there, of the GPU (dropout) — makes the resumed run draw exactly the same mini-batches as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -67,12 +68,14 @@ def restore_state(
     if differing:
         details = ", ".join(f"{k}: checkpoint {a} vs now {b}" for k, (a, b) in differing.items())
         raise ConfigError(
-            f"{path} was written by a run with different settings ({details}); use a new output folder, or resume=False to start over"
+            f"{path} was written by a run with different settings ({details}); use a new output folder, or "
+            "resume=False to start over"
         )
     epoch = int(state["epoch"])
     if epoch > config.epochs:
         raise ConfigError(
-            f"{path} is already at epoch {epoch} > epochs={config.epochs}; ask for at least {epoch} epochs or use a new output folder"
+            f"{path} is already at epoch {epoch} > epochs={config.epochs}; ask for at least {epoch} epochs or use a "
+            "new output folder"
         )
     check_state_dict(model, state[MODEL_STATE_KEY], source=f"checkpoint {path}")
     model.load_state_dict(state[MODEL_STATE_KEY])

@@ -15,9 +15,9 @@ from torch import nn
 from sgdnoise.curvature.algorithms import EigenResult, TraceResult, hutchinson_trace, hutchpp_trace, lanczos
 from sgdnoise.curvature.algorithms.power import power_iteration
 from sgdnoise.curvature.data import Data
-from sgdnoise.curvature.functional import LossFn
 from sgdnoise.curvature.operators import HessianOperator
 from sgdnoise.errors import ConfigError
+from sgdnoise.plumbing import LossFn
 from sgdnoise.rng import Seed
 
 

@@ -18,7 +18,6 @@ from torch import nn
 
 from sgdnoise.curvature.algorithms import EigenResult, SpectralDensity, TraceResult, hutchpp_trace, lanczos
 from sgdnoise.curvature.algorithms.slq import spectral_density
-from sgdnoise.curvature.functional import LossFn
 from sgdnoise.curvature.geometry import (
     GradientNoiseScale,
     HessianOutliers,
@@ -31,6 +30,7 @@ from sgdnoise.curvature.geometry import (
 )
 from sgdnoise.curvature.operators import HessianOperator, noise_covariance
 from sgdnoise.curvature.persample import per_sample_gradients
+from sgdnoise.plumbing import LossFn
 from sgdnoise.rng import Seed
 
 

@@ -92,7 +92,7 @@ def curvature_summary(
     loss = float(hess.loss())
     eigen = lanczos(hess, min(k, hess.dim), tol=tol, seed=seed)
     trace = hutchpp_trace(hess, n_products, seed=seed)
-    density = spectral_density(hess, n_probes=density_probes, n_iter=min(density_iter, hess.dim), seed=seed)
+    density = spectral_density(hess, n_probes=density_probes, n_iter=density_iter, seed=seed)
     grads = per_sample_gradients(model, loss_fn, data, params=params, chunk_size=chunk_size)
     sigma = noise_covariance(grads, batch_size)
     sigma1 = noise_covariance(grads, 1)

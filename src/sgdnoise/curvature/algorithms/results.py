@@ -16,12 +16,14 @@ def _floats(t: torch.Tensor) -> list[float]:
 class EigenResult:
     """Extreme eigenpairs of a symmetric operator.
 
-    eigenvalues : ``(k,)``, descending for ``which="top"``, ascending for ``"bottom"``.
+    eigenvalues : ``(k,)``, descending for ``which="top"``, ascending for ``"bottom"``, by
+        descending magnitude for ``"magnitude"``.
     eigenvectors : ``(D, k)``, orthonormal columns.
     residuals : ``(k,)`` residual norms ``‖A y − θ y‖`` (Lanczos: the Ritz estimate
         ``|β_m s_{m,i}|``, exact in exact arithmetic with full re-orthogonalisation).
         ``|θ − λ| ≤ residual`` for the nearest true eigenvalue λ.
-    converged : ``(k,)`` bool, ``residual ≤ max(tol·|θ|, atol)``.
+    converged : ``(k,)`` bool, ``residual ≤ max(tol·|θ|, atol)`` (Lanczos with ``which="magnitude"``:
+        and both extreme Ritz pairs within the same bound).
     n_products : operator products used (HVPs for a Hessian).
     """
 

@@ -17,7 +17,7 @@ import torch
 from sgdnoise.curvature.algorithms.probes import rademacher
 from sgdnoise.curvature.algorithms.results import TraceResult
 from sgdnoise.curvature.operators.base import LinearOperator
-from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import positive_int
 from sgdnoise.rng import Seed, as_generator
 
 
@@ -32,8 +32,7 @@ def _mean_stderr(samples: torch.Tensor) -> tuple[float, float]:
 
 def hutchinson_trace(op: LinearOperator, n_probes: int = 100, *, seed: Seed = 0, block_size: int = 32) -> TraceResult:
     """Hutchinson's estimate of ``Tr A`` from ``n_probes`` Rademacher probes (≥ 2 for a stderr)."""
-    if not isinstance(n_probes, int) or n_probes < 2:
-        raise InvalidInputError(f"n_probes must be an int >= 2 (needed for a standard error); got {n_probes!r}")
+    positive_int(n_probes, "n_probes", minimum=2)  # a standard error needs two
     probes = rademacher(op, n_probes, as_generator(seed, op.device))
     estimate, stderr = _mean_stderr(_quadratic_forms(op, probes, block_size))
     return TraceResult(estimate, stderr, n_probes, n_probes, "hutchinson")
@@ -41,8 +40,7 @@ def hutchinson_trace(op: LinearOperator, n_probes: int = 100, *, seed: Seed = 0,
 
 def hutchpp_trace(op: LinearOperator, n_products: int = 99, *, seed: Seed = 0, block_size: int = 32) -> TraceResult:
     """Hutch++ estimate of ``Tr A`` with ``n_products`` products (≥ 6: sketch, exact part, 2+ probes)."""
-    if not isinstance(n_products, int) or n_products < 6:
-        raise InvalidInputError(f"n_products must be an int >= 6; got {n_products!r}")
+    positive_int(n_products, "n_products", minimum=6)  # sketch, exact part, two probes
     generator = as_generator(seed, op.device)
     sketch = min(n_products // 3, op.dim)
     n_probes = n_products - 2 * sketch

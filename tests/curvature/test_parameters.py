@@ -37,7 +37,7 @@ def test_frozen_parameters_left_out_by_default():
 def test_errors():
     with pytest.raises(InvalidInputError, match="no parameter matches"):
         ParameterSpace(small_mlp(), "nothing*")
-    with pytest.raises(InvalidInputError, match="nn.Module"):
+    with pytest.raises(InvalidInputError, match=r"nn\.Module"):
         ParameterSpace(lambda x: x)
     mixed = nn.Sequential(nn.Linear(2, 2).double(), nn.Linear(2, 2))
     with pytest.raises(InvalidInputError, match="one float dtype"):

@@ -10,8 +10,6 @@
 - :mod:`~sgdnoise.plumbing.batches`: the mini-batches ``Ω_1 … Ω_K`` of eq. 1, drawn from a seed.
 - :mod:`~sgdnoise.plumbing.checks`: argument checks that raise the package's own errors (positive
   ints and numbers, a model with parameters and its device).
-- :mod:`~sgdnoise.plumbing.threads`: :func:`intra_op_threads`, torch's thread count lowered for
-  a block of small ops and given back.
 - :mod:`~sgdnoise.plumbing.private_ops`: the private torch operators the package relies on.
 
 It sits at the bottom of the layers, beside ``models``, ``data``, ``store`` and ``parallel``.
@@ -22,7 +20,6 @@ from sgdnoise.plumbing.checks import model_device, positive_int, positive_number
 from sgdnoise.plumbing.data import DataSource, as_data_source, as_indexed_source
 from sgdnoise.plumbing.losses import LossFn, LossSpec, default_loss, describe_loss, per_sample_losses
 from sgdnoise.plumbing.modes import evaluation_mode, module_mode, trainable_parameters
-from sgdnoise.plumbing.threads import intra_op_threads
 
 __all__ = [
     "DataSource",
@@ -33,7 +30,6 @@ __all__ = [
     "default_loss",
     "describe_loss",
     "evaluation_mode",
-    "intra_op_threads",
     "model_device",
     "module_mode",
     "per_sample_losses",

@@ -24,7 +24,7 @@ import torch
 
 from sgdnoise.arrays import ArrayKind, array_kind, to_tensor
 from sgdnoise.errors import InvalidInputError, TooFewSamplesError
-from sgdnoise.plumbing import intra_op_threads
+from sgdnoise.parallel import torch_threads
 from sgdnoise.stable.cf import fit_cf
 from sgdnoise.stable.mle import fit_mle
 from sgdnoise.stable.quantile import fit_quantile, scale_from_iqr
@@ -151,14 +151,14 @@ def fit_sas(
     SaSFit with arrays of shape ``x.shape`` without ``dim``; α ∈ [0.5, 2].
 
     An input of at most ``SMALL_INPUT`` values on the CPU (a few rows) is fitted on the calling
-    thread alone (:func:`sgdnoise.plumbing.intra_op_threads`): its ops are too small for torch's
+    thread alone (:func:`sgdnoise.parallel.torch_threads`): its ops are too small for torch's
     thread pool to pay. Every row's numbers are the same as in a fit of many rows.
     """
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     kind, rows, batch_shape = as_rows(x, dim)
     small = rows.device.type == "cpu" and rows.numel() <= SMALL_INPUT
-    with intra_op_threads(1) if small else contextlib.nullcontext():
+    with torch_threads(1) if small else contextlib.nullcontext():
         atom, degenerate, params = _fit_rows(rows, method, max_atom_share, n_orders, seed)
     fitted = kind.restore(params.reshape(3, *batch_shape))
     return SaSFit(

@@ -4,7 +4,7 @@ torch hands an elementwise transcendental (``cos``, ``log``, ``exp``, ``sqrt``) 
 about a hundred values to its thread pool. For a computation made of many such small ops —
 one row of samples, a handful of parameters — waking the pool costs more than it saves, and
 on a machine whose cores are busy the woken thread can wait milliseconds for one, on every
-op. :func:`intra_op_threads` runs such a block on fewer threads; each value an elementwise op
+op. :func:`torch_threads` runs such a block on fewer threads; each value an elementwise op
 computes is the same on any number of threads.
 """
 
@@ -19,7 +19,7 @@ from sgdnoise.plumbing.checks import positive_int
 
 
 @contextlib.contextmanager
-def intra_op_threads(n: int) -> Iterator[None]:
+def torch_threads(n: int) -> Iterator[None]:
     """Run the ``with`` block with at most ``n`` torch intra-op threads; on exit (also when the
     block raises) the previous count comes back.
 

@@ -78,7 +78,7 @@ class NoiseFitResult:
     summary: pd.DataFrame  # summarize_fits(fits): Table-1 style
     samples: np.ndarray  # (n_entries, K) noise values, rows matching ``fits``
     training: dict[str, float]  # train/test loss and accuracy of the weights the noise was taken at
-    collection: dict[str, Any]  # the gradient engine that ran, mini-batches per chunk, seconds
+    collection: dict[str, Any]  # the collection's plan (engine that ran, mini-batches per chunk, …) and seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,8 +131,9 @@ def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
 
 class NetworkNoiseFits(NamedTuple):
     """:func:`fit_network_noise`'s fits (one row per entry, with a ``layer`` column), noise
-    samples ``(n_entries, K)`` and how they were collected (``engine`` that ran — ``"auto"``
-    resolved —, ``chunk_size`` in mini-batches, ``seconds`` of the collection)."""
+    samples ``(n_entries, K)`` and how they were collected: the collection's plan
+    (:attr:`sgdnoise.gradients.NoiseResult.collection`: the ``engine`` that ran — ``"auto"``
+    resolved —, ``chunk_size`` in mini-batches, …) and the ``seconds`` it took."""
 
     fits: pd.DataFrame
     samples: np.ndarray
@@ -172,7 +173,7 @@ def fit_network_noise(
         memory_budget=memory_budget,
         progress=progress,
     )
-    collection = {"engine": noise.method, "chunk_size": noise.chunk_size, "seconds": time.perf_counter() - start}
+    collection = {**noise.collection, "seconds": time.perf_counter() - start}
     samples, names = noise.noise_matrix()
     samples = samples.double()
     fits = compare_fits(samples, method=method, names=names)

@@ -20,9 +20,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import ConfigError, InvalidInputError
-from sgdnoise.plumbing import LossFn, module_mode
+from sgdnoise.plumbing import LossFn, ParameterSpace, module_mode
 
 MODES = ("eval", "train")
 

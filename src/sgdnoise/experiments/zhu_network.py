@@ -30,14 +30,13 @@ from torch.func import vmap
 from sgdnoise.curvature import HessianOperator, noise_covariance, per_sample_gradients
 from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.geometry import NoiseAnisotropy, noise_anisotropy
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import MATCH_AT, ZHU_VARIANTS, ZhuNetworkRun, zhu_network_dynamics
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
-from sgdnoise.plumbing import evaluation_mode, positive_int
+from sgdnoise.plumbing import ParameterSpace, evaluation_mode, positive_int
 from sgdnoise.report.figures import zhu_network_plot
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train

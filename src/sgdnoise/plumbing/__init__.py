@@ -8,6 +8,8 @@
   passes as data (tensor pair, Dataset, DataLoader, batches) to what a layer reads;
   :func:`as_indexed_source` for a layer that takes points by index.
 - :mod:`~sgdnoise.plumbing.batches`: the mini-batches ``Ω_1 … Ω_K`` of eq. 1, drawn from a seed.
+- :mod:`~sgdnoise.plumbing.parameters`: :class:`ParameterSpace`, a subset of a model's parameters
+  as one flat vector.
 - :mod:`~sgdnoise.plumbing.checks`: argument checks that raise the package's own errors (positive
   ints and numbers, a model with parameters and its device).
 - :mod:`~sgdnoise.plumbing.private_ops`: the private torch operators the package relies on.
@@ -20,11 +22,13 @@ from sgdnoise.plumbing.checks import model_device, positive_int, positive_number
 from sgdnoise.plumbing.data import DataSource, as_data_source, as_indexed_source
 from sgdnoise.plumbing.losses import LossFn, LossSpec, default_loss, describe_loss, per_sample_losses
 from sgdnoise.plumbing.modes import evaluation_mode, module_mode, trainable_parameters
+from sgdnoise.plumbing.parameters import ParameterSpace
 
 __all__ = [
     "DataSource",
     "LossFn",
     "LossSpec",
+    "ParameterSpace",
     "as_data_source",
     "as_indexed_source",
     "default_loss",

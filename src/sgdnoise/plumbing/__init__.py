@@ -1,7 +1,8 @@
 """The torch plumbing every layer shares, in one place.
 
 - :mod:`~sgdnoise.plumbing.losses`: the loss type ``LossFn``, which standard loss a callable is
-  (:func:`describe_loss`), per-sample losses of a mean loss, the default loss of a target.
+  (:func:`describe_loss`), per-sample losses and gradients of a mean loss, the default loss of a
+  target.
 - :mod:`~sgdnoise.plumbing.modes`: :func:`module_mode`, a context that sets a model's mode and
   gives every submodule its own flag back on exit; :func:`trainable_parameters`.
 - :mod:`~sgdnoise.plumbing.data`: :func:`as_data_source`, the one adapter from what a user

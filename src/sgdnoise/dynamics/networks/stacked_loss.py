@@ -16,6 +16,7 @@ from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
 from sgdnoise.plumbing import LossFn, ParameterSpace
+from sgdnoise.plumbing.losses import sample_gradients
 
 
 class StackedLoss:
@@ -47,13 +48,7 @@ class StackedLoss:
     def sample_gradients(self, theta: torch.Tensor) -> torch.Tensor:
         """``∇ℓ_i(θ_r)`` for every row and sample, ``(R, N, P)``."""
 
-        def sample_loss(th: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-            return self.loss(th, xi.unsqueeze(0), yi.unsqueeze(0))
-
-        def per_sample(th: torch.Tensor) -> torch.Tensor:
-            return vmap(grad(sample_loss), in_dims=(None, 0, 0))(th.detach(), self.x, self.y)
-
-        return vmap(per_sample)(theta)
+        return vmap(lambda th: sample_gradients(self.loss, th, self.x, self.y))(theta)
 
     def hessian_products(self, theta: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         """``H(θ_r) v_r`` for every row (forward-over-reverse), ``(R, P)``."""

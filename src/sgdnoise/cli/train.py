@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from sgdnoise.data import load_dataset
-    from sgdnoise.models import seeded_model
+    from sgdnoise.experiments.networks import network_for
     from sgdnoise.report import frame_table
     from sgdnoise.training import TrainConfig, train
 
@@ -101,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
     )
     data = load_dataset(args.data, split="train", **data_opts)
     test = None if args.no_eval else load_dataset(args.data, split="test", **data_opts)
-    model = seeded_model(
-        args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=args.seed, **model_opts
-    )
+    model = network_for(data.info, args.model, seed=args.seed, options=model_opts)
     metadata = {
         "model": args.model,
         "model_options": model_opts,

@@ -21,10 +21,10 @@ import pandas as pd
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.experiments.networks import network_for
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
-from sgdnoise.models import load_checkpoint, seeded_model
-from sgdnoise.plumbing import as_data_source, default_loss, positive_int
+from sgdnoise.plumbing import as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
 from sgdnoise.store import atomic_path, write_table
@@ -185,16 +185,10 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
     test = load_dataset(config.data, split="test", seed=config.seed, **config.data_options)
-    model = seeded_model(
-        config.model,
-        input_shape=data.info.input_shape,
-        num_classes=data.info.num_outputs,
-        seed=config.seed,
-        **config.model_options,
+    model = network_for(
+        data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
     )
-    if config.checkpoint:
-        load_checkpoint(model, config.checkpoint)
-    else:
+    if not config.checkpoint:
         train(
             model,
             data,
@@ -206,7 +200,7 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
                 progress=progress,
             ),
         )
-    x, y = as_data_source(data).tensors(next(model.parameters()).device)
+    x, y = as_data_source(data).tensors(model_device(model))
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
     test_loss, test_acc = evaluate(model, loss_fn, *as_data_source(test).tensors(x.device))

@@ -27,7 +27,7 @@ from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.plumbing import as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
-from sgdnoise.store import atomic_path, write_table
+from sgdnoise.store import write_arrays, write_table
 from sgdnoise.training import TrainConfig, evaluate, train
 
 
@@ -99,10 +99,13 @@ class NoiseFitResult:
             "summary": write_table(self.summary, folder / "summary.csv"),
             "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
             "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
+            "samples": write_arrays(
+                folder / "samples.npz",
+                compressed=True,
+                noise=self.samples,
+                names=np.asarray(self.fits["name"], dtype=str),
+            ),
         }
-        with atomic_path(folder / "samples.npz") as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, noise=self.samples, names=np.asarray(self.fits["name"], dtype=str))
-        paths["samples"] = folder / "samples.npz"
         paths["manifest"] = write_manifest(self, folder)
         return paths
 

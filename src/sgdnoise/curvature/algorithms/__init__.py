@@ -5,6 +5,7 @@ algorithms (as ``sgdnoise.dynamics`` does) needs this package only.
 """
 
 from sgdnoise.curvature.algorithms.diagonal import diagonal
+from sgdnoise.curvature.algorithms.forms import quadratic_forms
 from sgdnoise.curvature.algorithms.lanczos import LanczosProcess, lanczos, ritz_converged
 from sgdnoise.curvature.algorithms.power import power_iteration
 from sgdnoise.curvature.algorithms.results import DiagonalResult, EigenResult, SpectralDensity, TraceResult
@@ -24,6 +25,7 @@ __all__ = [
     "hutchpp_trace",
     "lanczos",
     "power_iteration",
+    "quadratic_forms",
     "ritz_converged",
     "spectral_density",
 ]

@@ -26,6 +26,7 @@ from sgdnoise.experiments.common import config_manifest
 from sgdnoise.experiments.networks import network_for
 from sgdnoise.plumbing import default_loss, positive_int
 from sgdnoise.report.figures import directional_alignment, spectral_density
+from sgdnoise.rng import as_generator
 from sgdnoise.store import write_json, write_table
 
 GRID_POINTS = 400  # points of the density grid, which spans the SLQ nodes plus 5% on each side
@@ -100,7 +101,7 @@ def run_curvature(config: CurvatureConfig = CurvatureConfig()) -> CurvatureResul
         data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
     )
     x, y = data.inputs, data.targets
-    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed))[: config.max_samples]
+    pick = torch.randperm(len(x), generator=as_generator(config.seed))[: config.max_samples]
     summary = curvature_summary(
         model,
         default_loss(y),

@@ -38,6 +38,7 @@ from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
 from sgdnoise.plumbing import ParameterSpace, evaluation_mode, positive_int
 from sgdnoise.report.figures import zhu_network_plot
+from sgdnoise.rng import as_generator
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train
 
@@ -134,7 +135,7 @@ def corrupted_digits(
     if not 1 <= n_train <= len(train_set):
         raise ConfigError(f"n_train must be in [1, {len(train_set)}]; got {n_train}")
     x, y = train_set.inputs[:n_train], train_set.targets[:n_train].clone()
-    gen = torch.Generator().manual_seed(seed)
+    gen = as_generator(seed)
     n_bad = round(corrupt_fraction * n_train)
     y[torch.randperm(n_train, generator=gen)[:n_bad]] = torch.randint(
         train_set.info.num_outputs, (n_bad,), generator=gen

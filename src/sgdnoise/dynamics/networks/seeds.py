@@ -16,14 +16,13 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.plumbing import positive_int, sample_batch_indices
 from sgdnoise.plumbing.checks import is_int
-from sgdnoise.rng import as_generator
+from sgdnoise.rng import as_generator, derived_seed
 
 Params = dict[str, torch.Tensor]
 
@@ -43,7 +42,7 @@ def batch_indices(seed: int, num_points: int, batch_size: int, steps: int, *, st
 def init_seed(seed: int) -> int:
     """Seed of the torch RNG that draws seed ``seed``'s initial weights when ``init="random"``:
     ``numpy.random.SeedSequence(seed).generate_state(1)[0]`` (decorrelated from its batch stream)."""
-    return int(np.random.SeedSequence(seed).generate_state(1)[0])
+    return derived_seed(seed)
 
 
 def checked_seeds(seeds: Sequence[int], *, non_negative: bool = False) -> tuple[int, ...]:

@@ -41,7 +41,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -54,7 +53,7 @@ from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.dynamics.sde.zhu import ZHU_VARIANTS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, model_device, positive_int, positive_number
-from sgdnoise.rng import as_generator
+from sgdnoise.rng import as_generator, derived_seed
 
 MATCH_AT = ("start", "current")
 
@@ -151,7 +150,7 @@ class ZhuSettings:
 
 
 def _variant_seed(seed: int, variant: str) -> int:
-    return int(np.random.SeedSequence([seed, ZHU_VARIANTS.index(variant)]).generate_state(1)[0])
+    return derived_seed(seed, ZHU_VARIANTS.index(variant))
 
 
 def zhu_network_dynamics(

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from sgdnoise.curvature.functional import FunctionalModel
-from sgdnoise.curvature.parameters import ParameterSpace
+from sgdnoise.plumbing.parameters import ParameterSpace
 
 
 @pytest.fixture(autouse=True, scope="module")

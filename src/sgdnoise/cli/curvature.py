@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgdnoise.cli.options import parse_options
+from sgdnoise.cli.options import add_network_options, network_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--checkpoint", help="weights to load (sgdnoise train's model.pt or a state_dict); default: fresh init"
     )
-    p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
-    p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE", help="dataset option (repeatable)")
+    add_network_options(p)
     p.add_argument("--k", type=int, default=10, help="number of top Hessian eigenvalues")
     p.add_argument("--tol", type=float, default=1e-3, help="relative residual tolerance of the eigenvalues")
     p.add_argument("--batch-size", type=int, default=32, help="SGD batch size B of the noise covariance Σ")
@@ -47,12 +46,13 @@ def run(args: argparse.Namespace) -> int:
     from sgdnoise.report.curvature import eigenvalue_table, geometry_table
     from sgdnoise.report.tables import console as report_console
 
+    model_options, data_options = network_options(args)
     config = CurvatureConfig(
         model=args.model,
         data=args.data,
         checkpoint=args.checkpoint,
-        model_options=parse_options(args.model_opt, "--model-opt"),
-        data_options=parse_options(args.data_opt, "--data-opt"),
+        model_options=model_options,
+        data_options=data_options,
         k=args.k,
         tol=args.tol,
         batch_size=args.batch_size,

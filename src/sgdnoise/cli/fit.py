@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sgdnoise.cli.options import ChoicesOf
+from sgdnoise.cli.options import add_fit_method
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,13 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", type=Path, help="samples, one per row: .npy, .npz, .csv or .parquet")
     p.add_argument("--key", help="array name inside an .npz file (default: the first 2-D array)")
-    p.add_argument(
-        "--method",
-        choices=ChoicesOf("sgdnoise.stable", "METHODS"),
-        default="cf",
-        metavar="METHOD",
-        help="SαS estimator: %(choices)s (default: cf)",
-    )
+    add_fit_method(p)
     p.add_argument(
         "--out", type=Path, help="per-row results, .parquet or .csv (default: FILE_fits.parquet beside FILE)"
     )

@@ -1,8 +1,10 @@
-"""Option parsing shared by the sub-commands: KEY=VALUE options, and choices read from the library
-only when they are needed (registering a command imports nothing heavy)."""
+"""Options shared by the sub-commands: the options several commands take (the SαS estimator, the
+KEY=VALUE options of the model and the data), KEY=VALUE parsing, and choices read from the
+library only when they are needed (registering a command imports nothing heavy)."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 from collections.abc import Sequence
@@ -25,6 +27,41 @@ def parse_options(pairs: list[str], flag: str) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             options[key] = text
     return options
+
+
+def add_fit_method(parser: argparse.ArgumentParser) -> None:
+    """``--method``: the SαS estimator, one of :data:`sgdnoise.stable.METHODS` (default ``cf``)."""
+    parser.add_argument(
+        "--method",
+        choices=ChoicesOf("sgdnoise.stable", "METHODS"),
+        default="cf",
+        metavar="METHOD",
+        help="SαS estimator: %(choices)s (default: cf)",
+    )
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    """``--model-opt`` and ``--data-opt``: repeatable KEY=VALUE options of the model and the dataset
+    (read by :func:`network_options`)."""
+    parser.add_argument(
+        "--model-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model option, e.g. width=256 or batch_norm=True (repeatable)",
+    )
+    parser.add_argument(
+        "--data-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option, e.g. root=~/data (repeatable)",
+    )
+
+
+def network_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parsed ``(--model-opt, --data-opt)`` options of :func:`add_network_options`."""
+    return parse_options(args.model_opt, "--model-opt"), parse_options(args.data_opt, "--data-opt")
 
 
 class ChoicesOf(Sequence[str]):

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import ConfigError, InvalidInputError
-from sgdnoise.plumbing import LossFn, module_mode
+from sgdnoise.plumbing import LossFn, ParameterSpace, module_mode
+from sgdnoise.plumbing.losses import sample_gradients
 
 MODES = ("eval", "train")
 
@@ -74,8 +74,4 @@ class FunctionalModel:
         """
         if self.mode != "eval":
             raise ConfigError("per-sample gradients need mode='eval' (a single sample has no batch statistics)")
-
-        def sample_loss(th: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-            return self.loss(th, xi.unsqueeze(0), yi.unsqueeze(0))
-
-        return torch.func.vmap(torch.func.grad(sample_loss), in_dims=(None, 0, 0))(theta.detach(), x, y)
+        return sample_gradients(self.loss, theta, x, y)

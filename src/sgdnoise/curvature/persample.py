@@ -14,8 +14,7 @@ from torch import nn
 
 from sgdnoise.curvature.data import Data, data_source, dataset_concat
 from sgdnoise.curvature.functional import FunctionalModel
-from sgdnoise.curvature.parameters import ParameterSpace
-from sgdnoise.plumbing import LossFn
+from sgdnoise.plumbing import LossFn, ParameterSpace
 
 
 def per_sample_gradients(

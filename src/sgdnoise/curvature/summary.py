@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sgdnoise.curvature.algorithms import EigenResult, SpectralDensity, TraceResult, hutchpp_trace, lanczos
+from sgdnoise.curvature.algorithms import (
+    EigenResult,
+    SpectralDensity,
+    TraceResult,
+    hutchpp_trace,
+    lanczos,
+    quadratic_forms,
+)
 from sgdnoise.curvature.algorithms.slq import spectral_density
 from sgdnoise.curvature.geometry import (
     GradientNoiseScale,
@@ -109,5 +116,5 @@ def curvature_summary(
         anisotropy=noise_anisotropy(hess, sigma, trace_h=trace, max_products=max_products, seed=seed),
         noise_scale=gradient_noise_scale(grads, hess, max_products=max_products, seed=seed),
         strength=noise_strength(grads, loss, trace_h=trace.estimate),
-        eigen_noise=(eigvecs * sigma1.matmat(eigvecs)).sum(0),
+        eigen_noise=quadratic_forms(sigma1, eigvecs),
     )

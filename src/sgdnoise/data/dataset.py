@@ -1,4 +1,4 @@
-"""The one dataset type every loader returns, and the split/standardise step they share.
+"""The dataset every loader returns, and how it is made from raw arrays.
 
 :class:`TensorData` is a ``torch.utils.data.TensorDataset`` of ``(inputs, targets)`` with a
 :class:`DatasetInfo` attached:
@@ -8,9 +8,10 @@
 - ``targets``: int64 class labels ``0 … C−1`` of shape ``(N,)`` for classification, float32 of
   shape ``(N, T)`` for regression with ``T`` outputs.
 
-:func:`build_tensor_data` turns raw NumPy arrays into one split: a seeded random train/test
-split (unless the files define the split), then standardisation with the *training* part's
-statistics (per feature for tables, per channel for images), so train and test agree.
+Every loader makes it with :func:`build_tensor_data`, which turns raw NumPy arrays into one
+split: a seeded random train/test split (unless the files define the split), then
+standardisation with the *training* part's statistics (per feature for tables, per channel for
+images), so train and test agree.
 """
 
 from __future__ import annotations

@@ -22,10 +22,12 @@ from sgdnoise.curvature import SpectralDensity
 from sgdnoise.curvature.summary import CurvatureSummary, curvature_summary
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
-from sgdnoise.models import load_checkpoint, seeded_model
+from sgdnoise.experiments.common import config_manifest
+from sgdnoise.experiments.networks import network_for
 from sgdnoise.plumbing import default_loss, positive_int
 from sgdnoise.report.figures import directional_alignment, spectral_density
-from sgdnoise.store import manifest, write_json, write_table
+from sgdnoise.rng import as_generator
+from sgdnoise.store import write_json, write_table
 
 GRID_POINTS = 400  # points of the density grid, which spans the SLQ nodes plus 5% on each side
 
@@ -79,7 +81,7 @@ class CurvatureResult:
         return {
             "density": write_table(self.density, folder / "density.csv"),
             "summary": write_json(
-                {"summary": s.to_dict(), "manifest": manifest(asdict(self.config), seed=self.config.seed)},
+                {"summary": s.to_dict(), "manifest": config_manifest(self.config)},
                 folder / "summary.json",
             ),
             "spectral_density": spectral_density(
@@ -95,17 +97,11 @@ class CurvatureResult:
 def run_curvature(config: CurvatureConfig = CurvatureConfig()) -> CurvatureResult:
     """Build (or load) the network, subsample the training split, measure (module docstring)."""
     data = load_dataset(config.data, split="train", **config.data_options)
-    model = seeded_model(
-        config.model,
-        input_shape=data.info.input_shape,
-        num_classes=data.info.num_outputs,
-        seed=config.seed,
-        **config.model_options,
+    model = network_for(
+        data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
     )
-    if config.checkpoint:
-        load_checkpoint(model, config.checkpoint)
     x, y = data.inputs, data.targets
-    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed))[: config.max_samples]
+    pick = torch.randperm(len(x), generator=as_generator(config.seed))[: config.max_samples]
     summary = curvature_summary(
         model,
         default_loss(y),

@@ -24,8 +24,8 @@ import pandas as pd
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.experiments.networks import network_for
 from sgdnoise.experiments.noise_fits import fit_network_noise
-from sgdnoise.models import load_checkpoint, seeded_model
 from sgdnoise.plumbing import as_data_source, default_loss, positive_int
 from sgdnoise.report.figures import step_noise_histograms
 from sgdnoise.store import write_table
@@ -105,18 +105,14 @@ def run_lr_decay(config: DecayConfig = DecayConfig()) -> DecayResult:
     x_test, y_test = as_data_source(test).tensors("cpu")
     loss_fn = default_loss(y)
 
-    def fresh_model():
-        return seeded_model(
-            config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=config.seed
-        )
-
     rows, fits, samples_by_run = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for schedule in SCHEDULES:
             train_config = config.train_config(schedule, Path(tmp) / schedule)
-            train(fresh_model(), data, train_config)
+            train(network_for(data.info, config.model, seed=config.seed), data, train_config)
             for stage, epochs_done in (("before", config.milestone), ("after", config.epochs)):
-                model = load_checkpoint(fresh_model(), Path(tmp) / schedule / f"epoch_{epochs_done:04d}.pt")
+                weights = Path(tmp) / schedule / f"epoch_{epochs_done:04d}.pt"
+                model = network_for(data.info, config.model, seed=config.seed, checkpoint=weights)
                 epoch = epochs_done - 1  # the last epoch trained with these weights' schedule values
                 lr, batch = train_config.lr_at(epoch), train_config.batch_size_at(epoch)
                 frame, samples, _ = fit_network_noise(

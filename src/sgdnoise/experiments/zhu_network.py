@@ -30,15 +30,15 @@ from torch.func import vmap
 from sgdnoise.curvature import HessianOperator, noise_covariance, per_sample_gradients
 from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.geometry import NoiseAnisotropy, noise_anisotropy
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import MATCH_AT, ZHU_VARIANTS, ZhuNetworkRun, zhu_network_dynamics
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
-from sgdnoise.plumbing import evaluation_mode, positive_int
+from sgdnoise.plumbing import ParameterSpace, evaluation_mode, positive_int
 from sgdnoise.report.figures import zhu_network_plot
+from sgdnoise.rng import as_generator
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train
 
@@ -135,7 +135,7 @@ def corrupted_digits(
     if not 1 <= n_train <= len(train_set):
         raise ConfigError(f"n_train must be in [1, {len(train_set)}]; got {n_train}")
     x, y = train_set.inputs[:n_train], train_set.targets[:n_train].clone()
-    gen = torch.Generator().manual_seed(seed)
+    gen = as_generator(seed)
     n_bad = round(corrupt_fraction * n_train)
     y[torch.randperm(n_train, generator=gen)[:n_bad]] = torch.randint(
         train_set.info.num_outputs, (n_bad,), generator=gen

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from sgdnoise.errors import ConfigError
-from sgdnoise.models.mlp import make_activation
+from sgdnoise.models.activations import make_activation
 from sgdnoise.plumbing.checks import positive_int
 
 

@@ -68,123 +68,100 @@ def reproduce_markdown(results: ReproduceResults) -> str:
     return "\n".join(line for section in sections for line in section)
 
 
+def _section(title: str, *blocks: str) -> list[str]:
+    """The lines of one report section: its ``## title`` and each block, every one followed by a
+    blank line."""
+    return [line for block in (f"## {title}", *blocks) for line in (block, "")]
+
+
 def _noise_fits(noise: NoiseFitResult) -> list[str]:
     cfg, t = noise.config, noise.training
-    return [
-        "## Gradient noise of a trained network (Battash et al. Table 1, Figs. 1 and 5)",
-        "",
+    return _section(
+        "Gradient noise of a trained network (Battash et al. Table 1, Figs. 1 and 5)",
         f"`{cfg.model}` trained on `{cfg.data}` with plain SGD ({cfg.epochs} epochs, lr {cfg.lr}, batch "
         f"{cfg.train_batch_size}; train accuracy {t['train_accuracy']:.3f}, test accuracy {t['test_accuracy']:.3f}). "
         f"At the final weights, the noise u_k = ∇U − g_k of K = {cfg.num_batches} random mini-batches of "
         f"B = {cfg.batch_size} was collected for {cfg.per_layer} random entries of every parameter tensor "
         f"({noise.collection['engine']} gradient engine, {noise.collection['seconds']:.1f} s) and fitted per entry "
         f"(method `{cfg.method}`).",
-        "",
         summary_caption(noise.summary),
-        "",
         markdown_table(noise.summary),
-        "",
         "Per layer:",
-        "",
         markdown_table(noise.layers),
-        "",
         "![noise histograms](noise_fits/histograms.png)",
-        "",
         "![alpha per layer](noise_fits/alpha_by_layer.png)",
-        "",
         "SSE has the units of a squared density (it scales as 1/scale², hence the large values for small noise) and "
         "favours SαS, which nests the Gaussian; AIC and Chi² account for the extra parameter.",
-        "",
-    ]
+    )
 
 
 def _lr_decay(decay: DecayResult) -> list[str]:
     dc = decay.config
-    return [
-        "## Learning-rate decay acts by reducing the noise (Battash et al. Fig. 2)",
-        "",
+    return _section(
+        "Learning-rate decay acts by reducing the noise (Battash et al. Fig. 2)",
         f"Three runs of `{dc.model}` on `{dc.data}` from one initialisation (lr {dc.lr}, batch {dc.batch_size}), "
         f"identical until epoch {dc.milestone}; then `lr_decay` divides the learning rate by {dc.factor}, "
         f"`batch_increase` multiplies the batch size by {dc.factor}, `constant` changes nothing. Noise of "
         f"K = {dc.noise_batches} mini-batches (at each run's batch size) before the milestone and after epoch "
         f"{dc.epochs}, same {dc.per_layer} entries per tensor.",
-        "",
         markdown_table(decay.table),
-        "",
         "![step noise before and after](lr_decay/step_noise.png)",
-        "",
-    ]
+    )
 
 
 def _escape_axis(escape: EscapeAxisResult) -> list[str]:
     ec = escape.config
-    return [
-        "## Parameters with heavier tails are the escape route (Battash et al. Fig. 6)",
-        "",
+    return _section(
+        "Parameters with heavier tails are the escape route (Battash et al. Fig. 6)",
         f"GD plus SαS noise (ε = {ec.eps}, dt = {ec.dt}) on the 2-D Ackley function from its minimum, "
         f"α₂ = {ec.alpha}, α₁ = α₂ − Δ, {ec.paths} paths per Δ; a path exits when it passes radius {ec.radius}, "
         "through the axis of its larger coordinate.",
-        "",
         markdown_table(escape.table),
-        "",
         "![exit share](escape_axis/escape_axis.png)",
-        "",
-    ]
+    )
 
 
 def _escape_time(escape_time: EscapeTimeResult) -> list[str]:
     c = escape_time.config
-    return [
-        "## Escape time from a minimum of a network (Battash et al. Figs. 3 and 4)",
-        "",
+    return _section(
+        "Escape time from a minimum of a network (Battash et al. Figs. 3 and 4)",
         f"A 3-layer ReLU MLP trained on `{c.data}` (lr {c.train_lr}, batch {c.train_batch_size}) to a minimum; "
         f"from there {c.seeds} SGD seeds at once until the training loss exceeds {c.factor}× its minimum value "
         f"(at most {c.max_steps} steps). "
         "τ is the exponential-law estimate (total steps / escapes), the plain mean when every seed escaped.",
-        "",
         markdown_table(escape_time.times),
-        "",
         markdown_table(escape_time.fits[["model", "formula", "r2", "aic"]]),
-        "",
         "![escape time and survival](escape_time/escape_time.png)",
-        "",
-    ]
+    )
 
 
 def _escape_direction(direction: EscapeDirectionResult) -> list[str]:
     c = direction.config
-    return [
-        "## SGD leaves along flat directions, GD along the sharpest (Wang & Wu 2023)",
-        "",
+    return _section(
+        "SGD leaves along flat directions, GD along the sharpest (Wang & Wu 2023)",
         f"Over-parameterised linear regression (n = {c.n_points}, d = {c.dim}) from its interpolating minimum; "
         f"GD at η·λ_max = {c.gd_factor} (unstable), SGD (batch {c.batch_size}) at η·λ_max = {c.sgd_factor} "
         f"(where GD is stable); share of the squared exit displacement (‖w − w*‖ > {c.radius}) on the top "
         f"eigenvector and the top {c.k}.",
-        "",
         markdown_table(direction.table),
-        "",
-    ]
+    )
 
 
 def _zhu_toy(zhu: ZhuResult) -> list[str]:
     c = zhu.config
-    return [
-        "## Anisotropic noise escapes a sharp minimum (Zhu et al. 2019, 2-D toy)",
-        "",
+    return _section(
+        "Anisotropic noise escapes a sharp minimum (Zhu et al. 2019, 2-D toy)",
         f"From the sharp minimum (1, 1), {c.n_steps} steps of lr {c.lr}; every noisy variant adds noise of total "
         f"variance {c.noise_variance} per step; success = both coordinates < −0.5 at the end ({c.n_repeats} repeats "
         "each).",
-        "",
         markdown_table(zhu.table),
-        "",
-    ]
+    )
 
 
 def _zhu_network(result: ZhuNetworkResult) -> list[str]:
     c, a, st = result.config, result.anisotropy, result.start
-    return [
-        "## ... and on a network? (Zhu et al. 2019, scaled down)",
-        "",
+    return _section(
+        "... and on a network? (Zhu et al. 2019, scaled down)",
         f"An MLP (width {c.width}) trained by full-batch GD on {c.n_train} digits with {c.corrupt_fraction:.0%} "
         f"random labels to a memorising minimum (train accuracy {st['train_accuracy']:.3f}, test accuracy "
         f"{st['test_accuracy']:.3f}). From there {c.n_repeats} repeats of {c.n_steps} steps at lr {c.lr}: SGD (batch "
@@ -193,34 +170,25 @@ def _zhu_network(result: ZhuNetworkResult) -> list[str]:
         "current point (`current`). Escape indicator at the start: "
         f"Tr(HΣ) = {a.trace_h_sigma:.3g} against {a.isotropic:.3g} for isotropic noise of the same total variance "
         f"({a.ratio:.0f}×). Mean ± standard error over repeats; train metrics on the corrupted labels.",
-        "",
         markdown_table(result.table),
-        "",
         "![test accuracy and distance per variant](zhu_network/zhu_network.png)",
-        "",
-    ]
+    )
 
 
 def _mori(mori: MoriResult) -> list[str]:
     c = mori.config
-    return [
-        "## The stationary law is a power of the loss (Mori et al. 2022)",
-        "",
+    return _section(
+        "The stationary law is a power of the loss (Mori et al. 2022)",
         f"1-D SDE of SGD near a minimum of a mean-square loss, L = {c.loss_min} + h x²/2 (h = {c.curvature}), "
         f"noise variance 2ηhL/B, {c.n_paths} paths; φ fitted by maximum likelihood against φ = 1 + B/(ηh).",
-        "",
         markdown_table(mori.table),
-        "",
-    ]
+    )
 
 
 def _recovery(recovery: RecoveryResult) -> list[str]:
     c = recovery.config
-    return [
-        "## Estimator recovery",
-        "",
+    return _section(
+        "Estimator recovery",
         f"{c.rows_per_alpha} samples of K = {c.k} SαS draws (scale 1) per α, seed {c.seed}; RMSE of α̂ by method:",
-        "",
         markdown_table(recovery.rmse_by_method(), "{:.3f}"),
-        "",
-    ]
+    )

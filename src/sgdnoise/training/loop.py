@@ -95,10 +95,7 @@ def train(
                 out / LAST, model=model, optimizer=optimizer, shuffle_rng=shuffle_rng, config=config
             )
         if out is not None:
-            write_json(
-                manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, status="running"),
-                out / "manifest.json",
-            )
+            _write_manifest(out, config, metadata, status="running")
         with _progress(config.progress, config.epochs, start) as advance:
             for epoch in range(start, config.epochs):
                 row = _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_step, out, advance)
@@ -111,17 +108,13 @@ def train(
                     _write_epoch(out, model, optimizer, shuffle_rng, epoch + 1, history, config)
     if out is not None:
         save_checkpoint(model, out / "model.pt")
-        write_json(
-            manifest(
-                config.to_dict(),
-                seed=config.seed,
-                metadata=metadata or {},
-                status="finished",
-                epochs_completed=config.epochs,
-            ),
-            out / "manifest.json",
-        )
+        _write_manifest(out, config, metadata, status="finished", epochs_completed=config.epochs)
     return TrainResult(model, _frame(history), config, start, out)
+
+
+def _write_manifest(out: Path, config: TrainConfig, metadata: dict[str, Any] | None, **status: Any) -> None:
+    """``manifest.json``: the config, its seed, ``metadata`` and how far the run is (``status``)."""
+    write_json(manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, **status), out / "manifest.json")
 
 
 def _tensors(data: Any, label: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,6 +17,7 @@ from torch import nn
 
 from sgdnoise.errors import ConfigError
 from sgdnoise.models.checkpoint import MODEL_STATE_KEY, check_state_dict, read_checkpoint, save_checkpoint
+from sgdnoise.plumbing import model_device
 from sgdnoise.training.config import RESULT_FIELDS, TrainConfig
 
 LAST = "last.pt"
@@ -41,7 +42,9 @@ def save_state(
             "optimizer_state": optimizer.state_dict(),
             "shuffle_rng": shuffle_rng.get_state(),
             "torch_rng": torch.get_rng_state(),
-            **({"cuda_rng": torch.cuda.get_rng_state(device)} if (device := _device_of(model)).type == "cuda" else {}),
+            **(
+                {"cuda_rng": torch.cuda.get_rng_state(device)} if (device := model_device(model)).type == "cuda" else {}
+            ),
             "epoch": epoch,
             "history": history,
             "config": {k: config.to_dict()[k] for k in RESULT_FIELDS},
@@ -82,13 +85,9 @@ def restore_state(
     optimizer.load_state_dict(state["optimizer_state"])
     shuffle_rng.set_state(state["shuffle_rng"])
     torch.set_rng_state(state["torch_rng"])
-    if "cuda_rng" in state and (device := _device_of(model)).type == "cuda":
+    if "cuda_rng" in state and (device := model_device(model)).type == "cuda":
         torch.cuda.set_rng_state(state["cuda_rng"], device)
     return epoch, list(state["history"])
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _plain(value: Any) -> Any:

@@ -9,8 +9,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.operators import EmpiricalFisherOperator, GGNOperator, HessianOperator
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import ConfigError, InvalidInputError
+from sgdnoise.plumbing.parameters import ParameterSpace
 
 from ..conftest import PairDataset, classification_data, exact_hessian, regression_data, small_mlp
 

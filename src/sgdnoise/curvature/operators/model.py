@@ -25,9 +25,8 @@ from torch import nn
 from sgdnoise.curvature.data import Data, data_source, dataset_mean, one_chunk
 from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.operators.base import LinearOperator
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import ConfigError
-from sgdnoise.plumbing import LossFn
+from sgdnoise.plumbing import LossFn, ParameterSpace
 
 
 class ModelOperator(LinearOperator):

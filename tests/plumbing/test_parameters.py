@@ -2,10 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing.parameters import ParameterSpace
 
-from .conftest import small_mlp
+
+def small_mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double()
 
 
 def test_flatten_unflatten_round_trip_matches_named_parameters():

@@ -238,39 +238,25 @@ def _method(method, model, data, probe, collect_noise):
 def _engine_run(model, loss_fn, data, probe_entries):
     """The engine collect_noise(method="auto") picks, on pre-drawn mini-batches, in budget-sized chunks."""
     from sgdnoise.gradients import select_parameters
-    from sgdnoise.gradients.engines import loop_gradients, vmap_gradients
-    from sgdnoise.gradients.entries import entry_gradients
-    from sgdnoise.gradients.planning import (
-        Workload,
-        choose_method,
-        chunk_size,
-        entry_floats,
-        probe_model,
-        samples_per_piece,
-    )
+    from sgdnoise.gradients.engines import ChunkTask
+    from sgdnoise.gradients.planning import Planner
+    from sgdnoise.plumbing import as_indexed_source
 
-    x, y = data
-    probe = probe_model(model, x[:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
+    x, _ = data
+    source = as_indexed_source(data)
     everything = select_parameters({n: p.shape for n, p in model.named_parameters()})
 
     def run(idx):
         k, b = idx.shape
-        work = Workload(b, k, x.shape[0], everything.total, entry_floats(everything, probe))
-        engine = choose_method("auto", model, probe, work, MEMORY_BUDGET)
-        chunk = chunk_size(probe, engine, work, MEMORY_BUDGET)
+        planner = Planner(
+            model, x[:1], everything, batch_size=b, num_batches=k, num_points=x.shape[0], into_kept_noise=False
+        )
+        plan = planner.plan(MEMORY_BUDGET)
         first = None
-        for s in range(0, k, chunk):
-            rows = idx[s : s + chunk]
-            if engine == "entries":
-                distinct, inverse = torch.unique(rows, return_inverse=True)
-                grads, _ = entry_gradients(
-                    model, loss_fn, x[distinct], y[distinct], inverse, everything, samples_per_piece(probe)
-                )
-            else:
-                gather = lambda t: t[rows.flatten()].reshape(*rows.shape, *t.shape[1:])  # noqa: E731
-                grads, _ = (vmap_gradients if engine == "vmap" else loop_gradients)(
-                    model, loss_fn, gather(x), gather(y)
-                )
+        for s in range(0, k, plan.chunk_size):
+            rows = idx[s : s + plan.chunk_size]
+            task = ChunkTask(model, loss_fn, source, rows, x.device, everything, planner.probe, plan.micro_batch)
+            grads, _ = plan.engine.gradients(task)
             if first is None:
                 first = probe_entries({n: g[0] for n, g in grads.items()})
             del grads  # as collect_noise does: one chunk's gradients alive at a time
@@ -413,7 +399,10 @@ def main() -> None:
         f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
         f"1-thread GEMM {gflops:.0f} GFLOP/s"
     )
-    header = f"{'model':12s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':15s} {'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
+    header = (
+        f"{'model':12s} {'B':>4s} {'K':>3s} {'thr':>3s} {'method':15s} "
+        f"{'ms/batch':>9s} {'loop/this':>9s} {'peak MiB':>9s} {'max err':>9s}"
+    )
     print(header)
     print("-" * len(header))
     cases = [
@@ -449,7 +438,8 @@ def main() -> None:
                     else f"{(torch.tensor(out['g0']) - torch.tensor(reference['g0'])).abs().max().item():9.1e}"
                 )
                 print(
-                    f"{name:12s} {b:4d} {k:3d} {threads:3d} {method:15s} {ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}",
+                    f"{name:12s} {b:4d} {k:3d} {threads:3d} {method:15s} "
+                    f"{ms:9.2f} {ratio:9.2f} {out['peak_mb']:9.1f} {err:>9s}",
                     flush=True,
                 )
 

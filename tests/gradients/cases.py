@@ -123,24 +123,23 @@ def budget_for(
     params=None,
     num_batches: int = 1000,
 ) -> int:
-    """The memory_budget under which one chunk of ``method`` (``"auto"`` resolved as collect_noise
-    does) holds exactly ``mini_batches`` whole mini-batches, by the documented rule."""
+    """The memory_budget under which one chunk of ``method`` holds exactly ``mini_batches`` whole
+    mini-batches: the planner's own estimate of that chunk (for ``"auto"``, of the first engine
+    that ``auto`` picks under its own estimate)."""
     from sgdnoise.gradients import select_parameters
-    from sgdnoise.gradients.collect import _written_in_place
-    from sgdnoise.gradients.modes import evaluation_mode
-    from sgdnoise.gradients.planning import Workload, choose_method, chunk_bytes, entry_floats, probe_model
+    from sgdnoise.gradients.engines import ENTRIES, LOOP, VMAP
+    from sgdnoise.gradients.planning import Planner
 
-    with evaluation_mode(model):
-        probe = probe_model(model, data[0][:1], owners={n.rpartition(".")[0] for n, _ in model.named_parameters()})
-    shapes = {n: p.shape for n, p in model.named_parameters()}
-    selection = select_parameters(shapes, params, seed=0)
-    computed = selection if method == "entries" else select_parameters(shapes)
-    in_place = sum(selection.count(n) for n in _written_in_place(selection, computed))  # as collect_noise counts them
-    work = Workload(batch_size, num_batches, data[0].shape[0], computed.total, entry_floats(computed, probe), in_place)
-    if method != "auto":
-        return chunk_bytes(probe, method, work, mini_batches)
-    for engine in ("entries", "vmap", "loop"):  # the engine "auto" picks under its own budget
-        budget = chunk_bytes(probe, engine, work, mini_batches)
-        if choose_method("auto", model, probe, work, budget) == engine:
+    shapes = {n: p.shape for n, p in model.named_parameters() if p.requires_grad}
+    kept = select_parameters(shapes, params, seed=0)
+    x, _ = data
+    planner = Planner(
+        model, x[:1], kept, batch_size=batch_size, num_batches=num_batches, num_points=len(x), method=method
+    )
+    if planner.requested is not None:
+        return planner.chunk_bytes(planner.requested, mini_batches)
+    for engine in (ENTRIES, VMAP, LOOP):
+        budget = planner.chunk_bytes(engine, mini_batches)
+        if planner.plan(budget).engine is engine:
             return budget
     raise AssertionError("no engine is chosen under its own budget")

@@ -3,9 +3,11 @@
 import math
 
 import pytest
+import torch
+from torch import nn
 
 from sgdnoise.errors import ConfigError, InvalidInputError
-from sgdnoise.plumbing import positive_int, positive_number
+from sgdnoise.plumbing import model_device, positive_int, positive_number
 
 
 def test_positive_int_accepts_ints_at_or_above_the_minimum():
@@ -34,3 +36,10 @@ def test_positive_number_refuses_non_positive_non_finite_and_non_numbers(value):
 
 def test_positive_number_returns_a_float():
     assert positive_number(2, "lr") == 2.0 and isinstance(positive_number(2, "lr"), float)
+
+
+def test_model_device_needs_a_module_with_parameters():
+    assert model_device(nn.Linear(2, 3)) == torch.device("cpu")
+    for bad in (nn.ReLU(), "mlp", None):
+        with pytest.raises(InvalidInputError, match=r"model must be a torch\.nn\.Module with parameters"):
+            model_device(bad)

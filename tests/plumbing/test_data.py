@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.plumbing import as_data_source
+from sgdnoise.plumbing import as_data_source, as_indexed_source
 
 X = torch.arange(20.0).reshape(10, 2)
 Y = torch.arange(10) % 3
@@ -73,6 +73,14 @@ def test_batches_only_data_cannot_be_taken_by_index():
     assert not source.indexed and source.size is None
     with pytest.raises(InvalidInputError, match="taken by index"):
         source.take(torch.tensor([0]))
+    with pytest.raises(InvalidInputError, match="taken by index"):  # refused on entry by a layer that indexes
+        as_indexed_source([(X[:4], Y[:4]), (X[4:], Y[4:])])
+
+
+@pytest.mark.parametrize("form", INDEXED)
+def test_indexed_source_takes_what_can_be_indexed(form):
+    x, y = as_indexed_source(INDEXED[form]).take(torch.tensor([4, 1]))
+    assert torch.equal(x, X[[4, 1]]) and torch.equal(y, Y[[4, 1]])
 
 
 @pytest.mark.parametrize(

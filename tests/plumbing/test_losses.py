@@ -69,6 +69,8 @@ def test_plain_cross_entropy_needs_class_indices_and_no_smoothing():
     assert LossSpec("cross_entropy").is_plain_cross_entropy(labels)
     assert not LossSpec("cross_entropy", label_smoothing=0.1).is_plain_cross_entropy(labels)
     assert not LossSpec("cross_entropy").is_plain_cross_entropy(torch.tensor([0, -100, 1]))
+    assert not LossSpec("cross_entropy", ignore_index=2).is_plain_cross_entropy(labels)  # label 2 is ignored
+    assert LossSpec("cross_entropy", ignore_index=5).is_plain_cross_entropy(labels)
     assert not LossSpec("mse").is_plain_cross_entropy(labels)
 
 

@@ -1,6 +1,6 @@
 """The stationary law of SGD near a minimum is a power of the loss (Mori et al. 2022, papers.md §7).
 
-Simulate the 1-D SDE of :mod:`sgdnoise.dynamics.multiplicative` for several ``B/(ηh)``, fit the
+Simulate the 1-D SDE of :func:`sgdnoise.dynamics.stationary_samples` for several ``B/(ηh)``, fit the
 exponent φ of ``p(x) ∝ L(x)^{−φ}`` by maximum likelihood (the law is a scaled Student t:
 ``∫ (L* + hx²/2)^{−φ} dx = L*^{−φ} √(2πL*/h) Γ(φ − ½)/Γ(φ)``), and compare it with
 ``φ = 1 + B/(ηh*)`` (:func:`sgdnoise.theory.mori_stationary_exponent`).
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from sgdnoise.dynamics.multiplicative import stationary_samples
+from sgdnoise.dynamics import stationary_samples
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.parallel import torch_threads
 from sgdnoise.store import write_table

@@ -34,10 +34,11 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError, TooFewSamplesError
-from sgdnoise.gradients.engines import LossFn
-from sgdnoise.gradients.modes import evaluation_mode, trainable_parameters
 from sgdnoise.gradients.result import NoiseResult
-from sgdnoise.gradients.source import as_indexed_data
+from sgdnoise.plumbing.checks import is_int
+from sgdnoise.plumbing.data import as_indexed_source
+from sgdnoise.plumbing.losses import LossFn
+from sgdnoise.plumbing.modes import evaluation_mode, trainable_parameters
 from sgdnoise.rng import Seed, as_generator
 
 
@@ -85,8 +86,8 @@ def simsekli_pooled_noise(model: nn.Module, loss_fn: LossFn, data: Any, *, batch
     Gradients are of ``loss_fn`` (mean over the batch) in eval mode (as his ``eval`` does), for
     the trainable parameters in ``model.parameters()`` order. Holds the ``P×M`` matrix in memory.
     """
-    source = as_indexed_data(data)
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= source.size:
+    source = as_indexed_source(data)
+    if not (is_int(batch_size) and 1 <= batch_size <= source.size):
         raise InvalidInputError(f"batch_size must be an int in [1, {source.size}] (the data size); got {batch_size!r}")
     params = list(trainable_parameters(model).values())
     device = params[0].device
@@ -115,7 +116,7 @@ def pooled_noise(result: NoiseResult, *, block_size: int | None = None, seed: Se
     values = minibatch_noise_vectors(result).reshape(-1)
     n = values.numel()
     k1 = math.isqrt(n) if block_size is None else block_size
-    if not isinstance(k1, int) or k1 < 2 or n // k1 < 2:
+    if not is_int(k1) or k1 < 2 or n // k1 < 2:
         raise TooFewSamplesError(
             f"the pooled sample has {n} values; it needs a block size ≥ 2 and at least 2 blocks "
             f"(got block_size={k1}); keep more entries or mini-batches"

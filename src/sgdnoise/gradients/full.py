@@ -6,14 +6,14 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.engines import LossFn
 from sgdnoise.gradients.layout import in_channels_last
-from sgdnoise.gradients.modes import trainable_parameters
-from sgdnoise.gradients.source import IndexedData
+from sgdnoise.plumbing.data import DataSource
+from sgdnoise.plumbing.losses import LossFn
+from sgdnoise.plumbing.modes import trainable_parameters
 
 
 def full_gradient(
-    model: nn.Module, loss_fn: LossFn, data: IndexedData, *, samples_per_pass: int
+    model: nn.Module, loss_fn: LossFn, data: DataSource, *, samples_per_pass: int
 ) -> dict[str, torch.Tensor]:
     """``name → ∇U`` over all ``D`` points, ``samples_per_pass`` points per forward pass (conv
     weights channels-last, :mod:`sgdnoise.gradients.layout`).
@@ -33,7 +33,7 @@ def full_gradient(
             with torch.enable_grad():
                 loss = loss_fn(model(x.to(device)), y.to(device))
                 grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-            for (n, t), g in zip(total.items(), grads):
+            for (_n, t), g in zip(total.items(), grads):
                 if g is not None:
                     t.add_(g, alpha=idx.numel() / data.size)
         return total

@@ -1,13 +1,11 @@
 """Channels-last conv weights for the ``with`` block, restored afterwards.
 
 On a CPU, oneDNN's convolutions and PyTorch's max-pooling run faster on channels-last (NHWC)
-tensors than on NCHW ones: ``max_pool2d`` over a ``(133, 16, 28, 28)`` map takes 1.1 ms in
-channels-last against 9.6 ms in NCHW. A convolution whose weight has channels-last strides gives
+tensors than on NCHW ones. A convolution whose weight has channels-last strides gives
 channels-last outputs, so the forward and backward passes after it run in that layout. The values
-are the same; results differ by float32 rounding only. Measured on the loop engine (one
-``autograd.grad`` per mini-batch, ``benchmarks/bench_noise.py`` models): 1.3–1.6× on a small CNN
-with max-pooling, 1.1–1.2× on ResNet-20. The entries engine gains nothing from it (0.9–1.05×), so
-it keeps NCHW.
+are the same; results differ by float32 rounding only. The loop engine and the full-gradient pass
+use it; the entries engine gains nothing from it and keeps NCHW (the measurements are in
+benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

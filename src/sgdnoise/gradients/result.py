@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from sgdnoise.gradients.planning import CollectionPlan
 from sgdnoise.gradients.running import NoiseStats, RunningMoments
 from sgdnoise.gradients.selection import ParameterSelection
 
@@ -26,7 +27,9 @@ class NoiseResult:
       run (``streamed_stats``) when some computed noise is not kept; when all of it is kept
       (``streamed_stats`` is None) they are computed from ``noise`` on first access, so a run that
       keeps everything does not pay for them unless they are used.
-    - ``method``: the engine used; ``chunk_size``: mini-batches per chunk.
+    - ``plan``: how the run went (:class:`CollectionPlan`: engine, chunk size, micro-batch size,
+      why); ``method`` is the engine's name, ``chunk_size`` the mini-batches per chunk,
+      ``collection`` the plan as a dict (what the run's manifest records).
     """
 
     full_grad: dict[str, torch.Tensor]
@@ -36,8 +39,7 @@ class NoiseResult:
     losses: torch.Tensor
     streamed_stats: NoiseStats | None
     stats_scope: str
-    method: str
-    chunk_size: int
+    plan: CollectionPlan
     seed: int | None
     replacement: bool
     num_points: int
@@ -50,6 +52,21 @@ class NoiseResult:
         moments = RunningMoments()
         moments.update(self.noise)
         return moments.result(self.stats_scope)
+
+    @property
+    def method(self) -> str:
+        """The name of the engine that computed the noise (the last one, after a fall back)."""
+        return self.plan.engine.name
+
+    @property
+    def chunk_size(self) -> int:
+        """Mini-batches per chunk."""
+        return self.plan.chunk_size
+
+    @property
+    def collection(self) -> dict[str, Any]:
+        """The plan as a dict: ``engine``, ``chunk_size``, ``micro_batch``, ``full_pass``, ``reason``."""
+        return self.plan.to_dict()
 
     @property
     def num_batches(self) -> int:
@@ -69,6 +86,7 @@ class NoiseResult:
         return {
             "method": self.method,
             "chunk_size": self.chunk_size,
+            "collection": self.collection,
             "seed": self.seed,
             "replacement": self.replacement,
             "num_points": self.num_points,

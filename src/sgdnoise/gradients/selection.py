@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing.checks import is_int, positive_int
 from sgdnoise.rng import Seed, as_generator
 
 
@@ -85,7 +86,7 @@ def select_parameters(
     """
     if isinstance(spec, ParameterSelection):
         return _checked(spec, named_shapes)
-    if isinstance(spec, int) and not isinstance(spec, bool):
+    if is_int(spec):
         spec, per_layer = None, spec
     patterns = _patterns(spec)
     names = [n for n in named_shapes if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
@@ -98,8 +99,7 @@ def select_parameters(
     shapes = {n: tuple(int(s) for s in named_shapes[n]) for n in names}
     if per_layer is None:
         return ParameterSelection({n: None for n in names}, shapes)
-    if not isinstance(per_layer, int) or isinstance(per_layer, bool) or per_layer < 1:
-        raise InvalidInputError(f"per_layer (entries per parameter tensor) must be a positive int; got {per_layer!r}")
+    positive_int(per_layer, "per_layer (entries per parameter tensor)")
     gen = as_generator(seed)
     entries = {}
     for n in names:

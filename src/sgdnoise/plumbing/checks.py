@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
+from torch import nn
+
 from sgdnoise.errors import InvalidInputError, SgdNoiseError
 
 
@@ -26,3 +29,12 @@ def positive_number(value: Any, name: str, *, error: type[SgdNoiseError] = Inval
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
         raise error(f"{name} must be a finite number > 0; got {value!r}")
     return float(value)
+
+
+def model_device(model: Any, *, error: type[SgdNoiseError] = InvalidInputError) -> torch.device:
+    """The device of ``model``'s first parameter, if ``model`` is an ``nn.Module`` with parameters;
+    else raise ``error``."""
+    first = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+    if first is None:
+        raise error(f"model must be a torch.nn.Module with parameters; got {type(model).__name__}")
+    return first.device

@@ -54,10 +54,7 @@ class DataSource:
             x, y = self.pair
             return x[idx.to(x.device)], y[idx.to(y.device)]
         if self.dataset is None:
-            raise InvalidInputError(
-                "this data can only be walked batch by batch, but points must be taken by index here; pass "
-                "(X, y) tensors, a map-style Dataset or a DataLoader over one"
-            )
+            raise InvalidInputError(_NOT_INDEXED)
         x, y = default_collate([self.dataset[i] for i in idx.tolist()])
         return x, y
 
@@ -135,6 +132,23 @@ def as_data_source(data: Any) -> DataSource:
         "data must be a pair of tensors (X, y), a map-style torch Dataset of (x, y) pairs, a DataLoader or a "
         f"list of (x, y) batches; got {type(data).__name__}"
     )
+
+
+def as_indexed_source(data: Any) -> DataSource:
+    """:func:`as_data_source` for a layer that takes points by index (:meth:`DataSource.take`), such
+    as mini-batches given by their indices: raises :class:`InvalidInputError` at once for data
+    that can only be walked batch by batch (a list of batches, a DataLoader over an
+    IterableDataset), instead of at the first :meth:`DataSource.take`."""
+    source = as_data_source(data)
+    if not source.indexed:
+        raise InvalidInputError(_NOT_INDEXED)
+    return source
+
+
+_NOT_INDEXED = (
+    "this data can only be walked batch by batch, but points must be taken by index here; pass "
+    "(X, y) tensors, a map-style Dataset or a DataLoader over one"
+)
 
 
 def _to(x: torch.Tensor, y: torch.Tensor, device: torch.device | str | None) -> Pair:

@@ -23,6 +23,7 @@ shared with the skewed fit (:mod:`sgdnoise.stable.skew_cf`).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -37,13 +38,27 @@ _ROTATION_CHUNK = 1 << 18  # values per chunk of the rotation recurrence (2 MB i
 
 
 def u_grid(alpha_prior: torch.Tensor | None, rows: int, like: torch.Tensor) -> torch.Tensor:
-    """Per-row frequencies (P, N_POINTS) on [U_MIN, u_max(α)]; u_max = U_MAX without a prior."""
+    """Per-row frequencies (P, N_POINTS) on [U_MIN, u_max(α)]; u_max = U_MAX without a prior
+    (then one row, built once per dtype and device, is shared by all rows)."""
     if alpha_prior is None:
-        u_max = torch.full((rows,), U_MAX, dtype=like.dtype, device=like.device)
-    else:
-        u_max = U_MAX + (U_MAX_GAUSSIAN - U_MAX) * ((alpha_prior - 1.8) / 0.2).clamp(0, 1)
-    steps = torch.linspace(0, 1, N_POINTS, dtype=like.dtype, device=like.device)
-    return U_MIN + (u_max[:, None] - U_MIN) * steps
+        return _first_grid(like.dtype, like.device).expand(rows, -1)
+    u_max = U_MAX + (U_MAX_GAUSSIAN - U_MAX) * ((alpha_prior - 1.8) / 0.2).clamp(0, 1)
+    return _spread(u_max)
+
+
+def _spread(u_max: torch.Tensor) -> torch.Tensor:
+    """N_POINTS equally spaced frequencies from U_MIN to each ``u_max`` (P,): (P, N_POINTS)."""
+    return U_MIN + (u_max[:, None] - U_MIN) * _steps(u_max.dtype, u_max.device)
+
+
+@functools.lru_cache(maxsize=8)
+def _steps(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.linspace(0, 1, N_POINTS, dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=8)
+def _first_grid(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return _spread(torch.full((1,), U_MAX, dtype=dtype, device=device))
 
 
 def empirical_cf(z: torch.Tensor, u: torch.Tensor, *, imaginary: bool = False) -> torch.Tensor:
@@ -64,11 +79,10 @@ def empirical_cf(z: torch.Tensor, u: torch.Tensor, *, imaginary: bool = False) -
         if torch.allclose(u32, start + step * torch.arange(u.shape[1], device=u.device), rtol=1e-6, atol=1e-7):
             return _rotated_cf(z32, start, step, u.shape[1]).to(z.dtype)
     rows = max(1, _ELEMENTS_PER_CHUNK // (k * u.shape[1]))
-    parts = []
-    for zc, uc in zip(z32.split(rows), u32.split(rows)):
-        arg = torch.mul(zc[:, None, :], uc[:, :, None])
-        parts.append(torch.stack([arg.cos().mean(2), arg.sin_().mean(2)]) if imaginary else arg.cos_().mean(2))
-    return torch.cat(parts, dim=-2).to(z.dtype)
+    transform = _mean_cos_sin if imaginary else _mean_cos
+    if rows >= z.shape[0]:
+        return transform(z32, u32).to(z.dtype)
+    return torch.cat([transform(zc, uc) for zc, uc in zip(z32.split(rows), u32.split(rows))], dim=-2).to(z.dtype)
 
 
 def _rotated_cf(z: torch.Tensor, start: torch.Tensor, step: torch.Tensor, n: int) -> torch.Tensor:
@@ -87,14 +101,23 @@ def _rotated_cf(z: torch.Tensor, start: torch.Tensor, step: torch.Tensor, n: int
     return torch.stack([out.real, out.imag])
 
 
-def _weights(phi2: torch.Tensor, alpha: torch.Tensor, k: int) -> torch.Tensor:
+def _mean_cos(z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    return torch.mul(z[:, None, :], u[:, :, None]).cos_().mean(2)
+
+
+def _mean_cos_sin(z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    arg = torch.mul(z[:, None, :], u[:, :, None])
+    return torch.stack([arg.cos().mean(2), arg.sin_().mean(2)])
+
+
+def _weights(phi2: torch.Tensor, log_phi2: torch.Tensor, power: torch.Tensor, k: int) -> torch.Tensor:
     """Inverse delta-method variances of ``y = log(−log φ̂²)``, shape (P, L).
 
-    ``Var φ̂(u) = (1 + φ(2u) − 2φ²)/(2K)`` with ``φ(2u) = φ(u)^{2^α}``, and
-    ``Var y ≈ 4·Var φ̂ / (φ² log²φ²)``.
+    ``Var φ̂(u) = (1 + φ(2u) − 2φ²)/(2K)`` with ``φ(2u) = φ(u)^{2^α}`` (``power`` = ``2^α``, (P, 1)),
+    and ``Var y ≈ 4·Var φ̂ / (φ² log²φ²)``.
     """
-    var_phi = ((1 + phi2.sqrt() ** (2 ** alpha[:, None]) - 2 * phi2) / (2 * k)).clamp_min(1e-12)
-    return phi2 * torch.log(phi2) ** 2 / (4 * var_phi)
+    var_phi = ((phi2.sqrt().pow_(power) + 1 - 2 * phi2) / (2 * k)).clamp_min_(1e-12)
+    return phi2 * log_phi2.square() / (4 * var_phi)
 
 
 def modulus_fit(
@@ -104,17 +127,21 @@ def modulus_fit(
     ``|φ(u)|²`` (P, L) of rows of K values at frequencies ``u`` (P, L); returns (α ∈ [0.5, 2], σ).
 
     ``|φ(u)| = exp(−σ^α|u|^α)`` holds for every α-stable law whatever β and the location, so this
-    is the modulus step of the symmetric and of the skewed fit alike.
+    is the modulus step of the symmetric and of the skewed fit alike. The weights are the inverse
+    delta-method variances at the prior ``alpha_prior`` (P,).
     """
     phi2 = phi2.clamp(1e-12, 1 - 1e-12)
-    y = torch.log(-torch.log(phi2))
-    w = _weights(phi2, alpha_prior, k)
-    x = torch.log(u)
-    x_mean = (w * x).sum(1, keepdim=True) / w.sum(1, keepdim=True)
-    y_mean = (w * y).sum(1, keepdim=True) / w.sum(1, keepdim=True)
-    alpha = ((w * (x - x_mean) * (y - y_mean)).sum(1) / (w * (x - x_mean) ** 2).sum(1)).clamp(0.5, 2.0)
-    intercept = (y_mean - alpha[:, None] * x_mean).squeeze(1)
-    return alpha, torch.exp((intercept - math.log(2.0)) / alpha)
+    log_phi2 = phi2.log()
+    y = log_phi2.neg().log_()
+    w = _weights(phi2, log_phi2, torch.pow(2, alpha_prior).unsqueeze(1), k)
+    x = u.log()
+    w_sum = w.sum(1, keepdim=True)
+    x_mean = (w * x).sum(1, keepdim=True) / w_sum
+    y_mean = (w * y).sum(1, keepdim=True) / w_sum
+    dx = x - x_mean
+    alpha = ((w * dx * (y - y_mean)).sum(1) / (w * dx.square()).sum(1)).clamp_(0.5, 2.0)
+    intercept = y_mean.squeeze(1) - alpha * x_mean.squeeze(1)
+    return alpha, ((intercept - math.log(2.0)) / alpha).exp_()
 
 
 def _regress(z: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,8 +149,9 @@ def _regress(z: torch.Tensor, alpha_prior: torch.Tensor, u: torch.Tensor) -> tup
     returns (alpha, scale in z units)."""
     k = z.shape[1]
     phi = empirical_cf(z, u)
-    var_cos = (1 + phi.abs() ** (2 ** alpha_prior[:, None])) / 2 - phi**2
-    return modulus_fit(phi**2 - var_cos / k, alpha_prior, u, k)
+    phi_sq = phi.square()
+    var_cos = (phi.abs().pow_(torch.pow(2, alpha_prior).unsqueeze(1)) + 1) / 2 - phi_sq  # Var cos(uX)
+    return modulus_fit(phi_sq - var_cos / k, alpha_prior, u, k)  # φ̂² less its bias Var cos(uX)/K
 
 
 def fit_cf(x: torch.Tensor, sorted_sub: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -77,21 +77,50 @@ class LanczosProcess:
         self.basis[j + 1] = w
         self.steps = j + 1
 
+    def ritz_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For every column at once: Ritz values ``(p, m)`` ascending, eigenvectors of ``T_m``
+        ``(p, m, m)`` (column ``i`` is ``s_i``) and residual norms ``|β_m s_{m,i}|`` ``(p, m)``."""
+        m = self.steps
+        a, b = self.alpha[:m].T, self.beta[:m].T
+        t = torch.diag_embed(a) + torch.diag_embed(b[:, :-1], 1) + torch.diag_embed(b[:, :-1], -1)
+        theta, s = torch.linalg.eigh(t)
+        return theta, s, (b[:, -1:] * s[:, -1, :]).abs()
+
     def ritz(self, column: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Ritz values ``(m,)`` ascending, eigenvectors of ``T_m`` ``(m, m)``, residual norms ``(m,)``."""
-        m = self.steps
-        a, b = self.alpha[:m, column], self.beta[:m, column]
-        t = torch.diag(a) + torch.diag(b[:-1], 1) + torch.diag(b[:-1], -1)
-        theta, s = torch.linalg.eigh(t)
-        return theta, s, (b[-1] * s[-1]).abs()
+        theta, s, residuals = self.ritz_pairs()
+        return theta[column], s[column], residuals[column]
 
     def tridiagonal_eigs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """For every column: Ritz values ``(p, m)`` and squared first components of ``T``'s eigenvectors."""
-        m = self.steps
-        a, b = self.alpha[:m].T, self.beta[: m - 1].T
-        t = torch.diag_embed(a) + torch.diag_embed(b, 1) + torch.diag_embed(b, -1)
-        theta, s = torch.linalg.eigh(t)
+        theta, s, _ = self.ritz_pairs()
         return theta, s[:, 0, :].square()
+
+
+def ritz_converged(
+    values: torch.Tensor, residuals: torch.Tensor, *, tol: float, atol: float | torch.Tensor = 0.0
+) -> torch.Tensor:
+    """Which Ritz pairs have converged: ``residual ≤ max(tol·|θ|, atol)``, elementwise.
+
+    ``values`` and ``residuals`` have one shape; ``atol`` is a number or a tensor that broadcasts
+    against them (e.g. ``(p, 1)``: one absolute tolerance per column of a :class:`LanczosProcess`).
+    The residual bounds the eigenvalue error (``|λ − θ| ≤ residual``, Parlett §13.1).
+    """
+    return residuals <= torch.clamp(tol * values.abs(), min=atol)
+
+
+WHICH = ("top", "bottom", "magnitude")
+
+
+def _wanted(theta: torch.Tensor, k: int, which: str) -> torch.Tensor:
+    """Positions of the wanted ``k`` among ascending Ritz values ``theta`` ``(m,)``: descending for
+    "top", ascending for "bottom", by descending ``|θ|`` for "magnitude" (ties: the smaller θ first)."""
+    m = theta.shape[0]
+    if which == "top":
+        return torch.arange(m - 1, m - 1 - k, -1)
+    if which == "bottom":
+        return torch.arange(k)
+    return theta.abs().argsort(descending=True, stable=True)[:k]
 
 
 def lanczos(
@@ -105,17 +134,22 @@ def lanczos(
     seed: Seed = 0,
     strict: bool = True,
 ) -> EigenResult:
-    """The ``k`` largest (``which="top"``) or smallest (``"bottom"``) eigenpairs of ``op``.
+    """The ``k`` largest (``which="top"``), smallest (``"bottom"``) or largest in magnitude
+    (``"magnitude"``, PyHessian's notion: the eigenvalues farthest from zero, of either sign)
+    eigenpairs of ``op``.
 
     Iterates until every wanted Ritz pair has residual ``≤ max(tol·|θ|, atol)``, which bounds the
-    eigenvalue error by the same amount (usually far less: ``residual²/gap``). One product per
+    eigenvalue error by the same amount (usually far less: ``residual²/gap``); for "magnitude"
+    the smallest and the largest Ritz pair must meet the same bound too (else no pair counts as
+    converged), so that an end still moving outwards is not passed over for a value of smaller
+    magnitude. One product per
     iteration. If ``max_iter`` (default ``min(D, max(100, 20k))``) is reached first, raises
     :class:`ConvergenceError` (``strict=True``) or returns the pairs with ``converged`` flags.
     """
     if not isinstance(k, int) or not 1 <= k <= op.dim:
         raise InvalidInputError(f"k must be an int in [1, D={op.dim}]; got {k!r}")
-    if which not in ("top", "bottom"):
-        raise ConfigError(f"which must be 'top' or 'bottom'; got {which!r}")
+    if which not in WHICH:
+        raise ConfigError(f"which must be one of {WHICH}; got {which!r}")
     if not (tol >= 0 and atol >= 0 and tol + atol > 0):
         raise InvalidInputError(f"tol and atol must be >= 0 and not both 0; got tol={tol}, atol={atol}")
     max_iter = min(op.dim, max(100, 20 * k)) if max_iter is None else max_iter
@@ -129,9 +163,13 @@ def lanczos(
         if process.steps < k:
             continue
         theta, s, res = process.ritz()
-        idx = torch.arange(process.steps - 1, process.steps - 1 - k, -1) if which == "top" else torch.arange(k)
-        values, residuals = theta[idx], res[idx]
-        converged = residuals <= torch.clamp(tol * values.abs(), min=atol)
+        idx = _wanted(theta, k, which)
+        settled = ritz_converged(theta, res, tol=tol, atol=atol)
+        values, residuals, converged = theta[idx], res[idx], settled[idx]
+        if which == "magnitude":
+            # both ends converge at their own pace: an end still moving outwards may yet overtake
+            # the wanted values, so no wanted pair counts as converged before both extremes settle
+            converged = converged & settled[0] & settled[-1]
         if bool(converged.all()) or process.steps == max_iter:
             break
     if strict and not bool(converged.all()):

@@ -1,0 +1,38 @@
+"""The network side of ``dynamics``: SGD and noisy GD on real networks, many seeds at once.
+
+* :mod:`~sgdnoise.dynamics.networks.ensemble` — :func:`sgd_ensemble`, plain SGD for many seeds at once,
+  on :mod:`~sgdnoise.dynamics.networks.seeds` (a seed's batches and start),
+  :mod:`~sgdnoise.dynamics.networks.seed_gradients` (every seed's gradient per step),
+  :mod:`~sgdnoise.dynamics.networks.stacked_mlp` (the direct path for ReLU MLPs) and
+  :mod:`~sgdnoise.dynamics.networks.seedwise` (per-seed products rounded as one seed's).
+* :mod:`~sgdnoise.dynamics.networks.escape` — escape protocols from a minimum (by loss, by distance),
+  and :mod:`~sgdnoise.dynamics.networks.projection` (exit displacements split over directions).
+* :mod:`~sgdnoise.dynamics.networks.zhu_network` — Zhu et al.'s noise variants on a network, all
+  repeats at once, on :mod:`~sgdnoise.dynamics.networks.stacked_loss` (the loss at stacked flat
+  parameters), :mod:`~sgdnoise.dynamics.networks.zhu_shapes` (the noise shapes),
+  :mod:`~sgdnoise.dynamics.networks.hessian_eigenpairs` (batched Lanczos) and
+  :mod:`~sgdnoise.dynamics.networks.sgd_variance` (SGD's own per-step variance).
+"""
+
+from sgdnoise.dynamics.networks.ensemble import EnsembleResult, sgd_ensemble
+from sgdnoise.dynamics.networks.escape import EscapeResult, escape_by_distance, escape_by_loss
+from sgdnoise.dynamics.networks.projection import ProjectionShares, project_displacements
+from sgdnoise.dynamics.networks.seeds import batch_indices, init_seed
+from sgdnoise.dynamics.networks.sgd_variance import sgd_noise_variance
+from sgdnoise.dynamics.networks.zhu_network import MATCH_AT, ZhuNetworkRun, zhu_network_dynamics
+
+__all__ = [
+    "MATCH_AT",
+    "EnsembleResult",
+    "EscapeResult",
+    "ProjectionShares",
+    "ZhuNetworkRun",
+    "batch_indices",
+    "escape_by_distance",
+    "escape_by_loss",
+    "init_seed",
+    "project_displacements",
+    "sgd_ensemble",
+    "sgd_noise_variance",
+    "zhu_network_dynamics",
+]

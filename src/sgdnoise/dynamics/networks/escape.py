@@ -1,0 +1,215 @@
+"""Escape of SGD from a minimum of a real network, many seeds at once (on :func:`sgd_ensemble`).
+
+Two protocols, both started from the same minimum ``w*`` (a state_dict), each seed stopped and
+frozen at its escape step σ:
+
+* :func:`escape_by_loss` — Battash et al. (Fig. 3/4): after training to ``w*`` (lr 0.05, batch
+  128 in the paper), run SGD with a smaller batch; σ is the first step t with
+  ``L_eval(w_t) > factor · L_eval(w*)``, ``L_eval`` the mean loss over ``eval_data`` (the full
+  training set or a fixed subset). The paper does not state its threshold; this relative rule
+  (scale-free across data sets and losses) is our choice. With ``L_eval(w*) = 0`` every step escapes.
+* :func:`escape_by_distance` — Simsekli et al.'s ``sgd_first_exit_time``: σ is the first step with
+  ``‖w_t − w*‖₂ > radius``.
+
+Per seed: σ (or ``max_steps``, censored), the escaped flag and the exit displacement
+``w_σ − w*`` (flat, ``named_parameters()`` order — the layout of
+``sgdnoise.curvature.hessian_eigenvalues``' eigenvectors, over which
+:func:`~sgdnoise.dynamics.networks.projection.project_displacements` splits it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import vmap
+
+from sgdnoise.dynamics.censored import mean_exit_time, survival
+from sgdnoise.dynamics.networks.ensemble import sgd_ensemble
+from sgdnoise.dynamics.networks.seed_gradients import seed_loss
+from sgdnoise.dynamics.networks.seeds import Params, flat
+from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, model_device, positive_number
+
+
+@dataclass(frozen=True)
+class EscapeResult:
+    """Per-seed escape from ``w*``.
+
+    steps : ``(S,)`` escape step σ (first step past the threshold), ``max_steps`` if censored.
+    escaped : ``(S,)`` bool. displacement : ``(S, D)`` ``w_σ − w*`` (last weights if censored).
+    """
+
+    seeds: tuple[int, ...]
+    steps: np.ndarray
+    escaped: np.ndarray
+    displacement: torch.Tensor
+    max_steps: int
+    lr: float
+    batch_size: int
+    protocol: str
+
+    def survival(self, u: Any) -> np.ndarray:
+        """Empirical ``P(σ > u)`` over seeds at steps ``u`` (any shape); NaN beyond ``max_steps``."""
+        return survival(self.steps, self.escaped, self.max_steps, u)
+
+    def summary(self) -> dict[str, float]:
+        """Mean σ ± sd/√S (NaN unless every seed escaped), and the exponential-law MLE
+        (total steps of all seeds, censored included, / number escaped), usable when some are censored
+        (:mod:`sgdnoise.dynamics.censored`)."""
+        mean, stderr, mle = mean_exit_time(self.steps, self.escaped)
+        return {
+            "n_seeds": len(self.steps),
+            "n_escaped": int(self.escaped.sum()),
+            "mean_steps": mean,
+            "mean_steps_stderr": stderr,
+            "mean_steps_exponential_mle": mle,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seeds": list(self.seeds),
+            "steps": self.steps.tolist(),
+            "escaped": self.escaped.tolist(),
+            "max_steps": self.max_steps,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "protocol": self.protocol,
+            "summary": self.summary(),
+        }
+
+
+def _minimum(model: nn.Module, minimum: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    ref = dict(model.named_parameters())
+    minimum = dict(minimum) if minimum is not None else ref
+    missing = [n for n in ref if n not in minimum]
+    if missing:
+        raise InvalidInputError(f"minimum lacks parameters {missing[:5]}; pass the trained model's state_dict()")
+    return {n: minimum[n].detach().to(ref[n]) for n in ref}
+
+
+def _flat_minimum(minimum: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``w*`` as one vector ``(D,)``, in ``named_parameters()`` order."""
+    return torch.cat([v.reshape(-1) for v in minimum.values()])
+
+
+def _escape(
+    model, loss_fn, data, minimum, crossed, *, seeds, lr, batch_size, max_steps, protocol, progress
+) -> EscapeResult:
+    res = sgd_ensemble(
+        model,
+        loss_fn,
+        data,
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        steps=max_steps,
+        init=minimum,
+        stop=lambda t, params, idx: crossed(params),
+        progress=progress,
+    )
+    return EscapeResult(
+        seeds=res.seeds,
+        steps=res.stop_step,
+        escaped=res.stopped,
+        displacement=res.flat() - _flat_minimum(minimum),
+        max_steps=max_steps,
+        lr=res.lr,
+        batch_size=res.batch_size,
+        protocol=protocol,
+    )
+
+
+def escape_by_distance(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    *,
+    radius: float,
+    seeds: Sequence[int],
+    lr: float,
+    batch_size: int,
+    max_steps: int,
+    minimum: Mapping[str, torch.Tensor] | None = None,
+    progress: bool = False,
+) -> EscapeResult:
+    """Simsekli's protocol: σ = first step with ``‖w_t − w*‖₂ > radius`` (``w*`` = ``minimum``,
+    default the model's weights). Other arguments as :func:`sgd_ensemble`."""
+    positive_number(radius, "radius")
+    w_min = _minimum(model, minimum)
+    w_opt = _flat_minimum(w_min)
+
+    def crossed(params: Params) -> torch.Tensor:
+        return torch.linalg.vector_norm(flat(params) - w_opt, dim=1) > radius
+
+    return _escape(
+        model,
+        loss_fn,
+        data,
+        w_min,
+        crossed,
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        protocol=f"distance>{radius:g}",
+        progress=progress,
+    )
+
+
+def escape_by_loss(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    *,
+    factor: float,
+    seeds: Sequence[int],
+    lr: float,
+    batch_size: int,
+    max_steps: int,
+    minimum: Mapping[str, torch.Tensor] | None = None,
+    eval_data: Any = None,
+    progress: bool = False,
+) -> EscapeResult:
+    """Battash et al.'s protocol: σ = first step with ``L_eval(w_t) > factor · L_eval(w*)``.
+
+    ``eval_data`` (default ``data``) is evaluated in full for every running seed after every
+    step — pass a fixed subset to make that cheaper. ``factor`` > 1.
+    """
+    if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
+        raise InvalidInputError(
+            "factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); "
+            f"got {factor!r}"
+        )
+    w_min = _minimum(model, minimum)
+    xe, ye = as_data_source(eval_data if eval_data is not None else data).tensors(model_device(model))
+    loss_at = seed_loss(model, loss_fn)  # the ensemble's own forward, so σ matches a seed-by-seed loop
+
+    def eval_loss(params: Params) -> torch.Tensor:
+        return loss_at(params, xe, ye)
+
+    with evaluation_mode(model), torch.no_grad():
+        threshold = factor * eval_loss(w_min)
+    batched = vmap(eval_loss)
+
+    def crossed(params: Params) -> torch.Tensor:
+        with torch.no_grad():
+            return batched(params) > threshold
+
+    return _escape(
+        model,
+        loss_fn,
+        data,
+        w_min,
+        crossed,
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        protocol=f"loss>{factor:g}×minimum",
+        progress=progress,
+    )

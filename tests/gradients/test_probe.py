@@ -1,0 +1,23 @@
+"""The probe: parameters, leaf outputs, and each owner module's positions, factors and class."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sgdnoise.gradients.probe import probe_model
+
+
+def test_probe_counts_parameters_and_leaf_outputs():
+    model = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 2))
+    probe = probe_model(model, torch.randn(1, 5), owners={"0"})
+    assert probe.num_params == 5 * 7 + 7 + 7 * 2 + 2
+    assert probe.activations_per_sample == 7 + 7 + 2  # Linear, ReLU, Linear outputs of one sample
+    assert probe.itemsize == 4 and probe.positions == {"0": 1}  # one position: no tokens or pixels
+    assert probe.owner_types == {"0": nn.Linear}
+
+
+def test_probe_counts_output_positions_per_owner():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "2"})
+    assert probe.positions == {"0": 16, "2": 1}  # 4×4 pixels of the conv output; one for the Linear

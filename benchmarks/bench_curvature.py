@@ -135,11 +135,11 @@ def eigen_rows(model, x, y, reference, seeds, with_power=True):
 
     for seed in seeds:
         op = HessianOperator(model, F.cross_entropy, (x, y), chunk_size=len(x))
-        res, t = timed(lambda: lanczos(op, TOP, tol=RTOL, seed=seed))
+        res, t = timed(lambda op=op, seed=seed: lanczos(op, TOP, tol=RTOL, seed=seed))
         add("sgdnoise lanczos", res.n_products, t, rel_error(res.eigenvalues, reference), res.all_converged)
         if with_power:
             op = HessianOperator(model, F.cross_entropy, (x, y), chunk_size=len(x))
-            res, t = timed(lambda: power_iteration(op, TOP, tol=RTOL, seed=seed, strict=False))
+            res, t = timed(lambda op=op, seed=seed: power_iteration(op, TOP, tol=RTOL, seed=seed, strict=False))
             add("sgdnoise power", res.n_products, t, rel_error(res.eigenvalues, reference, True), res.all_converged)
         try:
             from pyhessian import hessian as PyHessian
@@ -176,7 +176,9 @@ def eigen_rows(model, x, y, reference, seeds, with_power=True):
         )
         if with_power:
             op, count = eigenthings_operator(model, x, y)
-            res, t = timed(lambda: he.deflated_power_iteration(op, k=TOP, max_iter=200, tol=RTOL, seed=seed))
+            res, t = timed(
+                lambda op=op, seed=seed: he.deflated_power_iteration(op, k=TOP, max_iter=200, tol=RTOL, seed=seed)
+            )
             add(
                 "eigenthings power",
                 count["n"],
@@ -219,7 +221,7 @@ def trace_rows(model, x, y, exact, budgets, seeds):
         for b in budgets:
             errs, times = [], []
             for s in seeds:
-                est, t = timed(lambda: fn(b, s))
+                est, t = timed(lambda fn=fn, b=b, s=s: fn(b, s))
                 errs.append(abs(est - exact) / abs(exact))
                 times.append(t)
             rows[(name, b)] = (float(np.sqrt(np.mean(np.square(errs)))), statistics.mean(times))

@@ -2,13 +2,16 @@
 
 Fits (params/s and RMSE of α at K = 1000), against ``scipy.stats.levy_stable._fitstart``
 (McCulloch), ``scipy.stats.levy_stable.fit`` (MLE; a handful of fits, extrapolated) and the
-``levy-stable`` package's table-based MLE; the sampler against ``levy_stable.rvs``; the density
-against ``levy_stable.pdf``. Run: ``python3 benchmarks/bench_stable.py [--quick]``.
+``levy-stable`` package's table-based MLE; one row of K = 1000 (the time of one call, where
+fixed costs dominate) against ``_fitstart`` on the same row; the sampler against
+``levy_stable.rvs``; the density against ``levy_stable.pdf``.
+Run: ``python3 benchmarks/bench_stable.py [--quick]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 import warnings
 
@@ -27,6 +30,36 @@ def timed(fn, *args, **kw):
     start = time.perf_counter()
     out = fn(*args, **kw)
     return out, time.perf_counter() - start
+
+
+def one_row(row: np.ndarray, repeats: int, calls: int = 20) -> Table:
+    """Time per call of one-row fits, side by side: blocks of ``calls`` calls of each contender
+    in turn, ``repeats`` rounds, median over rounds of the mean time per call in a block (calls
+    alternated one by one slow each other down through the caches)."""
+    contenders = {
+        "sgdnoise fit_sas cf": lambda: fit_sas(row),
+        "sgdnoise fit_sas quantile": lambda: fit_sas(row, method="quantile"),
+        "scipy levy_stable._fitstart": lambda: levy_stable._fitstart(row),
+    }
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fn in contenders.values():
+            fn()
+        for _ in range(repeats):
+            for name, fn in contenders.items():
+                start = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                times[name].append((time.perf_counter() - start) / calls)
+    median = {name: statistics.median(t) for name, t in times.items()}
+    base = median["scipy levy_stable._fitstart"]
+    table = Table(title=f"One row of K = {len(row)}: time per fit (median of {repeats} rounds of {calls} calls)")
+    for col in ("method", "ms per fit", "× scipy _fitstart (speed)"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for name, t in median.items():
+        table.add_row(name, f"{1e3 * t:.3f}", f"{base / t:.2f}")
+    return table
 
 
 def rmse(a, truth):
@@ -109,9 +142,12 @@ def main() -> None:
         f"{(len(points) / ours) / (2000 / ref):.0f}×",
     )
 
+    single = one_row(x[0], repeats=10 if args.quick else 60)
+
     console = Console(width=140)
     console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     console.print(table)
+    console.print(single)
     console.print(speed)
 
 

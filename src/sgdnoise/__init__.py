@@ -1,14 +1,16 @@
 """sgdnoise: measure, model and simulate the noise of stochastic gradient descent.
 
-Layers (lower never imports higher)::
+Layers (lower never imports higher; docs/architecture.md)::
 
-    cli / experiments / report / monitor
-    dynamics   curvature   gradients
+    cli / experiments / report
+    dynamics   curvature   gradients   training
     theory     stable
-    models  data  store  parallel
+    models  data  store  parallel  plumbing
 
-Start with :mod:`sgdnoise.stable` (symmetric alpha-stable sampling, densities, fits and
-goodness of fit).
+Ways in: :func:`sgdnoise.gradients.collect_noise` (the noise of a network's mini-batches),
+:mod:`sgdnoise.stable` (α-stable fits and goodness of fit), :mod:`sgdnoise.curvature`
+(Hessian and noise geometry), :mod:`sgdnoise.dynamics` and :mod:`sgdnoise.theory` (escape from
+minima, simulated and predicted), and the recipes in :mod:`sgdnoise.experiments`.
 """
 
 from sgdnoise.errors import SgdNoiseError

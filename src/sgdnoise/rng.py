@@ -3,6 +3,7 @@ or ``None`` (fresh entropy), and the same int always gives the same numbers on t
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from sgdnoise.errors import InvalidInputError
@@ -22,3 +23,10 @@ def as_generator(seed: Seed, device: torch.device | str = "cpu") -> torch.Genera
     else:
         raise InvalidInputError(f"seed must be an int, a torch.Generator or None; got {type(seed).__name__}")
     return gen
+
+
+def derived_seed(*keys: int) -> int:
+    """A seed in ``[0, 2³²)`` derived from the non-negative ints ``keys`` by
+    ``numpy.random.SeedSequence(keys)``: the same keys give the same seed, and a stream seeded
+    with it is decorrelated from one seeded with a key itself."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])

@@ -1,13 +1,16 @@
 """The command line, run in-process through sgdnoise.cli.main (and once through the console entry point)."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import sgdnoise
 from sgdnoise.cli import main
 from sgdnoise.stable import sample_sas
 
@@ -84,3 +87,24 @@ def test_console_entry_point_runs_main():
     code = "import sys; from sgdnoise.cli import console_main; sys.argv = ['sgdnoise', '--version']; console_main()"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("sgdnoise ")
+
+
+HELP_SCRIPT = """
+import sys
+from sgdnoise.cli import console_main
+sys.argv = ["sgdnoise", "--help"]
+try:
+    console_main()
+except SystemExit:
+    pass
+heavy = ("torch", "numpy", "sgdnoise.experiments", "sgdnoise.report", "sgdnoise.stable", "sgdnoise.gradients")
+print("loaded:", *sorted(m for m in sys.modules if m.startswith(heavy)), file=sys.stderr)
+"""
+
+
+def test_help_loads_neither_torch_nor_the_recipes():
+    src = str(Path(sgdnoise.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", HELP_SCRIPT], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "reproduce" in done.stdout and "curvature" in done.stdout
+    assert done.stderr.strip() == "loaded:"

@@ -7,9 +7,10 @@ import torch
 from torch import nn
 from torch.autograd.functional import hessian
 from torch.nn import functional as F
+from torch.utils.data import Dataset
 
 from sgdnoise.curvature.functional import FunctionalModel
-from sgdnoise.curvature.parameters import ParameterSpace
+from sgdnoise.plumbing.parameters import ParameterSpace
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -40,6 +41,19 @@ def exact_hessian(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, p
     space = ParameterSpace(model, params)
     fmodel = FunctionalModel(model, loss_fn, space, mode)
     return hessian(lambda th: fmodel.loss(th, x, y), space.vector())
+
+
+class PairDataset(Dataset):
+    """A map-style dataset of (x, y) pairs that is not a TensorDataset (read point by point)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.y[i]
 
 
 @pytest.fixture(scope="session")

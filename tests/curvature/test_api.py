@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from sgdnoise.curvature import hessian_eigenvalues, hessian_trace
 from sgdnoise.errors import ConfigError
 
-from .conftest import classification_data, exact_hessian
+from .conftest import classification_data, exact_hessian, regression_data, small_mlp
 
 
 def _conv_net() -> nn.Module:
@@ -41,6 +41,25 @@ def test_top_eigenvalues_match_the_exact_hessian_to_1e4(case):
     result = hessian_eigenvalues(model, loss_fn, data, k=5, tol=1e-4, chunk_size=16)
     assert torch.allclose(result.eigenvalues, exact, rtol=1e-4, atol=0)
     assert result.all_converged and result.n_products <= h_exact.shape[0]
+
+
+def test_magnitude_gives_the_eigenvalues_farthest_from_zero_of_either_sign():
+    # squared error against targets far from the outputs: the residual term of the Hessian makes
+    # its three largest eigenvalues in magnitude negative
+    model, (x, y) = small_mlp(seed=6), regression_data(seed=0)
+    h_exact = exact_hessian(model, F.mse_loss, x, 10 * y)
+    lam = torch.linalg.eigvalsh(h_exact)
+    by_magnitude = lam[lam.abs().argsort(descending=True)][:5]
+    assert (by_magnitude[:3] < 0).all() and not torch.equal(by_magnitude, lam.flip(0)[:5])
+    result = hessian_eigenvalues(model, F.mse_loss, (x, 10 * y), k=5, which="magnitude", tol=1e-8)
+    assert torch.allclose(result.eigenvalues, by_magnitude, rtol=1e-8, atol=0)
+    assert result.which == "magnitude" and result.all_converged and result.n_products <= h_exact.shape[0]
+    vecs = result.eigenvectors
+    true_residuals = (h_exact @ vecs - vecs * result.eigenvalues).norm(dim=0)
+    assert torch.allclose(true_residuals, result.residuals, atol=1e-10)
+    assert (result.residuals <= 1e-8 * result.eigenvalues.abs()).all()
+    power = hessian_eigenvalues(model, F.mse_loss, (x, 10 * y), k=2, which="magnitude", method="power", tol=1e-8)
+    assert power.which == "magnitude" and torch.allclose(power.eigenvalues, by_magnitude[:2], rtol=1e-6, atol=0)
 
 
 def test_power_method_agrees_on_the_top_eigenvalue(mlp_ce):

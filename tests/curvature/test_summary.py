@@ -1,12 +1,10 @@
-"""curvature_summary and the ``sgdnoise curvature`` sub-command, end to end on small inputs."""
+"""curvature_summary end to end on small inputs."""
 
-import argparse
 import json
 
 import pytest
 import torch
 
-from sgdnoise.cli import curvature as curvature_cli
 from sgdnoise.curvature.summary import curvature_summary
 
 
@@ -24,7 +22,7 @@ def test_summary_parts_agree_with_the_exact_hessian(mlp_ce):
         density_probes=2,
         density_iter=20,
     )
-    lam, vecs = torch.linalg.eigh(h_exact)
+    lam, _ = torch.linalg.eigh(h_exact)
     assert torch.allclose(s.eigen.eigenvalues, lam.flip(0)[:4], rtol=1e-6)
     assert abs(s.trace.estimate - float(h_exact.trace())) < 4 * s.trace.stderr
     x, y = data
@@ -40,39 +38,3 @@ def test_summary_parts_agree_with_the_exact_hessian(mlp_ce):
     assert torch.allclose(s.eigen_noise, (top * (sigma1 @ top)).sum(0), rtol=1e-8)
     assert s.anisotropy.trace_h_sigma == pytest.approx(float((h_exact @ sigma1).trace()) / 8, rel=1e-8)
     json.dumps(s.to_dict())
-
-
-def test_cli_runs_and_writes_outputs(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    curvature_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
-        [
-            "curvature",
-            "--model",
-            "mlp",
-            "--data",
-            "digits",
-            "--model-opt",
-            "width=4",
-            "--model-opt",
-            "depth=1",
-            "--k",
-            "3",
-            "--max-samples",
-            "40",
-            "--batch-size",
-            "4",
-            "--trace-products",
-            "12",
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    assert args.func(args) == 0
-    printed = capsys.readouterr().out
-    assert "top-3 Hessian eigenvalues" in printed and "Tr(HΣ)" in printed
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert len(summary["summary"]["eigen"]["eigenvalues"]) == 3 and summary["summary"]["n_samples"] == 40
-    assert (tmp_path / "density.csv").exists()
-    for figure in ("spectral_density.png", "alignment.png"):
-        assert (tmp_path / figure).stat().st_size > 1000

@@ -36,7 +36,7 @@ def test_unknown_keyword_lists_accepted_ones():
 def test_missing_path():
     with pytest.raises(DataFileError, match="no such file or folder"):
         load_dataset("/nonexistent/dir/")
-    with pytest.raises(DataFileError, match="missing.csv"):
+    with pytest.raises(DataFileError, match=r"missing\.csv"):
         load_dataset("missing.csv")
 
 

@@ -1,9 +1,11 @@
 """Synthetic generators follow their stated laws and are reproducible."""
 
 import numpy as np
+import pytest
 import torch
 
 from sgdnoise.data import gaussian_mixture, load_dataset, teacher_student
+from sgdnoise.errors import ConfigError
 
 
 def test_gaussian_mixture_classes_are_unit_gaussians_around_centres():
@@ -36,3 +38,17 @@ def test_generators_are_reproducible_and_registered():
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets) and a.targets.shape == (80, 2)
     c = gaussian_mixture(100, seed=9)
     assert not torch.equal(c.inputs, gaussian_mixture(100, seed=10).inputs)
+
+
+@pytest.mark.parametrize(
+    "make, word",
+    [
+        (lambda: gaussian_mixture(0), "num_samples must be an int ≥ 1; got 0"),
+        (lambda: gaussian_mixture(10, num_classes=1), "num_classes must be an int ≥ 2; got 1"),
+        (lambda: gaussian_mixture(10, dim=2.0), "dim must be an int ≥ 1; got 2.0"),
+        (lambda: teacher_student(10, outputs=0), "outputs must be an int ≥ 1; got 0"),
+    ],
+)
+def test_bad_sizes_are_named(make, word):
+    with pytest.raises(ConfigError, match=word):
+        make()

@@ -1,5 +1,7 @@
 """build_model: names, published parameter counts, output shapes, errors."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -32,7 +34,7 @@ def test_imagenet_resnet_adapted_parameter_counts(depth, imagenet, width):
 def test_mlp_parameter_count_formula():
     m = build_model("mlp", input_shape=(1, 8, 8), num_classes=10, depth=3, width=20)
     widths = [64, 20, 20, 20, 10]
-    assert n_params(m) == sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    assert n_params(m) == sum((a + 1) * b for a, b in itertools.pairwise(widths))
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,10 @@ def test_errors_name_the_problem():
         build_model("mlp", input_shape=(3,), num_classes=2, activation="swishy")
     with pytest.raises(ConfigError, match="num_classes"):
         build_model("mlp", input_shape=(3,), num_classes=0)
+    with pytest.raises(ConfigError, match=r"channels\[1\] must be an int ≥ 1; got 0"):
+        build_model("cnn", input_shape=(1, 8, 8), num_classes=2, channels=(4, 0))
+    with pytest.raises(ConfigError, match="MLP width must be an int ≥ 1; got 0"):
+        build_model("mlp", input_shape=(3,), num_classes=2, width=0)
     assert set(model_names()) >= {
         "mlp",
         "cnn",

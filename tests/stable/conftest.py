@@ -16,3 +16,12 @@ def scipy_samples():
         return levy_stable.rvs(alpha, 0.0, size=(ROWS, K), random_state=np.random.default_rng(round(100 * alpha)))
 
     return draw
+
+
+@pytest.fixture
+def scipy_s0():
+    """scipy's ``levy_stable`` switched to Nolan's S0 parameterisation for one test, then restored."""
+    previous = levy_stable.parameterization
+    levy_stable.parameterization = "S0"
+    yield levy_stable
+    levy_stable.parameterization = previous

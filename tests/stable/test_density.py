@@ -47,7 +47,8 @@ def test_relative_accuracy_in_the_far_tail(alpha):
 
 @pytest.mark.parametrize("alpha", [0.5, 0.8, 1.3, 2.0])
 def test_centre_matches_the_two_term_series(alpha):
-    # f(z) = (1/(pi alpha)) [Gamma(1/alpha) - Gamma(3/alpha) z^2/2 + O(z^4)], F(z) = 1/2 + (1/(pi alpha)) Gamma(1/alpha) z + O(z^3);
+    # f(z) = (1/(pi alpha)) [Gamma(1/alpha) - Gamma(3/alpha) z^2/2 + O(z^4)],
+    # F(z) = 1/2 + (1/(pi alpha)) Gamma(1/alpha) z + O(z^3);
     # at |z| <= 0.005 the omitted terms are below 3e-6 for alpha >= 0.5.
     z = np.linspace(-0.005, 0.005, 21)
     c = 1 / (np.pi * alpha)
@@ -100,3 +101,9 @@ def test_alpha_outside_the_table_is_rejected(alpha):
 def test_non_positive_scale_is_rejected():
     with pytest.raises(InvalidInputError, match="scale"):
         sas_cdf(1.0, 1.5, 0.0)
+
+
+def test_nan_points_give_nan_not_an_index_error():
+    x = np.array([np.nan, 1.0])
+    assert np.isnan(sas_pdf(x, 1.5)[0]) and np.isfinite(sas_pdf(x, 1.5)[1])
+    assert np.isnan(sas_cdf(x, np.array([0.8, 1.2]))[0])

@@ -117,3 +117,71 @@ def test_fit_gaussian_is_the_maximum_likelihood_fit():
     g = fit_gaussian(x)
     np.testing.assert_allclose(g.loc, x.mean(1))
     np.testing.assert_allclose(g.std, x.std(1))
+
+
+# α, scale, loc of three rows (Student-t with 1.5 degrees of freedom, a shifted Cauchy, a
+# Gaussian), recorded before small inputs took their fast path: the numbers did not change.
+RECORDED = {
+    ("cf", torch.float64): (
+        (1.2708249007969652, 0.9704928069325707, 2.0),
+        (0.9124757100868067, 0.3048526869508878, 0.7053804720745186),
+        (0.017370776425319968, 0.9803329089983193, -0.017494395459531888),
+    ),
+    ("cf", torch.float32): (
+        (1.2708247900009155, 0.970492422580719, 2.0),
+        (0.9124757647514343, 0.3048524856567383, 0.7053806781768799),
+        (0.01737077720463276, 0.9803329110145569, -0.01749439537525177),
+    ),
+    ("quantile", torch.float64): (
+        (1.266864259483616, 0.9885339154247177, 1.916490081178612),
+        (0.8972048175954935, 0.31607864604320557, 0.6979811035661515),
+        (0.018310702217330888, 0.9805154467885667, -0.016821950597765187),
+    ),
+    ("quantile", torch.float32): (
+        (1.2668644189834595, 0.9885340332984924, 1.9164901971817017),
+        (0.8972049355506897, 0.31607869267463684, 0.6979811191558838),
+        (0.018310703337192535, 0.9805154800415039, -0.016821950674057007),
+    ),
+    ("tail", torch.float64): (
+        (1.419071225847559, 0.9131006281203908, 2.0),
+        (0.9029700292271979, 0.31197730049601374, 0.6997706836035367),
+        (0.018310702217330888, 0.9805154467885667, -0.016821950597765187),
+    ),
+    ("tail", torch.float32): (
+        (1.4036158323287964, 0.9276064038276672, 1.9514762163162231),
+        (0.9024537205696106, 0.31287211179733276, 0.6987312436103821),
+        (0.018310703337192535, 0.9805154800415039, -0.016821950674057007),
+    ),
+}
+
+
+def _three_rows() -> np.ndarray:
+    rng = np.random.default_rng(2024)
+    return np.stack([rng.standard_t(1.5, 1000), 0.3 * rng.standard_cauchy(1000) + 1.0, rng.normal(size=1000)])
+
+
+@pytest.mark.parametrize("method, dtype", list(RECORDED))
+def test_numbers_are_those_recorded_before_the_small_input_path(method, dtype):
+    x = torch.as_tensor(_three_rows(), dtype=dtype)
+    rtol = 1e-12 if dtype == torch.float64 else 0.0  # float32: bit for bit
+    recorded = np.asarray(RECORDED[method, dtype])  # (alpha, scale, loc) × 3 rows
+    # the tail estimator draws its orderings for the whole array, so only cf and quantile fit a
+    # row alone to the same numbers as in a batch
+    batches = [slice(0, 3)] if method == "tail" else [slice(0, 3), slice(0, 1), slice(1, 2), slice(2, 3)]
+    for rows in batches:
+        fit = fit_sas(x[rows], method=method)
+        got = np.stack([fit.alpha.double().numpy(), fit.scale.double().numpy(), fit.loc.double().numpy()])
+        np.testing.assert_allclose(got, recorded[:, rows], rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("method", ["cf", "quantile", "mle"])  # tail: see above
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_row_fitted_alone_gets_the_numbers_it_gets_among_many(scipy_samples, method, dtype):
+    x = scipy_samples(1.5)[:24].astype(dtype)  # 24 rows: the many-row path; one row: the small-input path
+    x[5, :400] = 0.5  # a degenerate row, so the fitted rows are picked out of the batch
+    many = fit_sas(x, method=method)
+    assert many.degenerate[5] and many.degenerate.sum() == 1
+    for i in (0, 7, 23):
+        alone = fit_sas(x[i], method=method)
+        for field in ("alpha", "scale", "loc", "atom_share"):
+            assert getattr(alone, field) == getattr(many, field)[i], (i, field)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sgdnoise.errors import DataFileError
-from sgdnoise.store import atomic_path, read_samples, write_json, write_table
+from sgdnoise.store import atomic_path, read_samples, write_arrays, write_json, write_table
 
 X = np.arange(60, dtype=float).reshape(2, 30)
 
@@ -65,7 +65,7 @@ def test_write_table_formats_and_numpy_values_in_json(tmp_path):
     write_table(frame, tmp_path / "t.csv")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), frame)
-    with pytest.raises(DataFileError, match="parquet or .csv"):
+    with pytest.raises(DataFileError, match=r"parquet or \.csv"):
         write_table(frame, tmp_path / "t.xlsx")
     write_json({"x": np.float32(1.5), "y": np.arange(2)}, tmp_path / "m.json")
     assert json.loads((tmp_path / "m.json").read_text()) == {"x": 1.5, "y": [0, 1]}
@@ -78,3 +78,13 @@ def test_npz_names_label_the_rows(tmp_path):
     assert names == ["a[0]", "b[3]"]
     np.savez(tmp_path / "t.npz", noise=X, names=np.array(["only-one"]))
     assert read_samples(tmp_path / "t.npz")[1] == ["row0", "row1"]
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_write_arrays_round_trips_and_read_samples_takes_its_names(tmp_path, compressed):
+    path = write_arrays(tmp_path / "s.npz", compressed=compressed, noise=X, names=np.array(["w1", "w2"]))
+    with np.load(path) as archive:
+        np.testing.assert_array_equal(archive["noise"], X)
+    x, names = read_samples(path)
+    np.testing.assert_array_equal(x, X)
+    assert names == ["w1", "w2"] and not list(tmp_path.glob(".*.tmp"))

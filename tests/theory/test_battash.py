@@ -45,8 +45,8 @@ def test_first_jump_exit_probability_is_a_ratio_of_measures():
     p = battash_first_jump_exit_probability(ALPHA, EPS, LOWER, UPPER, rho=RHO, lam=LAM, schedule_value=s)
     for i, a in enumerate(ALPHA):
         amplitude = s ** ((a - 1) / a) * EPS * LAM[i]
-        up, _ = integrate.quad(lambda y: y ** (-1 - a), UPPER[i] / amplitude, np.inf)
-        down, _ = integrate.quad(lambda y: y ** (-1 - a), -LOWER[i] / amplitude, np.inf)
+        up, _ = integrate.quad(lambda y, a=a: y ** (-1 - a), UPPER[i] / amplitude, np.inf)
+        down, _ = integrate.quad(lambda y, a=a: y ** (-1 - a), -LOWER[i] / amplitude, np.inf)
         large = _tail(a, EPS**-RHO * s ** (-RHO * (a - 1) / a))
         assert p[i] == pytest.approx((up + down) / large, rel=1e-7)
 
@@ -97,16 +97,16 @@ def test_slower_cooling_traps_longer():
 def test_exit_direction_ratio_eq_20():
     r = battash_exit_direction_ratio(ALPHA, EPS, UPPER, rho=RHO, lam=LAM)
     assert r.shape == (3, 3)
-    for l in range(3):
+    for i in range(3):
         for j in range(3):
             expected = (
-                LAM[l] ** ALPHA[l]
+                LAM[i] ** ALPHA[i]
                 / LAM[j] ** ALPHA[j]
-                * EPS ** ((ALPHA[l] - ALPHA[j]) * (1 - RHO))
-                * UPPER[l] ** -ALPHA[l]
+                * EPS ** ((ALPHA[i] - ALPHA[j]) * (1 - RHO))
+                * UPPER[i] ** -ALPHA[i]
                 / UPPER[j] ** -ALPHA[j]
             )
-            assert r[l, j] == pytest.approx(expected, rel=1e-12)
+            assert r[i, j] == pytest.approx(expected, rel=1e-12)
     # eq. 21: the ratio scales as ε^{Δ(1−ρ)}; the lower-α parameter wins as ε → 0.
     r_small = battash_exit_direction_ratio(ALPHA, EPS / 10, UPPER, rho=RHO, lam=LAM)
     assert r_small[0, 2] / r[0, 2] == pytest.approx(10 ** ((ALPHA[2] - ALPHA[0]) * (1 - RHO)))

@@ -43,7 +43,7 @@ def test_rates_equal_levy_measure_of_the_exit_set():
     rates = levy_exit_rates(alpha, eps, lower, upper)
     for i in range(3):
         c = float(levy_measure_constant(alpha[i]))
-        density = lambda y, a=alpha[i]: c * y ** (-1 - a)  # noqa: E731
+        density = lambda y, a=alpha[i], c=c: c * y ** (-1 - a)  # noqa: E731
         above, _ = integrate.quad(density, upper[i] / eps, np.inf)
         below, _ = integrate.quad(density, -lower[i] / eps, np.inf)
         assert rates[i] == pytest.approx(above + below, rel=1e-7)

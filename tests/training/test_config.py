@@ -37,3 +37,9 @@ def test_invalid_values_are_named(kw, word):
 def test_to_dict_round_trips():
     c = TrainConfig(epochs=2, lr=0.1, batch_size=4, lr_milestones=[1])
     assert TrainConfig(**c.to_dict()) == c and c.lr_milestones == (1,)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as err:
+        TrainConfig(epochs=0, lr=float("inf"), batch_size=4, batch_factor=True)
+    assert all(word in str(err.value) for word in ("epochs must be an int ≥ 1", "lr must be", "batch_factor"))

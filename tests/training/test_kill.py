@@ -28,7 +28,8 @@ SCRIPT = textwrap.dedent(
 
     torch.manual_seed(0)
     model = build_model("cnn", input_shape=(1, 8, 8), num_classes=10, channels=(4,), batch_norm=True)
-    train(model, load_dataset("digits", split="test"), TrainConfig(**{config}, checkpoint_dir=sys.argv[1]), on_step=kill_mid_epoch)
+    config = TrainConfig(**{config}, checkpoint_dir=sys.argv[1])
+    train(model, load_dataset("digits", split="test"), config, on_step=kill_mid_epoch)
     """
 )
 

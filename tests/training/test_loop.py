@@ -9,7 +9,7 @@ from torch import nn
 from sgdnoise.data import gaussian_mixture, load_dataset, teacher_student
 from sgdnoise.errors import ConfigError, ConvergenceError, DataFileError, InvalidInputError
 from sgdnoise.models import build_model, load_checkpoint
-from sgdnoise.training import HISTORY_COLUMNS, TrainConfig, train
+from sgdnoise.training import HISTORY_COLUMNS, TrainConfig, evaluate, train
 from sgdnoise.training.state import LAST
 
 
@@ -141,7 +141,7 @@ def test_finished_run_can_be_extended_and_checkpoints_kept(tmp_path):
 def test_resume_with_other_settings_is_refused(tmp_path):
     data = _data()
     train(_mlp(), data, TrainConfig(epochs=2, lr=0.1, batch_size=10, checkpoint_dir=str(tmp_path)))
-    with pytest.raises(ConfigError, match="lr: checkpoint 0.1 vs now 0.2"):
+    with pytest.raises(ConfigError, match=r"lr: checkpoint 0.1 vs now 0.2"):
         train(_mlp(), data, TrainConfig(epochs=3, lr=0.2, batch_size=10, checkpoint_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="already at epoch 2"):
         train(_mlp(), data, TrainConfig(epochs=1, lr=0.1, batch_size=10, checkpoint_dir=str(tmp_path)))
@@ -223,3 +223,86 @@ def test_keeping_the_last_partial_batch():
     assert result.history["steps"].tolist() == [4]  # ceil(60 / 16)
     # The epoch loss weights each step by its batch size: 16, 16, 16 and the last 12 points.
     assert result.history["train_loss"].iloc[0] == pytest.approx((16 * sum(seen[:3]) + 12 * seen[3]) / 60)
+
+
+def _frozen_norm_model():
+    """A model in train mode whose BatchNorm is frozen in eval mode (its own mode)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 3))
+    model.train()
+    model[1].eval()
+    return model
+
+
+def _flags(model):
+    return [m.training for m in model.modules()]
+
+
+def test_epochs_run_in_train_mode_and_the_model_comes_back_as_given():
+    model = _frozen_norm_model()
+    given = _flags(model)
+    seen = []
+    train(
+        model,
+        _data(),
+        TrainConfig(epochs=2, lr=0.1, batch_size=10),
+        eval_data=_data(),
+        on_step=lambda _: seen.append(_flags(model)),
+    )
+    assert all(all(flags) for flags in seen)  # every module, the frozen BatchNorm too, trains in train mode
+    assert _flags(model) == given and not model[1].training
+
+
+def test_evaluate_runs_in_eval_mode_and_gives_every_mode_back():
+    model = _frozen_norm_model()
+    given = _flags(model)
+    seen = []
+
+    def loss_fn(out, y):
+        seen.append(_flags(model))
+        return nn.functional.cross_entropy(out, y)
+
+    evaluate(model, loss_fn, _data().inputs, _data().targets, batch_size=25)
+    assert len(seen) == 3 and not any(any(flags) for flags in seen)
+    assert _flags(model) == given
+
+
+def test_modes_come_back_when_training_or_evaluation_raises():
+    def failing_loss(out, y):
+        raise _Interrupt
+
+    model = _frozen_norm_model()
+    given = _flags(model)
+    with pytest.raises(_Interrupt):
+        train(model, _data(), TrainConfig(epochs=2, lr=0.1, batch_size=10), on_step=_stop_at(1, 2))
+    assert _flags(model) == given
+
+    def poison(info):
+        with torch.no_grad():
+            model[0].weight.fill_(float("nan"))
+
+    with pytest.raises(ConvergenceError, match="nan"):
+        train(model, _data(), TrainConfig(epochs=1, lr=0.1, batch_size=10), on_step=poison)
+    assert _flags(model) == given
+    with pytest.raises(_Interrupt):
+        evaluate(model, failing_loss, _data().inputs, _data().targets)
+    assert _flags(model) == given
+
+
+def test_a_model_given_in_eval_mode_comes_back_in_eval_mode():
+    model = _mlp().eval()
+    train(model, _data(), TrainConfig(epochs=1, lr=0.1, batch_size=10))
+    assert not any(_flags(model))
+
+
+def test_data_loaders_and_bad_data_are_named():
+    data = _data()
+    config = TrainConfig(epochs=2, lr=0.1, batch_size=10)
+    loader = torch.utils.data.DataLoader(data, batch_size=7, shuffle=True)
+    a = train(_mlp(), data, config).model
+    b = train(_mlp(), loader, config).model  # the loader's dataset is read as tensors, in order
+    assert torch.equal(a[1].weight, b[1].weight)
+    with pytest.raises(InvalidInputError, match=r"^eval_data: .*pair of tensors"):
+        train(_mlp(), data, config, eval_data="test.csv")
+    with pytest.raises(InvalidInputError, match=r"^data: .*same leading"):
+        train(_mlp(), (data.inputs, data.targets[:5]), config)

@@ -1,8 +1,10 @@
-"""The ``sgdnoise`` command line: parsing only; the work is done by library functions.
+"""The ``sgdnoise`` command line: parsing and printing only; the work is done by library functions.
 
 Each sub-command lives in its own module of this package exposing
 ``register(subparsers) -> None``, which adds its parser and sets ``func`` to a callable taking
-the parsed ``argparse.Namespace`` and returning an exit code.
+the parsed ``argparse.Namespace`` and returning an exit code. Command modules import the
+library inside ``func`` (and read option choices through :class:`~sgdnoise.cli.options.ChoicesOf`),
+so building the parser — all that ``sgdnoise --help`` does — loads neither torch nor the recipes.
 """
 
 from __future__ import annotations
@@ -27,7 +29,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and run the command; its exit code."""
+    return _run(build_parser().parse_args(argv))
+
+
+def console_main() -> int:
+    """The ``sgdnoise`` executable: :func:`main` in a process of its own, whose allocator keeps
+    freed memory (:func:`sgdnoise.parallel.retain_freed_memory`, so chunked noise collection does
+    not fault in the buffers it frees and allocates again), set once the command line has parsed
+    (``--help`` and parse errors return before). ``main`` itself, as called from Python, changes
+    nothing."""
+    args = build_parser().parse_args()
+    from sgdnoise.parallel import retain_freed_memory
+
+    retain_freed_memory()
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except SgdNoiseError as exc:
@@ -36,13 +55,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sgdnoise {args.command}: interrupted; finished results are on disk, re-run to resume", file=sys.stderr)
         return 130
-
-
-def console_main() -> int:
-    """The ``sgdnoise`` executable: :func:`main` in a process of its own, whose allocator keeps
-    freed memory (:func:`sgdnoise.parallel.retain_freed_memory`; chunked noise collection on
-    small networks runs 1.3–1.5× faster). ``main`` itself, as called from Python, changes nothing."""
-    from sgdnoise.parallel import retain_freed_memory
-
-    retain_freed_memory()
-    return main()

@@ -6,12 +6,15 @@ Measures on a uniform random subset of ``--max-samples`` training points (the mo
 mode: dropout off, BatchNorm running statistics), prints the top-k eigenvalues with their
 residuals, Tr H ± stderr, the outliers (n, h*), Zhu's Tr(HΣ) vs isotropic noise, the gradient
 noise scales and the noise variance along each top eigenvector. With ``--out`` it writes
-``summary.json`` and ``density.csv`` (the SLQ spectral density on a grid).
+``summary.json``, ``density.csv`` (the SLQ spectral density on a grid), ``spectral_density.png``
+and ``alignment.png``. The work is :func:`sgdnoise.experiments.curvature.run_curvature`.
 """
 
 from __future__ import annotations
 
 import argparse
+
+from sgdnoise.cli.options import add_network_options, network_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,119 +29,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--checkpoint", help="weights to load (sgdnoise train's model.pt or a state_dict); default: fresh init"
     )
-    p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE", help="model option (repeatable)")
-    p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE", help="dataset option (repeatable)")
+    add_network_options(p)
     p.add_argument("--k", type=int, default=10, help="number of top Hessian eigenvalues")
     p.add_argument("--tol", type=float, default=1e-3, help="relative residual tolerance of the eigenvalues")
     p.add_argument("--batch-size", type=int, default=32, help="SGD batch size B of the noise covariance Σ")
     p.add_argument("--max-samples", type=int, default=512, help="training points used (random subset)")
     p.add_argument("--trace-products", type=int, default=99, help="HVPs for the Hutch++ trace")
     p.add_argument("--params", nargs="*", help="parameter name globs to restrict to (default: all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="folder for summary.json and density.csv")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset, the probes and a fresh init")
+    p.add_argument("--out", help="folder for summary.json, density.csv and the figures")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-    import torch
-    from rich.table import Table
-
-    from sgdnoise.cli.options import parse_options
-    from sgdnoise.curvature.summary import curvature_summary
-    from sgdnoise.data import load_dataset
-    from sgdnoise.errors import ConfigError
-    from sgdnoise.models import build_model, load_checkpoint
-    from sgdnoise.report import figures
+    from sgdnoise.experiments.curvature import CurvatureConfig, run_curvature
+    from sgdnoise.report.curvature import eigenvalue_table, geometry_table
     from sgdnoise.report.tables import console as report_console
-    from sgdnoise.store import manifest, write_json, write_table
-    from sgdnoise.training import default_loss
 
-    if args.max_samples < 2 or args.k < 1:
-        raise ConfigError("--max-samples must be >= 2 and --k >= 1")
-    data = load_dataset(args.data, split="train", **parse_options(args.data_opt, "--data-opt"))
-    model = build_model(
-        args.model,
-        input_shape=data.info.input_shape,
-        num_classes=data.info.num_outputs,
-        **parse_options(args.model_opt, "--model-opt"),
-    )
-    if args.checkpoint:
-        load_checkpoint(model, args.checkpoint)
-    x, y = data.tensors
-    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[: args.max_samples]
-    loss_fn = default_loss(y)
-    s = curvature_summary(
-        model,
-        loss_fn,
-        (x[pick], y[pick]),
+    model_options, data_options = network_options(args)
+    config = CurvatureConfig(
+        model=args.model,
+        data=args.data,
+        checkpoint=args.checkpoint,
+        model_options=model_options,
+        data_options=data_options,
         k=args.k,
-        batch_size=args.batch_size,
-        n_products=args.trace_products,
         tol=args.tol,
+        batch_size=args.batch_size,
+        max_samples=args.max_samples,
+        trace_products=args.trace_products,
         params=args.params,
         seed=args.seed,
     )
-
+    result = run_curvature(config)
     console = report_console()
-    table = Table(
-        title=f"{args.model} on {data.info.name}: top-{args.k} Hessian eigenvalues (D = {s.dim}, "
-        f"N = {s.n_samples}, L = {s.loss:.4g})"
-    )
-    for col in ("i", "λ_i", "residual", "v_iᵀΣ₁v_i", "v_iᵀΣ₁v_i / (2L·λ_i)"):
-        table.add_column(col, justify="right")
-    for i, (lam, res, noise) in enumerate(
-        zip(s.eigen.eigenvalues.tolist(), s.eigen.residuals.tolist(), s.eigen_noise.tolist()), 1
-    ):
-        table.add_row(str(i), f"{lam:.5g}", f"{res:.1e}", f"{noise:.4g}", f"{noise / (2 * s.loss * lam):.3g}")
-    console.print(table)
-    a, g, o, m = s.anisotropy, s.noise_scale, s.outliers, s.strength
-    facts = Table(show_header=False, title="trace, outliers and noise geometry")
-    facts.add_column("quantity")
-    facts.add_column("value", justify="right")
-    for name, value in [
-        ("Tr H (Hutch++)", f"{s.trace.estimate:.5g} ± {s.trace.stderr:.2g}"),
-        (
-            f"outliers n, h* (gap ≥ {o.min_gap:g})",
-            f"{o.n}, {o.h_star:.4g}" + (" (gap at edge: raise --k)" if o.at_edge else ""),
-        ),
-        (f"Tr(HΣ), B = {s.batch_size}", f"{a.trace_h_sigma:.4g} ± {a.trace_h_sigma_stderr:.2g}"),
-        ("isotropic Tr H·TrΣ/D", f"{a.isotropic:.4g} ± {a.isotropic_stderr:.2g}"),
-        ("anisotropy ratio (Zhu)", f"{a.ratio:.4g} ± {a.ratio_stderr:.2g}"),
-        ("B_simple = TrΣ₁/‖G‖²", f"{g.b_simple:.4g}"),
-        ("B_noise = Tr(HΣ₁)/GᵀHG", f"{g.b_noise:.4g} ± {g.b_noise_stderr:.2g}"),
-        ("noise strength 𝒩, 𝒩/L", f"{m.strength:.4g}, {m.ratio:.4g}"),
-        ("𝒩/(2L·Tr H) (Mori: ≈ 1)", f"{m.mori_ratio:.4g}" if m.mori_ratio is not None else "n/a"),
-    ]:
-        facts.add_row(name, value)
-    console.print(facts)
+    console.print(eigenvalue_table(result.summary, f"{config.model} on {result.dataset}"))
+    console.print(geometry_table(result.summary))
     if args.out:
-        from pathlib import Path
-
-        out = Path(args.out)
-        lo, hi = float(s.density.nodes.min()), float(s.density.nodes.max())
-        pad = 0.05 * (hi - lo) + 1e-12
-        grid = torch.linspace(lo - pad, hi + pad, 400, dtype=s.density.nodes.dtype)
-        width = max((hi - lo) / 100, 1e-12)
-        write_table(
-            pd.DataFrame({"eigenvalue": grid.numpy(), "density": s.density.density(grid, width).numpy()}),
-            out / "density.csv",
-        )
-        write_json(
-            {
-                "summary": s.to_dict(),
-                "manifest": manifest({k: v for k, v in vars(args).items() if k != "func"}, seed=args.seed),
-            },
-            out / "summary.json",
-        )
-        figures.spectral_density(
-            grid.numpy(),
-            s.density.density(grid, width).numpy(),
-            out / "spectral_density.png",
-            s.eigen.eigenvalues.tolist(),
-        )
-        figures.directional_alignment(
-            s.eigen.eigenvalues.tolist(), s.eigen_noise.tolist(), s.loss, out / "alignment.png"
-        )
-        console.print(f"wrote summary.json, density.csv, spectral_density.png and alignment.png to {out}")
+        paths = result.write(args.out)
+        console.print(f"wrote {', '.join(p.name for p in paths.values())} to {args.out}")
     return 0

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sgdnoise.report import fits_table, summary_table
-from sgdnoise.report.tables import console as report_console
-from sgdnoise.stable import METHODS, compare_fits, summarize_fits
-from sgdnoise.store import manifest, read_samples, write_json, write_table
+from sgdnoise.cli.options import add_fit_method
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", type=Path, help="samples, one per row: .npy, .npz, .csv or .parquet")
     p.add_argument("--key", help="array name inside an .npz file (default: the first 2-D array)")
-    p.add_argument("--method", choices=METHODS, default="cf", help="SαS estimator (default: cf)")
+    add_fit_method(p)
     p.add_argument(
         "--out", type=Path, help="per-row results, .parquet or .csv (default: FILE_fits.parquet beside FILE)"
     )
@@ -29,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sgdnoise.report import fits_table, summary_table
+    from sgdnoise.report.tables import console as report_console
+    from sgdnoise.stable import compare_fits, summarize_fits
+    from sgdnoise.store import manifest, read_samples, write_json, write_table
+
     x, names = read_samples(args.file, key=args.key)
     frame = compare_fits(x, method=args.method, names=names)
     summary = summarize_fits(frame)

@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sgdnoise.cli.options import parse_options
-from sgdnoise.gradients.planning import METHODS as ENGINES
-from sgdnoise.report import fits_table, summary_table
-from sgdnoise.report.tables import console as report_console
-from sgdnoise.report.tables import layers_table
-from sgdnoise.stable import METHODS
+from sgdnoise.cli.options import ChoicesOf, add_fit_method, add_network_options, network_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="noise mini-batch size B")
     p.add_argument("--batches", type=int, default=1000, help="number of noise mini-batches K")
     p.add_argument("--per-layer", type=int, default=16, help="sampled entries per parameter tensor")
-    p.add_argument("--method", choices=METHODS, default="cf", help="SαS estimator")
+    add_fit_method(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--memory-mib",
@@ -41,24 +36,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=ChoicesOf("sgdnoise.gradients.planning", "METHODS"),
         default="auto",
-        help="gradient engine (default auto: entries for dense nets and when points repeat, else loop)",
+        metavar="ENGINE",
+        help="gradient engine: %(choices)s (default auto: entries for dense nets and when points repeat, else loop)",
     )
-    p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE")
+    add_network_options(p)
     p.add_argument("--out", type=Path, default=Path("results/noise_fits"), help="output folder")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
+    from sgdnoise.report import fits_table, summary_table
+    from sgdnoise.report.tables import console as report_console
+    from sgdnoise.report.tables import layers_table
 
+    model_options, data_options = network_options(args)
     config = NoiseFitConfig(
         model=args.model,
         data=args.data,
-        model_options=parse_options(args.model_opt, "--model-opt"),
-        data_options=parse_options(args.data_opt, "--data-opt"),
+        model_options=model_options,
+        data_options=data_options,
         checkpoint=args.checkpoint,
         epochs=args.epochs,
         lr=args.lr,
@@ -76,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     paths = result.write(args.out)
     t = result.training
     console.print(
-        f"{config.model} on {config.data}: train accuracy {t['train_accuracy']:.3f}, test accuracy {t['test_accuracy']:.3f}"
+        f"{config.model} on {config.data}: train accuracy {t['train_accuracy']:.3f}, "
+        f"test accuracy {t['test_accuracy']:.3f}"
     )
     c = result.collection
     console.print(

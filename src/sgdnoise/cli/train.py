@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgdnoise.cli.options import parse_options
+from sgdnoise.cli.options import add_network_options, network_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,20 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=0, help="seed of the data split, the shuffling and the model initialisation"
     )
     p.add_argument("--out", required=True, help="output folder (checkpoints, metrics, manifest)")
-    p.add_argument(
-        "--model-opt",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="model option, e.g. width=256 or batch_norm=True (repeatable)",
-    )
-    p.add_argument(
-        "--data-opt",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dataset option, e.g. root=~/data (repeatable)",
-    )
+    add_network_options(p)
     p.add_argument("--device", default="cpu")
     p.add_argument(
         "--keep",
@@ -78,12 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from sgdnoise.data import load_dataset
-    from sgdnoise.models import seeded_model
+    from sgdnoise.experiments.networks import network_for
     from sgdnoise.report import frame_table
     from sgdnoise.training import TrainConfig, train
 
-    model_opts = parse_options(args.model_opt, "--model-opt")
-    data_opts = parse_options(args.data_opt, "--data-opt")
+    model_opts, data_opts = network_options(args)
     config = TrainConfig(
         epochs=args.epochs,
         lr=args.lr,
@@ -101,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
     )
     data = load_dataset(args.data, split="train", **data_opts)
     test = None if args.no_eval else load_dataset(args.data, split="test", **data_opts)
-    model = seeded_model(
-        args.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=args.seed, **model_opts
-    )
+    model = network_for(data.info, args.model, seed=args.seed, options=model_opts)
     metadata = {
         "model": args.model,
         "model_options": model_opts,

@@ -31,8 +31,8 @@ from sgdnoise.curvature.operators import (
     minibatch_noise_covariance,
     noise_covariance,
 )
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.curvature.persample import per_sample_gradients
+from sgdnoise.plumbing import ParameterSpace
 
 __all__ = [
     "DenseOperator",

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from torch import nn
@@ -15,9 +16,9 @@ from torch import nn
 from sgdnoise.curvature.algorithms import EigenResult, TraceResult, hutchinson_trace, hutchpp_trace, lanczos
 from sgdnoise.curvature.algorithms.power import power_iteration
 from sgdnoise.curvature.data import Data
-from sgdnoise.curvature.functional import LossFn
 from sgdnoise.curvature.operators import HessianOperator
 from sgdnoise.errors import ConfigError
+from sgdnoise.plumbing import LossFn
 from sgdnoise.rng import Seed
 
 
@@ -38,18 +39,26 @@ def hessian_eigenvalues(
     seed: Seed = 0,
     strict: bool = True,
 ) -> EigenResult:
-    """Top (or bottom) ``k`` Hessian eigenpairs of the full-data loss, each certified by its residual.
+    """``k`` Hessian eigenpairs of the full-data loss, each certified by its residual.
 
-    ``method`` is "lanczos" (default) or "power" (deflated power iteration, largest magnitude,
-    top only). See :func:`~sgdnoise.curvature.algorithms.lanczos.lanczos` for ``tol``/``atol``
-    and :class:`~sgdnoise.curvature.operators.HessianOperator` for ``params``, ``chunk_size``, ``mode``.
+    ``which`` is "top" (the largest, default), "bottom" (the smallest) or "magnitude" (the
+    largest in magnitude, of either sign: PyHessian's notion, one call where it took a top and
+    a bottom one). ``method`` is "lanczos" (default) or "power" (deflated power iteration,
+    PyHessian's method; it finds the largest in magnitude and takes ``which="magnitude"`` or
+    "top"). See
+    :func:`~sgdnoise.curvature.algorithms.lanczos.lanczos` for ``tol``/``atol`` and
+    :class:`~sgdnoise.curvature.operators.HessianOperator` for ``params``, ``chunk_size``, ``mode``.
     """
     op = HessianOperator(model, loss_fn, data, params=params, chunk_size=chunk_size, mode=mode)
     if method == "lanczos":
         return lanczos(op, k, which=which, tol=tol, atol=atol, max_iter=max_iter, seed=seed, strict=strict)
-    if method == "power" and which == "top":
-        return power_iteration(op, k, tol=tol, atol=atol, max_iter=max_iter or 1000, seed=seed, strict=strict)
-    raise ConfigError(f"method must be 'lanczos' or 'power' (top only); got method={method!r}, which={which!r}")
+    if method == "power" and which in ("top", "magnitude"):
+        result = power_iteration(op, k, tol=tol, atol=atol, max_iter=max_iter or 1000, seed=seed, strict=strict)
+        return dataclasses.replace(result, which=which)
+    raise ConfigError(
+        f"method must be 'lanczos' or 'power' (power: which='magnitude' or 'top'); got method={method!r}, "
+        f"which={which!r}"
+    )
 
 
 def hessian_trace(

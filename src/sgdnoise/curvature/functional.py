@@ -10,39 +10,25 @@ Training-mode layers and curvature (the documented policy):
   Running statistics are never updated (buffers are copied). Dropout makes the loss random,
   so a model with active dropout (``p > 0``) is refused in train mode.
 
-The model's own ``training`` flags are restored after every call.
+Every module's own ``training`` flag is given back after every call, also when it raises
+(:func:`sgdnoise.plumbing.module_mode`).
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import ConfigError, InvalidInputError
+from sgdnoise.plumbing import LossFn, ParameterSpace, module_mode
+from sgdnoise.plumbing.losses import sample_gradients
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MODES = ("eval", "train")
 
 
 def _active_dropout(model: nn.Module) -> list[str]:
     return [name for name, m in model.named_modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
-
-
-@contextlib.contextmanager
-def model_mode(model: nn.Module, mode: str) -> Iterator[None]:
-    """Put ``model`` in ``mode`` ("eval" or "train") and restore every module's flag on exit."""
-    saved = [(m, m.training) for m in model.modules()]
-    model.train(mode == "train")
-    try:
-        yield
-    finally:
-        for m, flag in saved:
-            m.training = flag
 
 
 class FunctionalModel:
@@ -74,7 +60,7 @@ class FunctionalModel:
 
     def output(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The network output at parameters ``θ`` (shape ``(D,)``) on inputs ``x``."""
-        with model_mode(self.model, self.mode):
+        with module_mode(self.model, self.mode):
             return functional_call(self.model, self._state(theta), (x,))
 
     def loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -88,8 +74,4 @@ class FunctionalModel:
         """
         if self.mode != "eval":
             raise ConfigError("per-sample gradients need mode='eval' (a single sample has no batch statistics)")
-
-        def sample_loss(th: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-            return self.loss(th, xi.unsqueeze(0), yi.unsqueeze(0))
-
-        return torch.func.vmap(torch.func.grad(sample_loss), in_dims=(None, 0, 0))(theta.detach(), x, y)
+        return sample_gradients(self.loss, theta, x, y)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from sgdnoise.curvature.algorithms import EigenResult, TraceResult, hutchpp_trace
+from sgdnoise.curvature.algorithms import EigenResult, TraceResult, hutchpp_trace, quadratic_forms
 from sgdnoise.curvature.operators import DenseOperator, GramOperator, LinearOperator, noise_covariance
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.rng import Seed, as_generator
@@ -81,7 +81,7 @@ def trace_of_product(
             raise InvalidInputError(f"max_products must be >= 2 for a standard error; got {max_products}")
         pick = torch.randperm(rows, generator=as_generator(seed, "cpu"))[:max_products].to(factor.device)
         factor = factor[pick]
-    forms = torch.cat([(f * h.matmat(f.T).T).sum(1) for f in factor.split(block_size)])
+    forms = quadratic_forms(h, factor.T, block_size)
     m = forms.numel()
     if m == rows:
         return float(forms.sum()), 0.0
@@ -217,7 +217,7 @@ def directional_alignment(sigma1: Operand, gram: Operand, loss: float, direction
     _check_same_dim(s, g)
     v = directions.unsqueeze(1) if directions.ndim == 1 else directions
     v = v.to(dtype=s.dtype, device=s.device)
-    values = (v * s.matmat(v)).sum(0) / (2 * loss * (v * g.matmat(v)).sum(0))
+    values = quadratic_forms(s, v) / (2 * loss * quadratic_forms(g, v))
     return values[0] if directions.ndim == 1 else values
 
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from sgdnoise.curvature.data import Data, check_data, dataset_concat
-from sgdnoise.curvature.functional import FunctionalModel, LossFn
-from sgdnoise.curvature.parameters import ParameterSpace
+from sgdnoise.curvature.data import Data, data_source, dataset_concat
+from sgdnoise.curvature.functional import FunctionalModel
+from sgdnoise.plumbing import LossFn, ParameterSpace
 
 
 def per_sample_gradients(
@@ -31,8 +31,8 @@ def per_sample_gradients(
     ``loss_fn(output, target)`` is called on batches of one sample. ``D`` and the column order
     are those of ``ParameterSpace(model, params, exclude)``.
     """
-    check_data(data, chunk_size)
+    source = data_source(data, chunk_size)
     space = ParameterSpace(model, params, exclude)
     fmodel = FunctionalModel(model, loss_fn, space, "eval")
     theta = space.vector()
-    return dataset_concat(data, chunk_size, space.device, lambda x, y: fmodel.sample_gradients(theta, x, y))
+    return dataset_concat(source, chunk_size, space.device, lambda x, y: fmodel.sample_gradients(theta, x, y))

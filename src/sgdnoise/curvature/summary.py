@@ -16,9 +16,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sgdnoise.curvature.algorithms import EigenResult, SpectralDensity, TraceResult, hutchpp_trace, lanczos
+from sgdnoise.curvature.algorithms import (
+    EigenResult,
+    SpectralDensity,
+    TraceResult,
+    hutchpp_trace,
+    lanczos,
+    quadratic_forms,
+)
 from sgdnoise.curvature.algorithms.slq import spectral_density
-from sgdnoise.curvature.functional import LossFn
 from sgdnoise.curvature.geometry import (
     GradientNoiseScale,
     HessianOutliers,
@@ -31,6 +37,7 @@ from sgdnoise.curvature.geometry import (
 )
 from sgdnoise.curvature.operators import HessianOperator, noise_covariance
 from sgdnoise.curvature.persample import per_sample_gradients
+from sgdnoise.plumbing import LossFn
 from sgdnoise.rng import Seed
 
 
@@ -92,7 +99,7 @@ def curvature_summary(
     loss = float(hess.loss())
     eigen = lanczos(hess, min(k, hess.dim), tol=tol, seed=seed)
     trace = hutchpp_trace(hess, n_products, seed=seed)
-    density = spectral_density(hess, n_probes=density_probes, n_iter=min(density_iter, hess.dim), seed=seed)
+    density = spectral_density(hess, n_probes=density_probes, n_iter=density_iter, seed=seed)
     grads = per_sample_gradients(model, loss_fn, data, params=params, chunk_size=chunk_size)
     sigma = noise_covariance(grads, batch_size)
     sigma1 = noise_covariance(grads, 1)
@@ -109,5 +116,5 @@ def curvature_summary(
         anisotropy=noise_anisotropy(hess, sigma, trace_h=trace, max_products=max_products, seed=seed),
         noise_scale=gradient_noise_scale(grads, hess, max_products=max_products, seed=seed),
         strength=noise_strength(grads, loss, trace_h=trace.estimate),
-        eigen_noise=(eigvecs * sigma1.matmat(eigvecs)).sum(0),
+        eigen_noise=quadratic_forms(sigma1, eigvecs),
     )

@@ -1,4 +1,4 @@
-"""The one dataset type every loader returns, and the split/standardise step they share.
+"""The dataset every loader returns, and how it is made from raw arrays.
 
 :class:`TensorData` is a ``torch.utils.data.TensorDataset`` of ``(inputs, targets)`` with a
 :class:`DatasetInfo` attached:
@@ -8,9 +8,10 @@
 - ``targets``: int64 class labels ``0 … C−1`` of shape ``(N,)`` for classification, float32 of
   shape ``(N, T)`` for regression with ``T`` outputs.
 
-:func:`build_tensor_data` turns raw NumPy arrays into one split: a seeded random train/test
-split (unless the files define the split), then standardisation with the *training* part's
-statistics (per feature for tables, per channel for images), so train and test agree.
+Every loader makes it with :func:`build_tensor_data`, which turns raw NumPy arrays into one
+split: a seeded random train/test split (unless the files define the split), then
+standardisation with the *training* part's statistics (per feature for tables, per channel for
+images), so train and test agree.
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ class TensorData(TensorDataset):
 
     def __repr__(self) -> str:
         i = self.info
-        return f"TensorData({i.name!r}, split={i.split!r}, N={len(self)}, input_shape={i.input_shape}, task={i.task!r}, num_outputs={i.num_outputs})"
+        return (
+            f"TensorData({i.name!r}, split={i.split!r}, N={len(self)}, input_shape={i.input_shape}, "
+            f"task={i.task!r}, num_outputs={i.num_outputs})"
+        )
 
 
 def check_split_args(split: str, test_fraction: float) -> None:
@@ -158,7 +162,7 @@ def build_tensor_data(
 
 
 def _random_split(n: int, test_fraction: float, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    n_test = int(round(test_fraction * n))
+    n_test = round(test_fraction * n)
     if n_test < 1 or n_test > n - 1:
         raise ConfigError(f"{name}: test_fraction={test_fraction} leaves an empty train or test part of {n} points")
     perm = torch.randperm(n, generator=as_generator(seed)).numpy()

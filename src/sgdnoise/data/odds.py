@@ -40,14 +40,16 @@ def load_odds(
         mat = scipy.io.loadmat(path)
     except NotImplementedError as exc:
         raise DataFileError(
-            f"{path} is a MATLAB v7.3 (HDF5) file, which SciPy cannot read: re-save it with save -v7, or convert it to .npz"
+            f"{path} is a MATLAB v7.3 (HDF5) file, which SciPy cannot read: "
+            "re-save it with save -v7, or convert it to .npz"
         ) from exc
     except Exception as exc:
         raise DataFileError(f"cannot read {path} as a .mat file: {exc}") from exc
     missing = [k for k in ("X", "y") if k not in mat]
     if missing:
         raise DataFileError(
-            f"{path} lacks {missing}: an ODDS file holds 'X' (features) and 'y' (0/1 labels); it has {sorted(k for k in mat if not k.startswith('__'))}"
+            f"{path} lacks {missing}: an ODDS file holds 'X' (features) and 'y' (0/1 labels); it has "
+            f"{sorted(k for k in mat if not k.startswith('__'))}"
         )
     x = np.asarray(mat["X"], dtype=np.float64)
     y = np.asarray(mat["y"]).reshape(-1)

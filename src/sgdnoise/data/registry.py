@@ -82,7 +82,8 @@ def load_dataset(name_or_path: str | os.PathLike, **kw: Any) -> TensorData:
     if loader is None:
         if not _looks_like_path(name_or_path):
             raise ConfigError(
-                f"unknown dataset {str(name_or_path)!r}; known names: {', '.join(dataset_names())}, or give a file/folder path"
+                f"unknown dataset {str(name_or_path)!r}; known names: {', '.join(dataset_names())}, or give a "
+                "file/folder path"
             )
         loader = _loader_for_path(Path(name_or_path).expanduser())
     _check_keywords(loader, kw, str(name_or_path))

@@ -17,6 +17,7 @@ import torch
 
 from sgdnoise.data.dataset import Split, TensorData, build_tensor_data
 from sgdnoise.errors import ConfigError
+from sgdnoise.plumbing.checks import positive_int
 from sgdnoise.rng import as_generator
 
 
@@ -32,15 +33,18 @@ def gaussian_mixture(
     standardize: bool = False,
 ) -> TensorData:
     """Classification data from a mixture of unit-covariance Gaussians (see module doc)."""
-    _check_positive(num_samples=num_samples, num_classes=num_classes, dim=dim)
-    if num_classes < 2:
-        raise ConfigError(f"gaussian_mixture needs num_classes ≥ 2; got {num_classes}")
+    positive_int(num_samples, "num_samples", error=ConfigError)
+    positive_int(num_classes, "num_classes", minimum=2, error=ConfigError)
+    positive_int(dim, "dim", error=ConfigError)
     gen = as_generator(seed)
     centres = torch.randn(num_classes, dim, generator=gen, dtype=torch.float64) * (separation / dim**0.5)
     labels = torch.arange(num_samples) % num_classes
     labels = labels[torch.randperm(num_samples, generator=gen)]
     x = centres[labels] + torch.randn(num_samples, dim, generator=gen, dtype=torch.float64)
-    source = f"gaussian_mixture(num_samples={num_samples}, num_classes={num_classes}, dim={dim}, separation={separation}, seed={seed})"
+    source = (
+        f"gaussian_mixture(num_samples={num_samples}, num_classes={num_classes}, dim={dim}, "
+        f"separation={separation}, seed={seed})"
+    )
     return build_tensor_data(
         "gaussian_mixture",
         x.numpy(),
@@ -68,7 +72,8 @@ def teacher_student(
     standardize: bool = False,
 ) -> TensorData:
     """Regression data from a random teacher network plus Gaussian label noise (see module doc)."""
-    _check_positive(num_samples=num_samples, dim=dim, outputs=outputs)
+    for name, value in (("num_samples", num_samples), ("dim", dim), ("outputs", outputs)):
+        positive_int(value, name, error=ConfigError)
     if hidden < 0 or noise < 0:
         raise ConfigError(f"teacher_student needs hidden ≥ 0 and noise ≥ 0; got hidden={hidden}, noise={noise}")
     gen = as_generator(seed)
@@ -81,7 +86,10 @@ def teacher_student(
         w = torch.randn(outputs, dim, generator=gen, dtype=torch.float64)
         clean = x @ w.T / dim**0.5
     y = clean + noise * torch.randn(num_samples, outputs, generator=gen, dtype=torch.float64)
-    source = f"teacher_student(num_samples={num_samples}, dim={dim}, hidden={hidden}, outputs={outputs}, noise={noise}, seed={seed})"
+    source = (
+        f"teacher_student(num_samples={num_samples}, dim={dim}, hidden={hidden}, outputs={outputs}, "
+        f"noise={noise}, seed={seed})"
+    )
     return build_tensor_data(
         "teacher_student",
         x.numpy(),
@@ -93,9 +101,3 @@ def teacher_student(
         seed=seed,
         standardize=standardize,
     )
-
-
-def _check_positive(**values: int) -> None:
-    bad = {k: v for k, v in values.items() if not (isinstance(v, int) and v >= 1)}
-    if bad:
-        raise ConfigError(f"these must be positive integers: {bad}")

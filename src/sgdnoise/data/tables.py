@@ -96,7 +96,8 @@ def _read_frame(
     non_numeric = [c for c in chosen if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         raise DataFileError(
-            f"{path}: feature columns {non_numeric} are not numeric; encode them or pick numeric columns with features=[...]"
+            f"{path}: feature columns {non_numeric} are not numeric; encode them or pick numeric columns with "
+            "features=[...]"
         )
     return frame[chosen].to_numpy(dtype=np.float64), frame[target].to_numpy(), target
 

@@ -26,6 +26,7 @@ from sgdnoise.dynamics import escape_by_distance, project_displacements
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.parallel import torch_threads
+from sgdnoise.rng import as_generator
 from sgdnoise.store import write_table
 
 
@@ -71,7 +72,7 @@ class EscapeDirectionResult:
 
 
 def _problem(config: EscapeDirectionConfig) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = as_generator(config.seed)
     scales = torch.linspace(0.3, 1.5, config.dim, dtype=torch.float64)
     x = torch.randn(config.n_points, config.dim, generator=gen, dtype=torch.float64) * scales
     y = x @ torch.randn(config.dim, 1, generator=gen, dtype=torch.float64)

@@ -23,8 +23,9 @@ from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import escape_by_loss
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
-from sgdnoise.models import seeded_model
+from sgdnoise.experiments.networks import network_for
 from sgdnoise.parallel import torch_threads
+from sgdnoise.plumbing import positive_int
 from sgdnoise.report.figures import escape_time_plot
 from sgdnoise.store import write_table
 from sgdnoise.theory import compare_escape_fits
@@ -52,8 +53,9 @@ class EscapeTimeConfig:
             raise ConfigError(
                 f"the theory fits have two free parameters: give at least 3 learning rates; got {self.lrs}"
             )
-        if self.seeds < 2 or self.factor <= 1:
-            raise ConfigError("seeds must be ≥ 2 and factor > 1")
+        positive_int(self.seeds, "seeds", minimum=2, error=ConfigError)
+        if not self.factor > 1:
+            raise ConfigError(f"factor (of the minimum's loss that counts as escaped) must be > 1; got {self.factor}")
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,7 @@ class EscapeTimeResult:
 def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTimeResult:
     """Train to a minimum, then measure escapes for every learning rate and batch size."""
     data = load_dataset(config.data, split="train", seed=config.seed)
-    model = seeded_model(
-        "mlp",
-        input_shape=data.info.input_shape,
-        num_classes=data.info.num_outputs,
-        seed=config.seed,
-        depth=2,
-        width=config.width,
-    )
+    model = network_for(data.info, "mlp", seed=config.seed, options={"depth": 2, "width": config.width})
     seeds = range(config.seed, config.seed + config.seeds)
     with torch_threads(1):  # many small steps: dispatch-bound (see sgdnoise.parallel)
         train(

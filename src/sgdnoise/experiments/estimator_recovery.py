@@ -15,6 +15,7 @@ import pandas as pd
 
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.plumbing import positive_int
 from sgdnoise.stable import METHODS, compare_fits, fit_sas, sample_sas, summarize_fits
 from sgdnoise.store import write_table
 
@@ -32,8 +33,8 @@ class RecoveryConfig:
     def __post_init__(self) -> None:
         if not all(0.5 <= a <= 2 for a in self.alphas):
             raise ConfigError(f"alphas must lie in [0.5, 2]; got {self.alphas}")
-        if self.rows_per_alpha < 1 or self.k < 20:
-            raise ConfigError("rows_per_alpha must be ≥ 1 and k ≥ 20")
+        positive_int(self.rows_per_alpha, "rows_per_alpha", error=ConfigError)
+        positive_int(self.k, "k (draws per sample)", minimum=20, error=ConfigError)
         unknown = set(self.methods) - set(METHODS)
         if unknown:
             raise ConfigError(f"unknown methods {sorted(unknown)}; choose from {METHODS}")
@@ -54,6 +55,11 @@ class RecoveryResult:
             "summary": self.summary.to_dict("records"),
             "summary_counts": dict(self.summary.attrs),
         }
+
+    def rmse_by_method(self) -> pd.DataFrame:
+        """RMSE of α̂: one row per true α (column ``true α``), one column per method."""
+        table = self.accuracy.pivot(index="alpha", columns="method", values="rmse_alpha")
+        return table.reset_index().rename(columns={"alpha": "true α"})
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write ``accuracy.csv``, ``fits.parquet``, ``summary.csv`` and ``manifest.json`` atomically."""

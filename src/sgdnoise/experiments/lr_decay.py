@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.experiments.networks import network_for
 from sgdnoise.experiments.noise_fits import fit_network_noise
-from sgdnoise.models import load_checkpoint, seeded_model
+from sgdnoise.plumbing import as_data_source, default_loss, positive_int
 from sgdnoise.report.figures import step_noise_histograms
 from sgdnoise.store import write_table
-from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
+from sgdnoise.training import TrainConfig, evaluate, train
 
 SCHEDULES = ("constant", "lr_decay", "batch_increase")
 
@@ -59,8 +59,7 @@ class DecayConfig:
             raise ConfigError(
                 f"milestone must lie in [1, epochs); got milestone={self.milestone}, epochs={self.epochs}"
             )
-        if self.factor < 2:
-            raise ConfigError(f"factor must be ≥ 2; got {self.factor}")
+        positive_int(self.factor, "factor", minimum=2, error=ConfigError)
 
     def train_config(self, schedule: str, folder: Path) -> TrainConfig:
         changes = {
@@ -102,22 +101,18 @@ def run_lr_decay(config: DecayConfig = DecayConfig()) -> DecayResult:
     """Train the three schedules, measure and fit the noise before and after the milestone."""
     data = load_dataset(config.data, split="train", seed=config.seed)
     test = load_dataset(config.data, split="test", seed=config.seed)
-    x, y = as_tensors(data, "train data", torch.device("cpu"))
-    x_test, y_test = as_tensors(test, "test data", torch.device("cpu"))
+    x, y = as_data_source(data).tensors("cpu")
+    x_test, y_test = as_data_source(test).tensors("cpu")
     loss_fn = default_loss(y)
-
-    def fresh_model():
-        return seeded_model(
-            config.model, input_shape=data.info.input_shape, num_classes=data.info.num_outputs, seed=config.seed
-        )
 
     rows, fits, samples_by_run = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for schedule in SCHEDULES:
             train_config = config.train_config(schedule, Path(tmp) / schedule)
-            train(fresh_model(), data, train_config)
+            train(network_for(data.info, config.model, seed=config.seed), data, train_config)
             for stage, epochs_done in (("before", config.milestone), ("after", config.epochs)):
-                model = load_checkpoint(fresh_model(), Path(tmp) / schedule / f"epoch_{epochs_done:04d}.pt")
+                weights = Path(tmp) / schedule / f"epoch_{epochs_done:04d}.pt"
+                model = network_for(data.info, config.model, seed=config.seed, checkpoint=weights)
                 epoch = epochs_done - 1  # the last epoch trained with these weights' schedule values
                 lr, batch = train_config.lr_at(epoch), train_config.batch_size_at(epoch)
                 frame, samples, _ = fit_network_noise(

@@ -21,13 +21,14 @@ import pandas as pd
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
+from sgdnoise.experiments.networks import network_for
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
-from sgdnoise.models import load_checkpoint, seeded_model
+from sgdnoise.plumbing import as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import METHODS, compare_fits, summarize_fits
-from sgdnoise.store import atomic_path, write_table
-from sgdnoise.training import TrainConfig, as_tensors, default_loss, evaluate, train
+from sgdnoise.store import write_arrays, write_table
+from sgdnoise.training import TrainConfig, evaluate, train
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,13 @@ class NoiseFitConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"unknown fit method {self.method!r}; choose one of {', '.join(METHODS)}")
-        for name in ("epochs", "train_batch_size", "batch_size", "per_layer"):
-            if getattr(self, name) < (0 if name == "epochs" else 1):
-                raise ConfigError(f"{name} must be positive; got {getattr(self, name)}")
-        if not isinstance(self.memory_budget, int) or self.memory_budget <= 0:
-            raise ConfigError(f"memory_budget must be a positive number of bytes; got {self.memory_budget!r}")
+        positive_int(self.epochs, "epochs", minimum=0, error=ConfigError)
+        for name in ("train_batch_size", "batch_size", "per_layer"):
+            positive_int(getattr(self, name), name, error=ConfigError)
+        positive_int(self.memory_budget, "memory_budget (bytes)", error=ConfigError)
         if self.engine not in ENGINES:
             raise ConfigError(f"unknown gradient engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
-        if self.num_batches < 20:
-            raise ConfigError(f"num_batches must be ≥ 20 to fit a law to each entry; got {self.num_batches}")
+        positive_int(self.num_batches, "num_batches (draws per fitted entry)", minimum=20, error=ConfigError)
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class NoiseFitResult:
     summary: pd.DataFrame  # summarize_fits(fits): Table-1 style
     samples: np.ndarray  # (n_entries, K) noise values, rows matching ``fits``
     training: dict[str, float]  # train/test loss and accuracy of the weights the noise was taken at
-    collection: dict[str, Any]  # the gradient engine that ran, mini-batches per chunk, seconds
+    collection: dict[str, Any]  # the collection's plan (engine that ran, mini-batches per chunk, …) and seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,10 +99,13 @@ class NoiseFitResult:
             "summary": write_table(self.summary, folder / "summary.csv"),
             "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
             "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
+            "samples": write_arrays(
+                folder / "samples.npz",
+                compressed=True,
+                noise=self.samples,
+                names=np.asarray(self.fits["name"], dtype=str),
+            ),
         }
-        with atomic_path(folder / "samples.npz") as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, noise=self.samples, names=np.asarray(self.fits["name"], dtype=str))
-        paths["samples"] = folder / "samples.npz"
         paths["manifest"] = write_manifest(self, folder)
         return paths
 
@@ -132,8 +134,9 @@ def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
 
 class NetworkNoiseFits(NamedTuple):
     """:func:`fit_network_noise`'s fits (one row per entry, with a ``layer`` column), noise
-    samples ``(n_entries, K)`` and how they were collected (``engine`` that ran — ``"auto"``
-    resolved —, ``chunk_size`` in mini-batches, ``seconds`` of the collection)."""
+    samples ``(n_entries, K)`` and how they were collected: the collection's plan
+    (:attr:`sgdnoise.gradients.NoiseResult.collection`: the ``engine`` that ran — ``"auto"``
+    resolved —, ``chunk_size`` in mini-batches, …) and the ``seconds`` it took."""
 
     fits: pd.DataFrame
     samples: np.ndarray
@@ -173,7 +176,7 @@ def fit_network_noise(
         memory_budget=memory_budget,
         progress=progress,
     )
-    collection = {"engine": noise.method, "chunk_size": noise.chunk_size, "seconds": time.perf_counter() - start}
+    collection = {**noise.collection, "seconds": time.perf_counter() - start}
     samples, names = noise.noise_matrix()
     samples = samples.double()
     fits = compare_fits(samples, method=method, names=names)
@@ -185,16 +188,10 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
     test = load_dataset(config.data, split="test", seed=config.seed, **config.data_options)
-    model = seeded_model(
-        config.model,
-        input_shape=data.info.input_shape,
-        num_classes=data.info.num_outputs,
-        seed=config.seed,
-        **config.model_options,
+    model = network_for(
+        data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
     )
-    if config.checkpoint:
-        load_checkpoint(model, config.checkpoint)
-    else:
+    if not config.checkpoint:
         train(
             model,
             data,
@@ -206,10 +203,10 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
                 progress=progress,
             ),
         )
-    x, y = as_tensors(data, "train data", next(model.parameters()).device)
+    x, y = as_data_source(data).tensors(model_device(model))
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
-    test_loss, test_acc = evaluate(model, loss_fn, *as_tensors(test, "test data", x.device))
+    test_loss, test_acc = evaluate(model, loss_fn, *as_data_source(test).tensors(x.device))
     fits, samples, collection = fit_network_noise(
         model,
         loss_fn,

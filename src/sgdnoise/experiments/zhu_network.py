@@ -30,14 +30,15 @@ from torch.func import vmap
 from sgdnoise.curvature import HessianOperator, noise_covariance, per_sample_gradients
 from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.geometry import NoiseAnisotropy, noise_anisotropy
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import MATCH_AT, ZHU_VARIANTS, ZhuNetworkRun, zhu_network_dynamics
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.models import seeded_model
 from sgdnoise.parallel import torch_threads
+from sgdnoise.plumbing import ParameterSpace, evaluation_mode, positive_int
 from sgdnoise.report.figures import zhu_network_plot
+from sgdnoise.rng import as_generator
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train
 
@@ -96,8 +97,7 @@ class ZhuNetworkConfig:
             raise ConfigError("a fixed noise_variance cannot follow SGD's current variance; use match_at=('start',)")
         if not 0 <= self.corrupt_fraction <= 1:
             raise ConfigError(f"corrupt_fraction must be in [0, 1]; got {self.corrupt_fraction}")
-        if not (isinstance(self.n_repeats, int) and self.n_repeats >= 2):
-            raise ConfigError(f"n_repeats must be an int ≥ 2 (for standard errors); got {self.n_repeats!r}")
+        positive_int(self.n_repeats, "n_repeats (for standard errors)", minimum=2, error=ConfigError)
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def corrupted_digits(
     if not 1 <= n_train <= len(train_set):
         raise ConfigError(f"n_train must be in [1, {len(train_set)}]; got {n_train}")
     x, y = train_set.inputs[:n_train], train_set.targets[:n_train].clone()
-    gen = torch.Generator().manual_seed(seed)
+    gen = as_generator(seed)
     n_bad = round(corrupt_fraction * n_train)
     y[torch.randperm(n_train, generator=gen)[:n_bad]] = torch.randint(
         train_set.info.num_outputs, (n_bad,), generator=gen
@@ -200,36 +200,36 @@ def run_zhu_network(config: ZhuNetworkConfig = ZhuNetworkConfig()) -> ZhuNetwork
             (x, y),
             TrainConfig(epochs=config.gd_steps, lr=config.gd_lr, batch_size=config.n_train, seed=config.seed),
         )
-        model.eval()
-        start = ParameterSpace(model).vector()[None]
-        start_loss, start_acc = _evaluate(model, start, x, y)
-        start_test_acc = _evaluate(model, start, *test_data)[1]
-        sigma = noise_covariance(
-            per_sample_gradients(model, F.cross_entropy, (x, y)), config.batch_size, without_replacement=True
-        )
-        anisotropy = noise_anisotropy(HessianOperator(model, F.cross_entropy, (x, y)), sigma, seed=config.seed)
-        rows, noise_variance = [], 0.0
-        for i, protocol in enumerate(config.match_at):
-            variants = config.variants if i == 0 else tuple(v for v in config.variants if v not in ("gd", "sgd"))
-            if not variants:
-                continue
-            run = zhu_network_dynamics(
-                model,
-                F.cross_entropy,
-                (x, y),
-                seeds=range(config.seed, config.seed + config.n_repeats),
-                variants=variants,
-                lr=config.lr,
-                n_steps=config.n_steps,
-                batch_size=config.batch_size,
-                noise_variance=config.noise_variance,
-                match_at=protocol,
-                hessian_k=config.hessian_k,
-                refresh=config.refresh,
-                lanczos_tol=config.lanczos_tol,
+        with evaluation_mode(model):  # the GD minimum is measured and left with BatchNorm/dropout off
+            start = ParameterSpace(model).vector()[None]
+            start_loss, start_acc = _evaluate(model, start, x, y)
+            start_test_acc = _evaluate(model, start, *test_data)[1]
+            sigma = noise_covariance(
+                per_sample_gradients(model, F.cross_entropy, (x, y)), config.batch_size, without_replacement=True
             )
-            rows += _rows(model, run, (x, y), test_data)
-            noise_variance = run.noise_variance  # the same v₀ = η² Tr Σ_B(w₀) in every protocol
+            anisotropy = noise_anisotropy(HessianOperator(model, F.cross_entropy, (x, y)), sigma, seed=config.seed)
+            rows, noise_variance = [], 0.0
+            for i, protocol in enumerate(config.match_at):
+                variants = config.variants if i == 0 else tuple(v for v in config.variants if v not in ("gd", "sgd"))
+                if not variants:
+                    continue
+                run = zhu_network_dynamics(
+                    model,
+                    F.cross_entropy,
+                    (x, y),
+                    seeds=range(config.seed, config.seed + config.n_repeats),
+                    variants=variants,
+                    lr=config.lr,
+                    n_steps=config.n_steps,
+                    batch_size=config.batch_size,
+                    noise_variance=config.noise_variance,
+                    match_at=protocol,
+                    hessian_k=config.hessian_k,
+                    refresh=config.refresh,
+                    lanczos_tol=config.lanczos_tol,
+                )
+                rows += _rows(model, run, (x, y), test_data)
+                noise_variance = run.noise_variance  # the same v₀ = η² Tr Σ_B(w₀) in every protocol
     start_metrics = {
         "train_loss": float(start_loss[0]),
         "train_accuracy": float(start_acc[0]),

@@ -6,10 +6,11 @@ save_checkpoint(model, "run/model.pt")                   # atomic state_dict
 load_checkpoint(model, "run/model.pt")                   # weights_only=True, checked keys/shapes
 """
 
+from sgdnoise.models.activations import ACTIVATIONS
 from sgdnoise.models.bert import TinyBert
 from sgdnoise.models.checkpoint import check_state_dict, load_checkpoint, model_state, read_checkpoint, save_checkpoint
 from sgdnoise.models.cnn import SmallCNN
-from sgdnoise.models.mlp import ACTIVATIONS, MLP
+from sgdnoise.models.mlp import MLP
 from sgdnoise.models.registry import build_model, model_names, seeded_model
 from sgdnoise.models.resnet import ResNet
 from sgdnoise.models.resnet_cifar import CifarResNet

@@ -37,13 +37,15 @@ def read_checkpoint(path: str | os.PathLike, *, map_location: torch.device | str
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataFileError(
-            f"no checkpoint at {p}: give the path of a .pt file written by sgdnoise train or torch.save(model.state_dict(), path)"
+            f"no checkpoint at {p}: give the path of a .pt file written by sgdnoise train or "
+            "torch.save(model.state_dict(), path)"
         )
     try:
         obj = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise DataFileError(
-            f"cannot read checkpoint {p} safely (weights_only=True): {exc}. Save only a state_dict (torch.save(model.state_dict(), path))"
+            f"cannot read checkpoint {p} safely (weights_only=True): {exc}. Save only a state_dict "
+            "(torch.save(model.state_dict(), path))"
         ) from exc
     if not isinstance(obj, Mapping):
         raise DataFileError(f"checkpoint {p} holds a {type(obj).__name__}, not a state_dict")

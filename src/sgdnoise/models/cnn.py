@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from torch import nn
 
 from sgdnoise.errors import ConfigError
-from sgdnoise.models.mlp import make_activation
+from sgdnoise.models.activations import make_activation
+from sgdnoise.plumbing.checks import positive_int
 
 
 class SmallCNN(nn.Sequential):
@@ -29,8 +30,10 @@ class SmallCNN(nn.Sequential):
     ):
         if len(input_shape) != 3:
             raise ConfigError(f"SmallCNN needs image inputs (C, H, W); got input shape {tuple(input_shape)}")
-        if not channels or min(channels) < 1:
+        if not channels:
             raise ConfigError(f"channels must be a non-empty list of positive widths; got {channels}")
+        for i, width in enumerate(channels):
+            positive_int(width, f"channels[{i}]", error=ConfigError)
         c_in, h, w = input_shape
         layers: list[nn.Module] = []
         for c_out in channels:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from torch import nn
 
 from sgdnoise.errors import ConfigError
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "gelu": nn.GELU,
-    "sigmoid": nn.Sigmoid,
-    "elu": nn.ELU,
-    "leaky_relu": nn.LeakyReLU,
-    "softplus": nn.Softplus,
-}
-
-
-def make_activation(name: str) -> nn.Module:
-    """A fresh activation module by name (one of :data:`ACTIVATIONS`)."""
-    if name not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {name!r}; use one of {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
+from sgdnoise.models.activations import make_activation
+from sgdnoise.plumbing.checks import positive_int
 
 
 class MLP(nn.Sequential):
@@ -44,13 +30,12 @@ class MLP(nn.Sequential):
         activation: str = "relu",
         bias: bool = True,
     ):
-        if depth < 0 or width < 1 or num_outputs < 1:
-            raise ConfigError(
-                f"MLP needs depth ≥ 0, width ≥ 1 and num_outputs ≥ 1; got depth={depth}, width={width}, num_outputs={num_outputs}"
-            )
+        positive_int(depth, "MLP depth", minimum=0, error=ConfigError)
+        positive_int(width, "MLP width", error=ConfigError)
+        positive_int(num_outputs, "MLP num_outputs", error=ConfigError)
         widths = [math.prod(input_shape)] + [width] * depth
         layers: list[nn.Module] = [nn.Flatten()]
-        for n_in, n_out in zip(widths[:-1], widths[1:]):
+        for n_in, n_out in itertools.pairwise(widths):
             layers += [nn.Linear(n_in, n_out, bias=bias), make_activation(activation)]
         layers.append(nn.Linear(widths[-1], num_outputs, bias=bias))
         super().__init__(*layers)

@@ -30,6 +30,7 @@ from sgdnoise.models.cnn import SmallCNN
 from sgdnoise.models.mlp import MLP
 from sgdnoise.models.resnet import RESNET_LAYOUTS, ResNet
 from sgdnoise.models.resnet_cifar import CIFAR_DEPTHS, CifarResNet
+from sgdnoise.plumbing.checks import positive_int
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "mlp": MLP,
@@ -55,8 +56,7 @@ def build_model(name: str, *, input_shape: tuple[int, ...], num_classes: int, **
         raise ConfigError(
             f"unknown model {name!r}; known models: {', '.join(model_names())} (or pass your own nn.Module)"
         )
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ConfigError(f"num_classes must be a positive integer; got {num_classes!r}")
+    positive_int(num_classes, "num_classes", error=ConfigError)
     builder = _BUILDERS[name]
     accepted = [
         p for p, spec in inspect.signature(builder).parameters.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY

@@ -23,15 +23,18 @@ def _projection(c_in: int, c_out: int, stride: int) -> nn.Module:
 
 
 class BasicBlock(nn.Module):
+    """``relu(bn(conv(relu(bn(conv(x))))) + shortcut(x))`` with 3×3 convolutions; the shortcut is
+    a projection where the shape changes unless one is given (the CIFAR ResNets pass theirs)."""
+
     expansion = 1
 
-    def __init__(self, c_in: int, planes: int, stride: int):
+    def __init__(self, c_in: int, planes: int, stride: int, shortcut: nn.Module | None = None):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = _projection(c_in, planes, stride)
+        self.shortcut = _projection(c_in, planes, stride) if shortcut is None else shortcut
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sgdnoise.errors import ConfigError
+from sgdnoise.models.resnet import BasicBlock
 
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 
@@ -30,20 +31,10 @@ class PadShortcut(nn.Module):
         return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, *self.pad))
 
 
-class CifarBasicBlock(nn.Module):
-    """``relu(bn(conv(relu(bn(conv(x))))) + shortcut(x))`` with 3×3 convolutions."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = PadShortcut(c_in, c_out) if stride != 1 or c_in != c_out else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+def cifar_block(c_in: int, c_out: int, stride: int) -> BasicBlock:
+    """A basic block with the option-A shortcut (identity where the shape is kept)."""
+    shortcut = PadShortcut(c_in, c_out) if stride != 1 or c_in != c_out else nn.Identity()
+    return BasicBlock(c_in, c_out, stride, shortcut)
 
 
 class CifarResNet(nn.Module):
@@ -60,7 +51,7 @@ class CifarResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(16)
         stages, c_in = [], 16
         for c_out, stride in ((16, 1), (32, 2), (64, 2)):
-            blocks = [CifarBasicBlock(c_in, c_out, stride)] + [CifarBasicBlock(c_out, c_out, 1) for _ in range(n - 1)]
+            blocks = [cifar_block(c_in, c_out, stride)] + [cifar_block(c_out, c_out, 1) for _ in range(n - 1)]
             stages.append(nn.Sequential(*blocks))
             c_in = c_out
         self.layer1, self.layer2, self.layer3 = stages

@@ -1,4 +1,5 @@
-"""Losses: the type every layer takes, and what a given loss callable is.
+"""Losses: the type every layer takes, what a given loss callable is, and a mean loss taken
+sample by sample (per-sample losses and gradients).
 
 Convention everywhere: ``loss_fn(output, target)`` returns the *mean* loss of the batch (a
 scalar), as ``nn.CrossEntropyLoss()`` does, so the loss of a mini-batch ``Ω`` is
@@ -93,3 +94,19 @@ def default_loss(targets: torch.Tensor) -> LossFn:
     """The loss a training run takes when none is given: cross-entropy for class labels
     (integer targets), mean squared error for real-valued targets."""
     return F.mse_loss if targets.is_floating_point() else F.cross_entropy
+
+
+def sample_gradients(
+    loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> torch.Tensor:
+    """Per-sample gradients ``∇ℓ_i(θ)``, shape ``(n, D)``, of a batch-mean ``loss(θ, x, y)`` at a
+    flat ``θ (D,)``: ``ℓ_i`` is ``loss`` on the batch of sample ``i`` alone, differentiated by
+    ``torch.func.grad`` under one ``vmap`` over the ``n`` samples of ``(x, y)``."""
+
+    def sample_loss(th: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        return loss(th, xi.unsqueeze(0), yi.unsqueeze(0))
+
+    return torch.func.vmap(torch.func.grad(sample_loss), in_dims=(None, 0, 0))(theta.detach(), x, y)

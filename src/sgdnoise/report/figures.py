@@ -1,4 +1,7 @@
-"""Figures: noise histograms with both fitted densities (Battash et al. Fig. 1) and α per layer (Fig. 5).
+"""The recipes' figures, one function each: noise histograms with both fitted densities (Battash et
+al. Fig. 1), α per layer (Fig. 5), step noise before and after a milestone (Fig. 2), exit shares
+(Fig. 6), escape times and survival (Figs. 3–4), the Hessian spectrum and the noise along its top
+eigenvectors, and Zhu et al.'s variants on a network.
 
 matplotlib is imported lazily with the non-interactive Agg backend; every function writes a PNG
 atomically and returns its path.

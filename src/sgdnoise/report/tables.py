@@ -1,4 +1,5 @@
-"""Rich and Markdown tables for goodness-of-fit frames (:func:`sgdnoise.stable.compare_fits`)."""
+"""Tables of result frames, for the terminal (rich) and for the report (Markdown): any frame, and
+the goodness-of-fit frames of :func:`sgdnoise.stable.compare_fits` with their summaries."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def frame_table(frame: pd.DataFrame, title: str, float_format: str = "{:.4g}") -
     for column in frame.columns:
         table.add_column(str(column), justify="left" if frame[column].dtype == object else "right")
     for row in frame.itertuples(index=False):
-        table.add_row(*(float_format.format(v) if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*_cells(row, float_format))
     return table
 
 
@@ -132,8 +133,10 @@ def markdown_table(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
     """A GitHub-flavoured Markdown table of ``frame`` (no index)."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = [
-        "| " + " | ".join(float_format.format(v) if isinstance(v, float) else str(v) for v in row) + " |"
-        for row in frame.itertuples(index=False)
-    ]
+    body = ["| " + " | ".join(_cells(row, float_format)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *body])
+
+
+def _cells(row: tuple, float_format: str) -> list[str]:
+    """A frame row as text: floats by ``float_format``, anything else by ``str``."""
+    return [float_format.format(v) if isinstance(v, float) else str(v) for v in row]

@@ -7,7 +7,8 @@ Here the standard SαS law (``E e^{iuX} = exp(−|u|^α)``) is tabulated once
     H_pdf(α, s) = f(x; α) (1 + x)^{α+1},    H_sf(α, s) = P(X > x; α) (1 + x)^{α},    s = log(1 + x),
 
 on α ∈ [0.5, 2] (step 0.01) and x ∈ [0, 1000] (step 0.005 in s), and evaluated by bicubic
-Lagrange interpolation; beyond x = 1000 the tail series (Zolotarev 1986, §2.4)
+Lagrange interpolation (:mod:`.lagrange`); beyond x = 1000 the tail series (:mod:`.series`;
+Zolotarev 1986, §2.4)
 
     f(x) ≈ (1/π) Σ_k (−1)^{k+1} Γ(αk+1)/k! · sin(kπα/2) · x^{−αk−1},
     P(X > x) ≈ (1/π) Σ_k (−1)^{k+1} Γ(αk)/k! · sin(kπα/2) · x^{−αk},
@@ -32,6 +33,8 @@ import torch
 
 from sgdnoise.arrays import array_kind, to_tensor
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.stable.lagrange import horner, lagrange4, newton_coefficients, stencil_start
+from sgdnoise.stable.series import tail_series
 
 ALPHA_MIN, ALPHA_MAX, ALPHA_STEP = 0.5, 2.0, 0.01
 S_STEP = 0.005
@@ -39,28 +42,7 @@ X_TABLE_MAX = 1000.0
 ALPHA_GRID = torch.linspace(ALPHA_MIN, ALPHA_MAX, round((ALPHA_MAX - ALPHA_MIN) / ALPHA_STEP) + 1, dtype=torch.float64)
 # One ghost node below s = 0 and one above log(1 + X_TABLE_MAX), so every cubic stencil is centred.
 S_GRID = S_STEP * torch.arange(-1, math.ceil(math.log1p(X_TABLE_MAX) / S_STEP) + 2, dtype=torch.float64)
-SERIES_TERMS = 6
 _CHUNK = 1 << 18  # points interpolated at once: bounds the 16-fold gather memory (~100 MB)
-
-
-def tail_series(alpha: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Tail series of the standard SαS pdf and survival function at ``x > 0``.
-
-    Returns ``(pdf, sf, rel_err)``, where ``rel_err`` is the size of the first omitted term of
-    the pdf series relative to the sum (the series converges for α < 1 and is asymptotic for
-    α > 1). ``alpha`` broadcasts against ``x``.
-    """
-    k = torch.arange(1, SERIES_TERMS + 2, dtype=x.dtype, device=x.device)
-    a = alpha.to(x.dtype)[..., None]
-    ak = a * k
-    sign = torch.where(k % 2 == 1, 1.0, -1.0)
-    coef = sign * torch.exp(torch.lgamma(ak + 1) - torch.lgamma(k + 1)) * torch.sin(ak * (math.pi / 2)) / math.pi
-    log_x = torch.log(x)[..., None]
-    pdf_terms = coef * torch.exp(-(ak + 1) * log_x)
-    pdf = pdf_terms[..., :-1].sum(-1)
-    sf = (coef / ak * torch.exp(-ak * log_x))[..., :-1].sum(-1)
-    rel_err = pdf_terms[..., -1].abs() / pdf.abs()
-    return pdf, sf, rel_err
 
 
 @functools.lru_cache(maxsize=8)
@@ -79,60 +61,36 @@ def _tables(dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]
             )
         out = {}
         for name in ("h_pdf", "h_sf"):
-            v = torch.as_tensor(data[name], dtype=torch.float64)
-            coef = torch.zeros(*v.shape, 4, dtype=torch.float64)
-            d1 = v.diff(dim=1)
-            d2 = d1.diff(dim=1)
-            d3 = d2.diff(dim=1)
-            n = v.shape[1] - 3
-            coef[:, :n] = torch.stack([v[:, :n], d1[:, :n], d2[:, :n] / 2, d3 / 6], dim=-1)
+            coef = newton_coefficients(torch.as_tensor(data[name], dtype=torch.float64))
             out[name] = coef.to(dtype=dtype, device=device)
         return out
 
 
-def _lagrange4(u: torch.Tensor) -> torch.Tensor:
-    """Cubic Lagrange weights for nodes 0, 1, 2, 3 at position ``u``; shape ``u.shape + (4,)``."""
-    u1, u2, u3 = u - 1, u - 2, u - 3
-    lo, hi = u2 * u3, u * u1
-    return torch.stack((-u1 * lo / 6, u * lo / 2, -hi * u3 / 2, hi * u2 / 6), dim=-1)
-
-
-def _stencil_start(pos: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """First node index of the 4-node stencil around grid position ``pos``, and ``pos`` relative to it."""
-    start = (torch.floor(pos) - 1).clamp(0, n - 4)
-    return start.long(), pos - start
-
-
-def _horner(coef: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Evaluate Newton forward-difference cubics ``coef`` (..., 4) at ``u`` (...)."""
-    return coef[..., 0] + u * (coef[..., 1] + (u - 1) * (coef[..., 2] + (u - 2) * coef[..., 3]))
-
-
 def _s_position(s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return _stencil_start((s - S_GRID[0].item()) / S_STEP, len(S_GRID))
+    return stencil_start((s - S_GRID[0].item()) / S_STEP, len(S_GRID))
 
 
 def _alpha_rows(coef: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Coefficient tables interpolated (cubic Lagrange in α) at each of ``A`` values: (A, len(S_GRID), 4)."""
-    ja, ua = _stencil_start((alpha - ALPHA_MIN) / ALPHA_STEP, len(ALPHA_GRID))
-    wa = _lagrange4(ua)
+    ja, ua = stencil_start((alpha - ALPHA_MIN) / ALPHA_STEP, len(ALPHA_GRID))
+    wa = lagrange4(ua)
     return sum(wa[:, i, None, None] * coef[ja + i] for i in range(4))
 
 
 def _interpolate_rows(rows: torch.Tensor, row: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Per-α tables ``rows`` (A, len(S_GRID), 4) at points ``s`` lying on rows ``row``: one look-up each."""
     js, us = _s_position(s)
-    return _horner(rows.view(-1, 4)[row * len(S_GRID) + js], us)
+    return horner(rows.view(-1, 4)[row * len(S_GRID) + js], us)
 
 
 def _interpolate(coef: torch.Tensor, alpha: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Bicubic interpolation at equally shaped 1-D ``alpha`` and ``s`` (one α per point)."""
-    ja, ua = _stencil_start((alpha - ALPHA_MIN) / ALPHA_STEP, len(ALPHA_GRID))
+    ja, ua = stencil_start((alpha - ALPHA_MIN) / ALPHA_STEP, len(ALPHA_GRID))
     js, us = _s_position(s)
     flat = coef.view(-1, 4)
     nodes = (ja[:, None] + torch.arange(4, device=s.device)) * len(S_GRID) + js[:, None]
-    along_s = _horner(flat[nodes], us[:, None])  # (N, 4): the cubic in s on each of the 4 α rows
-    return (_lagrange4(ua) * along_s).sum(1)
+    along_s = horner(flat[nodes], us[:, None])  # (N, 4): the cubic in s on each of the 4 α rows
+    return (lagrange4(ua) * along_s).sum(1)
 
 
 def _standard(z: torch.Tensor, alpha: torch.Tensor, alpha_index: torch.Tensor, which: str) -> torch.Tensor:
@@ -185,7 +143,8 @@ def _prepare(x: Any, alpha: Any, scale: Any, loc: Any):
         shape = torch.broadcast_shapes(xt.shape, a.shape, s.shape, m.shape)
     except RuntimeError as exc:
         raise InvalidInputError(
-            f"x {tuple(xt.shape)}, alpha {tuple(a.shape)}, scale {tuple(s.shape)} and loc {tuple(m.shape)} do not broadcast"
+            f"x {tuple(xt.shape)}, alpha {tuple(a.shape)}, scale {tuple(s.shape)} and loc {tuple(m.shape)} "
+            "do not broadcast"
         ) from exc
     z = ((xt - m) / s).expand(shape).reshape(-1)
     alpha_index = torch.arange(a.numel(), device=a.device).reshape(a.shape).expand(shape).reshape(-1)

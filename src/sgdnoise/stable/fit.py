@@ -14,6 +14,7 @@ others with the chosen estimator:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 
 from sgdnoise.arrays import ArrayKind, array_kind, to_tensor
 from sgdnoise.errors import InvalidInputError, TooFewSamplesError
+from sgdnoise.parallel import torch_threads
 from sgdnoise.stable.cf import fit_cf
 from sgdnoise.stable.mle import fit_mle
 from sgdnoise.stable.quantile import fit_quantile, scale_from_iqr
@@ -32,6 +34,7 @@ from sgdnoise.stable.tail import fit_tail
 METHODS = ("cf", "quantile", "tail", "mle")
 MIN_SAMPLES = 20
 DEFAULT_MAX_ATOM_SHARE = 0.2
+SMALL_INPUT = 1 << 12  # values (all rows together) up to which a fit runs on the calling thread alone
 
 
 def _frame(fields: dict[str, Any]) -> pd.DataFrame:
@@ -111,7 +114,8 @@ def as_rows(
     rows = t.reshape(-1, t.shape[-1])
     if rows.shape[1] < min_samples:
         raise TooFewSamplesError(
-            f"each sample needs at least {min_samples} values along dim={dim}; got {rows.shape[1]}. Collect more mini-batches."
+            f"each sample needs at least {min_samples} values along dim={dim}; got {rows.shape[1]}. "
+            "Collect more mini-batches."
         )
     finite = torch.isfinite(rows)
     if not bool(finite.all()):
@@ -145,25 +149,45 @@ def fit_sas(
     Returns
     -------
     SaSFit with arrays of shape ``x.shape`` without ``dim``; α ∈ [0.5, 2].
+
+    An input of at most ``SMALL_INPUT`` values on the CPU (a few rows) is fitted on the calling
+    thread alone (:func:`sgdnoise.parallel.torch_threads`): its ops are too small for torch's
+    thread pool to pay. Every row's numbers are the same as in a fit of many rows.
     """
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     kind, rows, batch_shape = as_rows(x, dim)
-    sorted_sub = torch.sort(subsample(rows), dim=1).values
-    atom = largest_atom_share(rows, sorted_sub)
-    degenerate = atom > max_atom_share
-    ok = ~degenerate
-    params = torch.full((3, rows.shape[0]), float("nan"), dtype=rows.dtype, device=rows.device)
-    if bool(ok.any()):
-        params[:, ok] = torch.stack(_estimate(rows[ok], sorted_sub[ok], method, n_orders, seed))
-    out = [kind.restore(p.reshape(batch_shape)) for p in params]
+    small = rows.device.type == "cpu" and rows.numel() <= SMALL_INPUT
+    with torch_threads(1) if small else contextlib.nullcontext():
+        atom, degenerate, params = _fit_rows(rows, method, max_atom_share, n_orders, seed)
+    fitted = kind.restore(params.reshape(3, *batch_shape))
     return SaSFit(
-        *out,
+        fitted[0, ...],
+        fitted[1, ...],
+        fitted[2, ...],
         degenerate=kind.restore(degenerate.reshape(batch_shape)),
         atom_share=kind.restore(atom.reshape(batch_shape)),
         method=method,
         n_samples=rows.shape[1],
     )
+
+
+def _fit_rows(
+    rows: torch.Tensor, method: str, max_atom_share: float, n_orders: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Atom shares and degenerate flags ``(P,)``, and parameters ``(3, P)`` (α, scale, loc; NaN
+    for degenerate rows) of ``rows``."""
+    sorted_sub = torch.sort(subsample(rows), dim=1).values
+    atom = largest_atom_share(rows, sorted_sub)
+    degenerate = atom > max_atom_share
+    if not bool(degenerate.any()):  # the usual case: no rows to pick out
+        params = torch.stack(_estimate(rows.contiguous(), sorted_sub.contiguous(), method, n_orders, seed))
+        return atom, degenerate, params
+    ok = ~degenerate
+    params = torch.full((3, rows.shape[0]), float("nan"), dtype=rows.dtype, device=rows.device)
+    if bool(ok.any()):
+        params[:, ok] = torch.stack(_estimate(rows[ok], sorted_sub[ok], method, n_orders, seed))
+    return atom, degenerate, params
 
 
 def _estimate(rows: torch.Tensor, sorted_sub: torch.Tensor, method: str, n_orders: int, seed: int):

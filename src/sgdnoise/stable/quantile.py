@@ -12,6 +12,7 @@ location is the sample median (the centre of symmetry). α is clipped to the tab
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 
@@ -36,30 +37,61 @@ def standard_quantiles(probs: tuple[float, ...] = (0.75, 0.95)) -> torch.Tensor:
     return (lo + hi) / 2
 
 
-def interp_decreasing(values: torch.Tensor, table_x: torch.Tensor, table_y: torch.Tensor) -> torch.Tensor:
-    """Linear interpolation of ``y(x)`` for ``x`` decreasing along ``table_x``; clipped at the ends."""
-    xs, order = torch.sort(table_x)
-    ys = table_y[order]
-    v = values.clamp(xs[0].item(), xs[-1].item())
-    i = torch.searchsorted(xs, v.contiguous()).clamp(1, len(xs) - 1)
-    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
-    return y0 + (y1 - y0) * (v - x0) / (x1 - x0)
+@dataclass(frozen=True)
+class _Tables:
+    """The inverse tables in one dtype and on one device, built once, as rows of the linear
+    pieces between neighbouring nodes (so one lookup gathers a piece):
+
+    - ``nu_inner``: the nodes of ``ν`` sorted ascending, without the two ends; ``nu_range``
+      the ends; ``nu_pieces`` ``(n − 1, 4)``: per piece ``(ν_0, α_0, α_1 − α_0, ν_1 − ν_0)``;
+    - ``q75_pieces`` ``(n − 1, 2)``: per piece of the α grid, the 75% quantile at both ends;
+      ``grid_start`` and ``grid_step`` of the α grid (tensors, so arithmetic rounds in the
+      dtype of the data).
+    """
+
+    nu_inner: torch.Tensor
+    nu_range: tuple[float, float]
+    nu_pieces: torch.Tensor
+    q75_pieces: torch.Tensor
+    grid_start: torch.Tensor
+    grid_step: torch.Tensor
+
+
+@functools.lru_cache(maxsize=8)
+def _tables(dtype: torch.dtype, device: torch.device) -> _Tables:
+    q = standard_quantiles().to(device, dtype)
+    grid = ALPHA_GRID.to(device, dtype)
+    nu, order = torch.sort(q[:, 1] / q[:, 0])  # ν decreases with α
+    alpha = grid[order]
+    nu_pieces = torch.stack([nu[:-1], alpha[:-1], alpha[1:] - alpha[:-1], nu[1:] - nu[:-1]], dim=1)
+    q75 = q[:, 0]
+    return _Tables(
+        nu[1:-1].contiguous(),
+        (nu[0].item(), nu[-1].item()),
+        nu_pieces,
+        torch.stack([q75[:-1], q75[1:]], dim=1),
+        grid[0],
+        grid[1] - grid[0],
+    )
 
 
 def alpha_from_nu(nu: torch.Tensor) -> torch.Tensor:
-    """Invert ``ν(α) = q95/q75`` of the standard law (ν = (q95 − q05)/(q75 − q25) by symmetry)."""
-    q = standard_quantiles().to(nu.device, nu.dtype)
-    return interp_decreasing(nu, q[:, 1] / q[:, 0], ALPHA_GRID.to(nu.device, nu.dtype))
+    """Invert ``ν(α) = q95/q75`` of the standard law (ν = (q95 − q05)/(q75 − q25) by symmetry)
+    by linear interpolation between the tabulated nodes; ν outside the table is clipped to it."""
+    t = _tables(nu.dtype, nu.device)
+    v = nu.clamp(*t.nu_range)
+    x0, y0, dy, dx = t.nu_pieces.index_select(0, torch.searchsorted(t.nu_inner, v.contiguous())).unbind(1)
+    return y0 + dy * (v - x0) / dx
 
 
 def q75_standard(alpha: torch.Tensor) -> torch.Tensor:
     """75% quantile of the standard SαS law at ``alpha`` (linear interpolation on the α grid)."""
-    q = standard_quantiles().to(alpha.device, alpha.dtype)
-    grid = ALPHA_GRID.to(alpha.device, alpha.dtype)
-    pos = ((alpha - grid[0]) / (grid[1] - grid[0])).clamp(0, len(grid) - 1)
-    i = pos.floor().long().clamp(max=len(grid) - 2)
+    t = _tables(alpha.dtype, alpha.device)
+    pos = ((alpha - t.grid_start) / t.grid_step).clamp(0, len(ALPHA_GRID) - 1)
+    i = pos.long().clamp(max=len(ALPHA_GRID) - 2)  # pos ≥ 0: truncation is the floor
     frac = pos - i
-    return q[i, 0] * (1 - frac) + q[i + 1, 0] * frac
+    lo, hi = t.q75_pieces.index_select(0, i).unbind(1)
+    return lo * (1 - frac) + hi * frac
 
 
 def scale_from_iqr(iqr: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -69,6 +101,7 @@ def scale_from_iqr(iqr: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 
 def fit_quantile(sorted_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """McCulloch fit of each row of a sorted ``(P, K)`` tensor; returns ``(alpha, scale, loc)``, each ``(P,)``."""
-    q05, q25, q50, q75, q95 = quantiles(sorted_rows, [0.05, 0.25, 0.5, 0.75, 0.95]).unbind(-1)
-    alpha = alpha_from_nu((q95 - q05) / (q75 - q25))
-    return alpha, scale_from_iqr(q75 - q25, alpha), q50
+    q05, q25, q50, q75, q95 = quantiles(sorted_rows, (0.05, 0.25, 0.5, 0.75, 0.95)).unbind(-1)
+    iqr = q75 - q25
+    alpha = alpha_from_nu((q95 - q05) / iqr)
+    return alpha, scale_from_iqr(iqr, alpha), q50

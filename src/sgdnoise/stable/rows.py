@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
 import torch
 
 
-def quantiles(sorted_rows: torch.Tensor, probs: torch.Tensor | list[float]) -> torch.Tensor:
+def quantiles(sorted_rows: torch.Tensor, probs: torch.Tensor | Sequence[float]) -> torch.Tensor:
     """Sample quantiles of each row of an already sorted ``(P, K)`` tensor; shape ``(P, len(probs))``.
 
     Linear interpolation between order statistics at position ``p·(K − 1)`` (NumPy's default,
-    "type 7").
+    "type 7"). The positions of a fixed list of probabilities are computed once per ``K``, dtype
+    and device (they are the same for every call that fits rows of one length).
     """
     k = sorted_rows.shape[-1]
-    p = torch.as_tensor(probs, dtype=sorted_rows.dtype, device=sorted_rows.device)
+    if isinstance(probs, torch.Tensor):
+        lo, hi, frac = _positions(probs.to(dtype=sorted_rows.dtype, device=sorted_rows.device), k)
+        rest = 1 - frac
+    else:
+        lo, hi, frac, rest = _fixed_positions(tuple(probs), k, sorted_rows.dtype, sorted_rows.device)
+    return sorted_rows.index_select(-1, lo) * rest + sorted_rows.index_select(-1, hi) * frac
+
+
+def _positions(p: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Order statistics below and above position ``p·(K − 1)`` and the fraction between them."""
     pos = p * (k - 1)
     lo = pos.floor().long().clamp(0, k - 1)
-    hi = (lo + 1).clamp(max=k - 1)
-    frac = pos - lo
-    return sorted_rows[..., lo] * (1 - frac) + sorted_rows[..., hi] * frac
+    return lo, (lo + 1).clamp(max=k - 1), pos - lo
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_positions(
+    probs: tuple[float, ...], k: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    lo, hi, frac = _positions(torch.as_tensor(probs, dtype=dtype, device=device), k)
+    return lo, hi, frac, 1 - frac
 
 
 def subsample(rows: torch.Tensor, target: int = 256) -> torch.Tensor:
@@ -28,17 +47,24 @@ def subsample(rows: torch.Tensor, target: int = 256) -> torch.Tensor:
 
 
 def most_common(sorted_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Most frequent exact value of each sorted row and its count; each (P,). Ties: the smallest value."""
-    p, k = sorted_rows.shape
-    new_run = torch.ones_like(sorted_rows, dtype=torch.bool)
-    new_run[:, 1:] = sorted_rows[:, 1:] != sorted_rows[:, :-1]
-    run_id = torch.cumsum(new_run.long(), dim=1) - 1
-    lengths = torch.zeros(p, k, dtype=torch.long, device=sorted_rows.device).scatter_add_(
-        1, run_id, torch.ones_like(run_id)
-    )
-    count, longest = lengths.max(dim=1)
-    first = torch.argmax((run_id == longest[:, None]).to(torch.uint8), dim=1)
-    return sorted_rows.gather(1, first[:, None]).squeeze(1), count
+    """Most frequent exact value of each sorted row and its count; each (P,). Ties: the smallest value.
+
+    With ``s_j`` the first position of the run of equal values that holds position ``j`` (a
+    running maximum of the run starts), ``j − s_j + 1`` is the length of that run up to ``j``;
+    its row maximum is the longest run, found first at the end of the run of the smallest value
+    among the longest.
+    """
+    k = sorted_rows.shape[1]
+    position = _arange(k, sorted_rows.device)
+    starts = (sorted_rows[:, 1:] != sorted_rows[:, :-1]) * position[1:]  # j where a new run begins, else 0
+    run_start = torch.nn.functional.pad(starts, (1, 0)).cummax(1).values
+    count, end = (position + 1 - run_start).max(dim=1)
+    return sorted_rows.gather(1, end.unsqueeze(1)).squeeze(1), count
+
+
+@functools.lru_cache(maxsize=16)
+def _arange(k: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(k, device=device)
 
 
 def largest_atom_share(rows: torch.Tensor, sorted_sub: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,8 @@ and the ``K − K1·K2`` leftover values are dropped. Because the estimate depen
 values share a block, it is averaged (in 1/α) over ``n_orders`` random orderings of each row,
 drawn from a fixed seed: the first ordering is the row as given, which reproduces the
 original estimator exactly when ``n_orders = 1``. Rows are centred at their median first
-(the mean does not exist for α ≤ 1); exact zeros are left out of the log-means. The averaged 1/α̂ is clipped to [0.5, 2] (α̂ ∈ [0.5, 2]).
+(the mean does not exist for α ≤ 1); exact zeros are left out of the log-means. The averaged
+1/α̂ is clipped to [0.5, 2] (α̂ ∈ [0.5, 2]).
 """
 
 from __future__ import annotations

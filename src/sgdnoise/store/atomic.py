@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sgdnoise.errors import DataFileError
@@ -60,6 +61,16 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
     target = Path(path)
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    return target
+
+
+def write_arrays(path: str | os.PathLike, *, compressed: bool = False, **arrays: Any) -> Path:
+    """Write the named NumPy ``arrays`` to one ``.npz`` file atomically (``np.savez``, or
+    ``np.savez_compressed`` when ``compressed``); return the path."""
+    target = Path(path)
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        save(fh, **arrays)
     return target
 
 

@@ -36,15 +36,14 @@ import torch
 
 from sgdnoise.arrays import array_kind, to_tensor
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.theory._inputs import as_tensors, check_alpha, check_interval, check_positive
-from sgdnoise.theory.levy_exit import _levy_measure_constant
+from sgdnoise.theory._inputs import as_tensors, check_alpha, check_interval, check_positive, check_unit_interval
+from sgdnoise.theory.levy_exit import _levy_measure_constant, basin_phi
 
 LevyMeasure = Literal["sas", "paper"]
 
 
 def _check_rho(rho: float) -> None:
-    if not (isinstance(rho, (int, float)) and 0 < rho < 1):
-        raise InvalidInputError(f"rho (large-jump threshold exponent) must lie in (0, 1); got {rho!r}")
+    check_unit_interval(rho, "rho (large-jump threshold exponent)")
 
 
 def _measure_constant(alpha: torch.Tensor, levy_measure: LevyMeasure) -> torch.Tensor:
@@ -55,9 +54,20 @@ def _measure_constant(alpha: torch.Tensor, levy_measure: LevyMeasure) -> torch.T
     raise InvalidInputError(f"levy_measure must be 'sas' or 'paper'; got {levy_measure!r}")
 
 
-def _basin_width(alpha: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
-    """``Φ_l = (−d_l^−)^{−α_l} + (d_l^+)^{−α_l}`` (below eq. 13)."""
-    return (-lower).pow(-alpha) + upper.pow(-alpha)
+def _first_jump_exit(
+    a: torch.Tensor,
+    e: torch.Tensor,
+    lam: torch.Tensor,
+    phi: torch.Tensor,
+    rho: float,
+    s: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Eq. 13's ``m_l Φ_l s_t^{α_l−1} / β_l(t) = (1ᵀλ_l)^{α_l} Φ_l ε^{α_l(1−ρ)} s_t^{(α_l−1)(1−ρ)} / 2``
+    (``s`` is ``s_t``; ``None`` for ``s_t = 1``)."""
+    p = lam.pow(a) * phi * e.pow(a * (1 - rho))
+    if s is not None:
+        p = p * s.pow((a - 1) * (1 - rho))
+    return p / 2.0
 
 
 def battash_jump_intensity(
@@ -96,8 +106,7 @@ def battash_first_jump_exit_probability(
     check_positive(lam_t, "lam")
     check_positive(s, "schedule_value")
     check_interval(t["lower"], t["upper"])
-    phi = _basin_width(a, t["lower"], t["upper"])
-    p = lam_t.pow(a) * phi * e.pow(a * (1 - rho)) * s.pow((a - 1) * (1 - rho)) / 2.0
+    p = _first_jump_exit(a, e, lam_t, basin_phi(a, t["lower"], t["upper"]), rho, s)
     return kind.restore(p)
 
 
@@ -112,16 +121,16 @@ class _Basin:
             )
         c = _measure_constant(a, levy_measure)
         self.alpha = a
-        self.phi = _basin_width(a, lower, upper)
+        self.phi = basin_phi(a, lower, upper)
         self.m = c * lam.pow(a) * e.pow(a) / a  # m̄_l
         self.beta = c * 2.0 / a * e.pow(rho * a)  # β̄_l
         self.beta_sum = self.beta.sum(dim=-1, keepdim=True)  # β̄_S
         a_nu = a.mean(dim=-1, keepdim=True)
         self.alpha_nu = a_nu
-        phi_nu = _basin_width(a_nu, lower.mean(dim=-1, keepdim=True), upper.mean(dim=-1, keepdim=True))
+        phi_nu = basin_phi(a_nu, lower.mean(dim=-1, keepdim=True), upper.mean(dim=-1, keepdim=True))
         lam_nu = lam.mean(dim=-1, keepdim=True)
         e_nu = e.mean(dim=-1, keepdim=True)
-        first_jump_exit_nu = lam_nu.pow(a_nu) * phi_nu * e_nu.pow(a_nu * (1 - rho)) / 2.0  # m̄_ν Φ_ν / β̄_ν
+        first_jump_exit_nu = _first_jump_exit(a_nu, e_nu, lam_nu, phi_nu, rho)  # m̄_ν Φ_ν / β̄_ν
         self.a_inv = 1.0 / ((1.0 - first_jump_exit_nu) * (1.0 - self.beta / self.beta_sum))  # A_{l,ν}^{−1}
         if not torch.all(torch.isfinite(self.a_inv) & (self.a_inv > 0)):
             raise InvalidInputError(

@@ -144,7 +144,8 @@ def _points(lr: Any, batch: Any, tau: Any) -> tuple[np.ndarray, np.ndarray, np.n
     for name, v in (("lr", lr_a), ("batch", b_a), ("tau", tau_a)):
         if not np.all(np.isfinite(v) & (v > 0)):
             raise InvalidInputError(
-                f"{name} must be finite and > 0 at every point (escape times of paths that never escaped are not measurements)"
+                f"{name} must be finite and > 0 at every point (escape times of paths that never escaped are not "
+                "measurements)"
             )
     return lr_a, b_a, tau_a
 

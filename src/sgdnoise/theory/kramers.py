@@ -20,18 +20,8 @@ from typing import Any
 
 import torch
 
-from sgdnoise.arrays import array_kind, to_tensor
-from sgdnoise.errors import InvalidInputError
-from sgdnoise.theory._inputs import as_tensors, check_positive
-
-
-def _eigenvalues(values: Any, kind, name: str) -> torch.Tensor:
-    t = to_tensor(values, kind, name=name)
-    if t.ndim == 0:
-        t = t.unsqueeze(0)
-    if not torch.all(torch.isfinite(t)):
-        raise InvalidInputError(f"{name} contains NaN or Inf")
-    return t
+from sgdnoise.arrays import array_kind
+from sgdnoise.theory._inputs import as_tensors, check_positive, check_unit_interval, saddle_eigenvalues
 
 
 def kramers_escape_time(barrier: Any, hessian_min: Any, hessian_saddle: Any, diffusion: Any) -> Any:
@@ -48,19 +38,10 @@ def kramers_escape_time(barrier: Any, hessian_min: Any, hessian_saddle: Any, dif
     ``2π exp(ΔL/D) / √(L''(a)|L''(b)|)``. Valid for ΔL/D ≫ 1.
     """
     kind = array_kind(barrier, hessian_min, hessian_saddle, diffusion)
-    h_a = _eigenvalues(hessian_min, kind, "hessian_min")
-    h_b = _eigenvalues(hessian_saddle, kind, "hessian_saddle")
-    if h_a.shape[-1] != h_b.shape[-1]:
-        raise InvalidInputError(
-            f"hessian_min and hessian_saddle need the same number of eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}"
-        )
-    check_positive(h_a, "hessian_min (eigenvalues at a minimum)")
-    if not torch.all((h_b < 0).sum(dim=-1) == 1):
-        raise InvalidInputError("hessian_saddle must have exactly one negative eigenvalue (an index-1 saddle)")
+    h_a, h_b, h_escape = saddle_eigenvalues(hessian_min, hessian_saddle, kind)
     _, t = as_tensors(barrier=barrier, diffusion=diffusion)
     check_positive(t["barrier"], "barrier")
     check_positive(t["diffusion"], "diffusion")
-    h_escape = h_b.clamp(max=0).sum(dim=-1).abs()
     log_det_ratio = h_b.abs().log().sum(dim=-1) - h_a.log().sum(dim=-1)
     log_tau = math.log(2 * math.pi) + 0.5 * log_det_ratio - h_escape.log() + t["barrier"] / t["diffusion"]
     return kind.restore(torch.exp(log_tau))
@@ -76,8 +57,7 @@ def xie_sgd_escape_time(
     the escape direction at the minimum and at the saddle; ``s ∈ (0, 1)`` is the path parameter
     of their derivation. Elementwise over the broadcast inputs; SDE time units.
     """
-    if not (isinstance(s, (int, float)) and 0 < s < 1):
-        raise InvalidInputError(f"s must lie in (0, 1); got {s!r}")
+    check_unit_interval(s, "s")
     kind, t = as_tensors(barrier=barrier, h_a=hessian_min_escape, h_b=hessian_saddle_escape, lr=lr, batch=batch)
     for name in ("barrier", "h_a", "lr", "batch"):
         check_positive(t[name], {"h_a": "hessian_min_escape"}.get(name, name))

@@ -46,14 +46,20 @@ def levy_measure_constant(alpha: Any) -> Any:
     return kind.restore(_levy_measure_constant(t["alpha"]))
 
 
+def basin_phi(alpha: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """``Φ = |lower|^{−α} + upper^{−α}`` for a basin ``lower < 0 < upper``: ``α`` times the mass of
+    ``|y|^{−1−α} dy`` outside the basin, the size of the jumps that leave it (Battash et al.'s
+    ``Φ_l``, below eq. 13). Elementwise."""
+    return (-lower).pow(-alpha) + upper.pow(-alpha)
+
+
 def _rates(alpha: Any, eps: Any, lower: Any, upper: Any):
     kind, t = as_tensors(alpha=alpha, eps=eps, lower=lower, upper=upper)
     a, e = t["alpha"], t["eps"]
     check_alpha(a)
     check_positive(e, "eps")
     check_interval(t["lower"], t["upper"])
-    phi = t["lower"].abs().pow(-a) + t["upper"].pow(-a)
-    return kind, _levy_measure_constant(a) * e.pow(a) * phi / a
+    return kind, _levy_measure_constant(a) * e.pow(a) * basin_phi(a, t["lower"], t["upper"]) / a
 
 
 def levy_exit_rates(alpha: Any, eps: Any, lower: Any, upper: Any) -> Any:

@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
-from sgdnoise.arrays import array_kind, to_tensor
+from sgdnoise.arrays import array_kind
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.theory._inputs import as_tensors, check_positive
+from sgdnoise.theory._inputs import as_tensors, check_positive, saddle_eigenvalues
 
 
 def mori_escape_rate(
@@ -41,16 +41,7 @@ def mori_escape_rate(
     Returns κ with shape (...), in the original time t (1/κ is the mean escape time).
     """
     kind = array_kind(loss_min, loss_saddle, hessian_min, hessian_saddle, lr, batch, h_star)
-    h_a = to_tensor(hessian_min, kind, name="hessian_min")
-    h_b = to_tensor(hessian_saddle, kind, name="hessian_saddle")
-    h_a, h_b = (h.unsqueeze(0) if h.ndim == 0 else h for h in (h_a, h_b))
-    if h_a.shape[-1] != h_b.shape[-1]:
-        raise InvalidInputError(
-            f"hessian_min and hessian_saddle need the same number n of outlier eigenvalues; got {h_a.shape[-1]} and {h_b.shape[-1]}"
-        )
-    check_positive(h_a, "hessian_min")
-    if not torch.all((h_b < 0).sum(dim=-1) == 1):
-        raise InvalidInputError("hessian_saddle must have exactly one negative eigenvalue (the escape direction)")
+    h_a, h_b, h_escape = saddle_eigenvalues(hessian_min, hessian_saddle, kind)
     n = h_a.shape[-1]
     _, t = as_tensors(
         loss_min=loss_min,
@@ -59,13 +50,11 @@ def mori_escape_rate(
         batch=batch,
         h_star=h_a.mean(dim=-1) if h_star is None else h_star,
     )
-    for name in ("loss_min", "lr", "batch", "h_star"):
-        check_positive(t[name], name)
+    check_positive(t["loss_min"], "loss_min")
     if not torch.all(t["loss_saddle"] > t["loss_min"]):
         raise InvalidInputError("loss_saddle must exceed loss_min (the saddle is above the minimum)")
-    h_escape = h_b.clamp(max=0).sum(dim=-1).abs()
     log_prefactor = h_escape.log() - math.log(2 * math.pi) + 0.5 * (h_a.log().sum(-1) - h_b.abs().log().sum(-1))
-    exponent = t["batch"] / (t["lr"] * t["h_star"]) + 1.0 - n / 2.0
+    exponent = _stationary_exponent(t) - n / 2.0
     log_barrier = torch.log(t["loss_saddle"] / t["loss_min"])
     return kind.restore(torch.exp(log_prefactor - exponent * log_barrier))
 
@@ -73,16 +62,21 @@ def mori_escape_rate(
 def mori_stationary_exponent(lr: Any, batch: Any, h_star: Any) -> Any:
     """Exponent φ of the stationary law ``P ∝ L^{−φ}``: ``φ = 1 + B/(ηh*)`` (Mori et al. 2022)."""
     kind, t = as_tensors(lr=lr, batch=batch, h_star=h_star)
-    for name, v in t.items():
-        check_positive(v, name)
-    return kind.restore(1.0 + t["batch"] / (t["lr"] * t["h_star"]))
+    return kind.restore(_stationary_exponent(t))
 
 
 def mori_stationary_normalisable(n_outliers: Any, lr: Any, batch: Any, h_star: Any) -> Any:
     """Whether ``L^{−φ}`` is normalisable around the minimum: ``n < 2(B/(ηh*) + 1)`` (boolean array)."""
     kind, t = as_tensors(n=n_outliers, lr=lr, batch=batch, h_star=h_star)
+    phi = _stationary_exponent(t)
+    check_positive(t["n"], "n_outliers")
+    ok = t["n"] < 2.0 * phi
+    return ok if kind.is_torch else ok.cpu().numpy()
+
+
+def _stationary_exponent(t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``φ = 1 + B/(ηh*)`` from the tensors ``lr``, ``batch`` and ``h_star`` of ``t``, each checked > 0:
+    the exponent of the stationary law, of which the escape rate's power of the barrier is ``φ − n/2``."""
     for name in ("lr", "batch", "h_star"):
         check_positive(t[name], name)
-    check_positive(t["n"], "n_outliers")
-    ok = t["n"] < 2.0 * (t["batch"] / (t["lr"] * t["h_star"]) + 1.0)
-    return ok if kind.is_torch else ok.cpu().numpy()
+    return 1.0 + t["batch"] / (t["lr"] * t["h_star"])

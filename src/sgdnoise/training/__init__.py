@@ -11,7 +11,7 @@ result.history                      # one row per epoch: lr, batch_size, train/t
 """
 
 from sgdnoise.training.config import TrainConfig
-from sgdnoise.training.loop import StepInfo, as_tensors, default_loss, evaluate, train
+from sgdnoise.training.loop import StepInfo, evaluate, train
 from sgdnoise.training.result import HISTORY_COLUMNS, TrainResult
 
 __all__ = [
@@ -19,8 +19,6 @@ __all__ = [
     "StepInfo",
     "TrainConfig",
     "TrainResult",
-    "as_tensors",
-    "default_loss",
     "evaluate",
     "train",
 ]

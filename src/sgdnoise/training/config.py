@@ -12,11 +12,12 @@ Battash et al. (Fig. 2) compare ``lr_milestones=(30, 60), lr_factor=0.1`` with
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sgdnoise.errors import ConfigError
+from sgdnoise.plumbing.checks import is_int, positive_int, positive_number
 
 #: Fields that change the numbers a run produces; a resumed run must agree on all of them.
 RESULT_FIELDS = (
@@ -61,25 +62,19 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_milestones", tuple(self.lr_milestones))
         object.__setattr__(self, "batch_milestones", tuple(self.batch_milestones))
-        problems = []
-        for name in ("epochs", "batch_size", "batch_factor", "eval_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                problems.append(f"{name} must be a positive integer (got {value!r})")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            problems.append(f"seed must be an int (got {self.seed!r})")
-        for name in ("lr", "lr_factor"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                problems.append(f"{name} must be a positive finite number (got {value!r})")
+        checks = [(positive_int, name) for name in ("epochs", "batch_size", "batch_factor", "eval_batch_size")]
+        checks += [(positive_number, name) for name in ("lr", "lr_factor")]
+        problems = [problem for check, name in checks if (problem := _problem(check, getattr(self, name), name))]
+        if not is_int(self.seed):
+            problems.append(f"seed must be an int; got {self.seed!r}")
         for name in ("lr_milestones", "batch_milestones"):
             ms = getattr(self, name)
-            if any(not isinstance(m, int) or m < 1 for m in ms) or list(ms) != sorted(set(ms)):
-                problems.append(f"{name} must be strictly increasing positive epoch indices (got {ms})")
+            if any(not is_int(m) or m < 1 for m in ms) or list(ms) != sorted(set(ms)):
+                problems.append(f"{name} must be strictly increasing positive epoch indices; got {ms}")
         if self.keep_checkpoints not in ("last", "all"):
-            problems.append(f"keep_checkpoints must be 'last' or 'all' (got {self.keep_checkpoints!r})")
+            problems.append(f"keep_checkpoints must be 'last' or 'all'; got {self.keep_checkpoints!r}")
         if problems:
-            raise ConfigError("invalid training config: " + "; ".join(problems))
+            raise ConfigError("invalid training config: " + ". ".join(problems))
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate in 0-based epoch ``epoch``."""
@@ -91,3 +86,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _problem(check: Callable[..., Any], value: Any, name: str) -> str | None:
+    """What ``check`` says is wrong with ``value`` (``None`` when it passes), so that every problem
+    of a config is reported at once."""
+    try:
+        check(value, name, error=ConfigError)
+    except ConfigError as exc:
+        return str(exc)
+    return None

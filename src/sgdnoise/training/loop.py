@@ -6,6 +6,11 @@ step is ``w ← w − η_e ∇_w (1/B_e) Σ_{ℓ∈Ω} loss_ℓ(w)`` (``torch.op
 weight decay, as in Battash et al.). After every epoch the full state goes to ``last.pt``; a
 later call with the same ``checkpoint_dir`` continues from it and produces bit-for-bit the
 run that was never interrupted.
+
+Modes: the epochs run with every module in train mode (``model.train()``: dropout on, BatchNorm
+on batch statistics, updating its running ones), the test passes in eval mode. The model comes
+back with every submodule in the mode it was given in (a BatchNorm frozen in eval inside a model
+in train mode stays frozen), also when training stops with an error.
 """
 
 from __future__ import annotations
@@ -20,20 +25,16 @@ from typing import Any
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
 
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.models.checkpoint import MODEL_STATE_KEY, save_checkpoint
+from sgdnoise.plumbing import LossFn, as_data_source, default_loss, module_mode
 from sgdnoise.rng import as_generator
 from sgdnoise.store import manifest, write_json, write_table
 from sgdnoise.training.config import TrainConfig
 from sgdnoise.training.result import HISTORY_COLUMNS, TrainResult
 from sgdnoise.training.state import LAST, restore_state, save_state
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Data = Dataset | tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,10 @@ class StepInfo:
 
 def train(
     model: nn.Module,
-    data: Data,
+    data: Any,
     config: TrainConfig,
     *,
-    eval_data: Data | None = None,
+    eval_data: Any = None,
     loss_fn: LossFn | None = None,
     on_step: Callable[[StepInfo], None] | None = None,
     metadata: dict[str, Any] | None = None,
@@ -60,7 +61,8 @@ def train(
     """Train ``model`` in place on ``data`` with ``config``; return a :class:`TrainResult`.
 
     ``data``/``eval_data``: ``(inputs, targets)`` tensors, a ``TensorDataset`` (e.g. from
-    :func:`sgdnoise.data.load_dataset`) or any map-style ``Dataset`` (stacked once into tensors).
+    :func:`sgdnoise.data.load_dataset`), a map-style ``Dataset``, a ``DataLoader`` or a list of
+    batches (:func:`sgdnoise.plumbing.as_data_source`; stacked once into tensors on the device).
     ``loss_fn(outputs, targets)`` must return the mean loss; by default cross-entropy for int64
     class labels, mean-squared error otherwise. ``on_step`` is called after each step (raising
     from it stops training; finished epochs stay in the checkpoint). ``metadata`` (e.g. model
@@ -76,8 +78,8 @@ def train(
     if not any(p.requires_grad for p in model.parameters()):
         raise InvalidInputError(f"{type(model).__name__} has no trainable parameters")
     device = torch.device(config.device)
-    x, y = as_tensors(data, "data", device)
-    evaluation = as_tensors(eval_data, "eval_data", device) if eval_data is not None else None
+    x, y = _tensors(data, "data", device)
+    evaluation = _tensors(eval_data, "eval_data", device) if eval_data is not None else None
     _check_batch_sizes(config, len(x))
     loss_fn = loss_fn or default_loss(y)
     model.to(device)
@@ -85,7 +87,7 @@ def train(
     shuffle_rng = as_generator(config.seed)
     out = Path(config.checkpoint_dir).expanduser() if config.checkpoint_dir else None
 
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), module_mode(model, "train"):
         torch.manual_seed(config.seed)
         start, history = 0, []
         if out is not None and config.resume and (out / LAST).is_file():
@@ -93,10 +95,7 @@ def train(
                 out / LAST, model=model, optimizer=optimizer, shuffle_rng=shuffle_rng, config=config
             )
         if out is not None:
-            write_json(
-                manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, status="running"),
-                out / "manifest.json",
-            )
+            _write_manifest(out, config, metadata, status="running")
         with _progress(config.progress, config.epochs, start) as advance:
             for epoch in range(start, config.epochs):
                 row = _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_step, out, advance)
@@ -109,63 +108,36 @@ def train(
                     _write_epoch(out, model, optimizer, shuffle_rng, epoch + 1, history, config)
     if out is not None:
         save_checkpoint(model, out / "model.pt")
-        write_json(
-            manifest(
-                config.to_dict(),
-                seed=config.seed,
-                metadata=metadata or {},
-                status="finished",
-                epochs_completed=config.epochs,
-            ),
-            out / "manifest.json",
-        )
+        _write_manifest(out, config, metadata, status="finished", epochs_completed=config.epochs)
     return TrainResult(model, _frame(history), config, start, out)
 
 
-def as_tensors(data: Data, label: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(inputs, targets)`` on ``device`` from a tensor pair, a TensorDataset or a Dataset."""
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = data
-    elif hasattr(data, "tensors") and len(data.tensors) == 2:
-        x, y = data.tensors
-    elif isinstance(data, Dataset) and hasattr(data, "__len__"):
-        items = [data[i] for i in range(len(data))]
-        x = torch.stack([torch.as_tensor(item[0]) for item in items])
-        y = (
-            torch.as_tensor([item[1] for item in items])
-            if not torch.is_tensor(items[0][1])
-            else torch.stack([item[1] for item in items])
-        )
-    else:
-        raise InvalidInputError(
-            f"{label} must be an (inputs, targets) pair, a TensorDataset or a map-style Dataset; got {type(data).__name__}"
-        )
-    if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or len(x) == 0:
-        raise InvalidInputError(
-            f"{label}: inputs and targets must be non-empty tensors of equal length; got {getattr(x, 'shape', x)} and {getattr(y, 'shape', y)}"
-        )
-    return x.to(device), y.to(device)
+def _write_manifest(out: Path, config: TrainConfig, metadata: dict[str, Any] | None, **status: Any) -> None:
+    """``manifest.json``: the config, its seed, ``metadata`` and how far the run is (``status``)."""
+    write_json(manifest(config.to_dict(), seed=config.seed, metadata=metadata or {}, **status), out / "manifest.json")
 
 
-def default_loss(targets: torch.Tensor) -> LossFn:
-    """Cross-entropy for integer class labels, mean-squared error for float targets."""
-    return F.cross_entropy if not targets.is_floating_point() else F.mse_loss
+def _tensors(data: Any, label: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """All of ``data`` as one ``(inputs, targets)`` pair on ``device``; errors name the argument."""
+    try:
+        return as_data_source(data).tensors(device)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{label}: {exc}") from exc
 
 
 @torch.no_grad()
 def evaluate(
     model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024
 ) -> tuple[float, float]:
-    """Mean loss and accuracy (NaN for float targets) of ``model`` in eval mode over ``(x, y)``."""
-    was_training = model.training
-    model.eval()
+    """Mean loss and accuracy (NaN for float targets) of ``model`` in eval mode over ``(x, y)``;
+    every submodule gets its own mode back, also on error."""
     total_loss, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        out = model(x[i : i + batch_size])
-        total_loss += float(loss_fn(out, y[i : i + batch_size])) * len(out)
-        if not y.is_floating_point():
-            correct += int((out.argmax(dim=1) == y[i : i + batch_size]).sum())
-    model.train(was_training)
+    with module_mode(model, "eval"):
+        for i in range(0, len(x), batch_size):
+            out = model(x[i : i + batch_size])
+            total_loss += float(loss_fn(out, y[i : i + batch_size])) * len(out)
+            if not y.is_floating_point():
+                correct += int((out.argmax(dim=1) == y[i : i + batch_size]).sum())
     return total_loss / len(x), (correct / len(x) if not y.is_floating_point() else math.nan)
 
 
@@ -176,7 +148,6 @@ def _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_s
         group["lr"] = lr
     order = torch.randperm(len(x), generator=shuffle_rng).to(x.device)
     steps = len(x) // batch if config.drop_last else math.ceil(len(x) / batch)
-    model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     for step in range(steps):
         idx = order[step * batch : (step + 1) * batch]
@@ -190,7 +161,8 @@ def _run_epoch(model, optimizer, loss_fn, x, y, epoch, config, shuffle_rng, on_s
                 else "no epoch had finished"
             )
             raise ConvergenceError(
-                f"training loss is {value} at epoch {epoch + 1}, step {step + 1} (lr {lr:g}, batch size {batch}); {where}. "
+                f"training loss is {value} at epoch {epoch + 1}, step {step + 1} (lr {lr:g}, batch size {batch}); "
+                f"{where}. "
                 "Lower the learning rate or check the data for NaN/Inf"
             )
         optimizer.zero_grad(set_to_none=True)
@@ -221,7 +193,8 @@ def _loss(loss_fn: LossFn, outputs: torch.Tensor, targets: torch.Tensor) -> torc
         loss = loss_fn(outputs, targets)
     except (RuntimeError, ValueError, IndexError) as exc:
         raise InvalidInputError(
-            f"the loss cannot compare model outputs of shape {tuple(outputs.shape)} with targets of shape {tuple(targets.shape)} "
+            f"the loss cannot compare model outputs of shape {tuple(outputs.shape)} with targets of shape "
+            f"{tuple(targets.shape)} "
             f"({exc}); build the model with as many outputs as the data has classes (or targets)"
         ) from exc
     if loss.ndim != 0:

@@ -52,9 +52,11 @@ def test_exact_diagonal_and_stochastic_diagonal_errors():
 
 def test_invalid_arguments():
     op = DenseOperator(MATRIX)
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInputError, match="n_probes must be an int ≥ 2"):
         hutchinson_trace(op, 1)
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInputError, match="n_products must be an int ≥ 6"):
         hutchpp_trace(op, 5)
+    with pytest.raises(InvalidInputError, match="n_probes must be an int ≥ 2"):
+        diagonal(op, n_probes=1.0)
     with pytest.raises(ConfigError):
         diagonal(op, method="bogus")

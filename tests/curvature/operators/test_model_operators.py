@@ -9,10 +9,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.operators import EmpiricalFisherOperator, GGNOperator, HessianOperator
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import ConfigError, InvalidInputError
+from sgdnoise.plumbing.parameters import ParameterSpace
 
-from ..conftest import classification_data, exact_hessian, regression_data, small_mlp
+from ..conftest import PairDataset, classification_data, exact_hessian, regression_data, small_mlp
 
 MSE_NONE_MEAN = lambda out, y: F.mse_loss(out, y, reduction="none").mean()  # noqa: E731
 
@@ -53,6 +53,14 @@ def test_dataloader_equals_tensor_pair(mlp_ce):
     model, loss_fn, (x, y), h_exact = mlp_ce
     loader = DataLoader(TensorDataset(x, y), batch_size=9)
     assert torch.allclose(HessianOperator(model, loss_fn, loader).to_dense(), h_exact, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_size", [7, 1024])  # chunks of points; all points in one chunk (graph reused)
+def test_map_style_dataset_equals_tensor_pair(mlp_ce, chunk_size):
+    model, loss_fn, (x, y), h_exact = mlp_ce
+    op = HessianOperator(model, loss_fn, PairDataset(x, y), chunk_size=chunk_size)
+    assert torch.allclose(op.to_dense(block_size=10), h_exact, atol=1e-12)
+    assert torch.allclose(op.to_dense(block_size=10), h_exact, atol=1e-12)
 
 
 def test_parameter_subset_is_the_submatrix(mlp_ce):
@@ -130,7 +138,7 @@ def _jacobian_and_output_hessians(model, loss_fn, x, y):
     theta = space.vector()
     jac = jacobian(lambda th: fmodel.output(th, x), theta)  # (n, c, D)
     out = fmodel.output(theta, x)
-    h_out = torch.stack([hessian(lambda o: loss_fn(o.unsqueeze(0), y[i : i + 1]), out[i]) for i in range(len(x))])
+    h_out = torch.stack([hessian(lambda o, i=i: loss_fn(o.unsqueeze(0), y[i : i + 1]), out[i]) for i in range(len(x))])
     return jac, h_out  # h_out (n, c, c): Hessian of the single-sample loss in the output
 
 

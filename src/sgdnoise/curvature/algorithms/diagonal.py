@@ -14,7 +14,8 @@ import torch
 from sgdnoise.curvature.algorithms.probes import rademacher
 from sgdnoise.curvature.algorithms.results import DiagonalResult
 from sgdnoise.curvature.operators.base import LinearOperator
-from sgdnoise.errors import ConfigError, InvalidInputError
+from sgdnoise.errors import ConfigError
+from sgdnoise.plumbing import positive_int
 from sgdnoise.rng import Seed, as_generator
 
 
@@ -34,8 +35,7 @@ def diagonal(
         return DiagonalResult(diag, torch.zeros_like(diag), op.n_products - start, "exact")
     if method != "hutchinson":
         raise ConfigError(f"method must be 'hutchinson' or 'exact'; got {method!r}")
-    if not isinstance(n_probes, int) or n_probes < 2:
-        raise InvalidInputError(f"n_probes must be an int >= 2 (needed for a standard error); got {n_probes!r}")
+    positive_int(n_probes, "n_probes", minimum=2)  # a standard error needs two
     probes = rademacher(op, n_probes, as_generator(seed, op.device))
     samples = torch.cat([z * op.matmat(z) for z in probes.split(block_size, dim=1)], dim=1)  # (D, m)
     return DiagonalResult(samples.mean(1), samples.std(1) / math.sqrt(n_probes), op.n_products - start, "hutchinson")

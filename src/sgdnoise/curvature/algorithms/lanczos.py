@@ -109,6 +109,20 @@ def ritz_converged(
     return residuals <= torch.clamp(tol * values.abs(), min=atol)
 
 
+WHICH = ("top", "bottom", "magnitude")
+
+
+def _wanted(theta: torch.Tensor, k: int, which: str) -> torch.Tensor:
+    """Positions of the wanted ``k`` among ascending Ritz values ``theta`` ``(m,)``: descending for
+    "top", ascending for "bottom", by descending ``|θ|`` for "magnitude" (ties: the smaller θ first)."""
+    m = theta.shape[0]
+    if which == "top":
+        return torch.arange(m - 1, m - 1 - k, -1)
+    if which == "bottom":
+        return torch.arange(k)
+    return theta.abs().argsort(descending=True, stable=True)[:k]
+
+
 def lanczos(
     op: LinearOperator,
     k: int = 5,
@@ -120,17 +134,22 @@ def lanczos(
     seed: Seed = 0,
     strict: bool = True,
 ) -> EigenResult:
-    """The ``k`` largest (``which="top"``) or smallest (``"bottom"``) eigenpairs of ``op``.
+    """The ``k`` largest (``which="top"``), smallest (``"bottom"``) or largest in magnitude
+    (``"magnitude"``, PyHessian's notion: the eigenvalues farthest from zero, of either sign)
+    eigenpairs of ``op``.
 
     Iterates until every wanted Ritz pair has residual ``≤ max(tol·|θ|, atol)``, which bounds the
-    eigenvalue error by the same amount (usually far less: ``residual²/gap``). One product per
+    eigenvalue error by the same amount (usually far less: ``residual²/gap``); for "magnitude"
+    the smallest and the largest Ritz pair must meet the same bound too (else no pair counts as
+    converged), so that an end still moving outwards is not passed over for a value of smaller
+    magnitude. One product per
     iteration. If ``max_iter`` (default ``min(D, max(100, 20k))``) is reached first, raises
     :class:`ConvergenceError` (``strict=True``) or returns the pairs with ``converged`` flags.
     """
     if not isinstance(k, int) or not 1 <= k <= op.dim:
         raise InvalidInputError(f"k must be an int in [1, D={op.dim}]; got {k!r}")
-    if which not in ("top", "bottom"):
-        raise ConfigError(f"which must be 'top' or 'bottom'; got {which!r}")
+    if which not in WHICH:
+        raise ConfigError(f"which must be one of {WHICH}; got {which!r}")
     if not (tol >= 0 and atol >= 0 and tol + atol > 0):
         raise InvalidInputError(f"tol and atol must be >= 0 and not both 0; got tol={tol}, atol={atol}")
     max_iter = min(op.dim, max(100, 20 * k)) if max_iter is None else max_iter
@@ -144,9 +163,13 @@ def lanczos(
         if process.steps < k:
             continue
         theta, s, res = process.ritz()
-        idx = torch.arange(process.steps - 1, process.steps - 1 - k, -1) if which == "top" else torch.arange(k)
-        values, residuals = theta[idx], res[idx]
-        converged = ritz_converged(values, residuals, tol=tol, atol=atol)
+        idx = _wanted(theta, k, which)
+        settled = ritz_converged(theta, res, tol=tol, atol=atol)
+        values, residuals, converged = theta[idx], res[idx], settled[idx]
+        if which == "magnitude":
+            # both ends converge at their own pace: an end still moving outwards may yet overtake
+            # the wanted values, so no wanted pair counts as converged before both extremes settle
+            converged = converged & settled[0] & settled[-1]
         if bool(converged.all()) or process.steps == max_iter:
             break
     if strict and not bool(converged.all()):

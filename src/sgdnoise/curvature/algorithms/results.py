@@ -16,12 +16,14 @@ def _floats(t: torch.Tensor) -> list[float]:
 class EigenResult:
     """Extreme eigenpairs of a symmetric operator.
 
-    eigenvalues : ``(k,)``, descending for ``which="top"``, ascending for ``"bottom"``.
+    eigenvalues : ``(k,)``, descending for ``which="top"``, ascending for ``"bottom"``, by
+        descending magnitude for ``"magnitude"``.
     eigenvectors : ``(D, k)``, orthonormal columns.
     residuals : ``(k,)`` residual norms ``‖A y − θ y‖`` (Lanczos: the Ritz estimate
         ``|β_m s_{m,i}|``, exact in exact arithmetic with full re-orthogonalisation).
         ``|θ − λ| ≤ residual`` for the nearest true eigenvalue λ.
-    converged : ``(k,)`` bool, ``residual ≤ max(tol·|θ|, atol)``.
+    converged : ``(k,)`` bool, ``residual ≤ max(tol·|θ|, atol)`` (Lanczos with ``which="magnitude"``:
+        and both extreme Ritz pairs within the same bound).
     n_products : operator products used (HVPs for a Hessian).
     """
 
@@ -103,12 +105,31 @@ class SpectralDensity:
     The spectral measure ``(1/D) Σ_i δ(λ − λ_i)`` is approximated by the average over probes of
     ``Σ_j w_{pj} δ(λ − θ_{pj})`` (each probe's weights sum to 1), so ``Tr f(A) ≈ D·E_p[Σ_j w_{pj} f(θ_{pj})]``.
     nodes, weights : ``(n_probes, n_iter)``.
+    n_iter : Lanczos steps taken per probe; requested_iter : steps asked for (more than ``D`` are
+        clamped to ``D``, see :attr:`clamped` and :attr:`note`).
     """
 
     nodes: torch.Tensor
     weights: torch.Tensor
     dim: int
     n_products: int
+    n_iter: int
+    requested_iter: int
+
+    @property
+    def clamped(self) -> bool:
+        """Whether fewer steps were taken than asked for (the operator has ``D`` < requested)."""
+        return self.n_iter < self.requested_iter
+
+    @property
+    def note(self) -> str:
+        """A sentence for reports when :attr:`clamped`, else ``""``."""
+        if not self.clamped:
+            return ""
+        return (
+            f"n_iter={self.requested_iter} was clamped to D={self.dim}: after D Lanczos steps each probe's "
+            "nodes are all the eigenvalues and its quadrature is exact"
+        )
 
     def density(self, grid: torch.Tensor, width: float) -> torch.Tensor:
         """Gaussian-smoothed density ``φ(t) = E_p Σ_j w_{pj} N(t; θ_{pj}, width²)`` on ``grid``."""
@@ -129,4 +150,7 @@ class SpectralDensity:
             "weights": self.weights.detach().cpu().tolist(),
             "dim": self.dim,
             "n_products": self.n_products,
+            "n_iter": self.n_iter,
+            "requested_iter": self.requested_iter,
+            "note": self.note,
         }

@@ -13,20 +13,25 @@ from sgdnoise.curvature.algorithms.lanczos import LanczosProcess
 from sgdnoise.curvature.algorithms.probes import rademacher
 from sgdnoise.curvature.algorithms.results import SpectralDensity
 from sgdnoise.curvature.operators.base import LinearOperator
-from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import positive_int
 from sgdnoise.rng import Seed, as_generator
 
 
 def spectral_density(op: LinearOperator, *, n_probes: int = 10, n_iter: int = 80, seed: Seed = 0) -> SpectralDensity:
-    """SLQ nodes and weights from ``n_probes`` Rademacher probes and ``n_iter`` (≤ D) Lanczos steps."""
-    if not isinstance(n_probes, int) or n_probes < 1:
-        raise InvalidInputError(f"n_probes must be a positive int; got {n_probes!r}")
-    if not isinstance(n_iter, int) or not 1 <= n_iter <= op.dim:
-        raise InvalidInputError(f"n_iter must be an int in [1, D={op.dim}]; got {n_iter!r}")
+    """SLQ nodes and weights from ``n_probes`` Rademacher probes and ``min(n_iter, D)`` Lanczos steps each.
+
+    A request beyond ``D`` is clamped to ``D``: after ``D`` steps a probe's Krylov space is the
+    whole space, its nodes are all the eigenvalues and its quadrature is exact for every
+    polynomial, so there is no further step to take. The result records the steps taken
+    (``n_iter``) and asked for (``requested_iter``); ``clamped`` and ``note`` say when they differ.
+    """
+    positive_int(n_probes, "n_probes")
+    positive_int(n_iter, "n_iter")
+    steps = min(n_iter, op.dim)
     generator = as_generator(seed, op.device)
     start = op.n_products
-    process = LanczosProcess(op, rademacher(op, n_probes, generator), n_iter, generator)
-    for _ in range(n_iter):
+    process = LanczosProcess(op, rademacher(op, n_probes, generator), steps, generator)
+    for _ in range(steps):
         process.step()
     nodes, weights = process.tridiagonal_eigs()
-    return SpectralDensity(nodes, weights, op.dim, op.n_products - start)
+    return SpectralDensity(nodes, weights, op.dim, op.n_products - start, steps, n_iter)

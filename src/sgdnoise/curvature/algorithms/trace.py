@@ -14,16 +14,12 @@ import math
 
 import torch
 
+from sgdnoise.curvature.algorithms.forms import quadratic_forms
 from sgdnoise.curvature.algorithms.probes import rademacher
 from sgdnoise.curvature.algorithms.results import TraceResult
 from sgdnoise.curvature.operators.base import LinearOperator
-from sgdnoise.errors import InvalidInputError
+from sgdnoise.plumbing import positive_int
 from sgdnoise.rng import Seed, as_generator
-
-
-def _quadratic_forms(op: LinearOperator, probes: torch.Tensor, block_size: int) -> torch.Tensor:
-    """``z_iᵀ A z_i`` for the columns of ``probes`` ``(D, m)``, ``block_size`` products at a time."""
-    return torch.cat([(z * op.matmat(z)).sum(0) for z in probes.split(block_size, dim=1)])
 
 
 def _mean_stderr(samples: torch.Tensor) -> tuple[float, float]:
@@ -32,17 +28,15 @@ def _mean_stderr(samples: torch.Tensor) -> tuple[float, float]:
 
 def hutchinson_trace(op: LinearOperator, n_probes: int = 100, *, seed: Seed = 0, block_size: int = 32) -> TraceResult:
     """Hutchinson's estimate of ``Tr A`` from ``n_probes`` Rademacher probes (≥ 2 for a stderr)."""
-    if not isinstance(n_probes, int) or n_probes < 2:
-        raise InvalidInputError(f"n_probes must be an int >= 2 (needed for a standard error); got {n_probes!r}")
+    positive_int(n_probes, "n_probes", minimum=2)  # a standard error needs two
     probes = rademacher(op, n_probes, as_generator(seed, op.device))
-    estimate, stderr = _mean_stderr(_quadratic_forms(op, probes, block_size))
+    estimate, stderr = _mean_stderr(quadratic_forms(op, probes, block_size))
     return TraceResult(estimate, stderr, n_probes, n_probes, "hutchinson")
 
 
 def hutchpp_trace(op: LinearOperator, n_products: int = 99, *, seed: Seed = 0, block_size: int = 32) -> TraceResult:
     """Hutch++ estimate of ``Tr A`` with ``n_products`` products (≥ 6: sketch, exact part, 2+ probes)."""
-    if not isinstance(n_products, int) or n_products < 6:
-        raise InvalidInputError(f"n_products must be an int >= 6; got {n_products!r}")
+    positive_int(n_products, "n_products", minimum=6)  # sketch, exact part, two probes
     generator = as_generator(seed, op.device)
     sketch = min(n_products // 3, op.dim)
     n_probes = n_products - 2 * sketch
@@ -50,5 +44,5 @@ def hutchpp_trace(op: LinearOperator, n_products: int = 99, *, seed: Seed = 0, b
     exact_part = float((q * op.matmat(q)).sum())
     probes = rademacher(op, n_probes, generator)
     deflated = probes - q @ (q.T @ probes)
-    estimate, stderr = _mean_stderr(_quadratic_forms(op, deflated, block_size))
+    estimate, stderr = _mean_stderr(quadratic_forms(op, deflated, block_size))
     return TraceResult(exact_part + estimate, stderr, 2 * sketch + n_probes, n_probes, "hutch++")

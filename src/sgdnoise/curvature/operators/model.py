@@ -22,11 +22,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from sgdnoise.curvature.data import Data, check_data, dataset_mean, is_tensor_pair, iter_batches
-from sgdnoise.curvature.functional import FunctionalModel, LossFn
+from sgdnoise.curvature.data import Data, data_source, dataset_mean, one_chunk
+from sgdnoise.curvature.functional import FunctionalModel
 from sgdnoise.curvature.operators.base import LinearOperator
-from sgdnoise.curvature.parameters import ParameterSpace
 from sgdnoise.errors import ConfigError
+from sgdnoise.plumbing import LossFn, ParameterSpace
 
 
 class ModelOperator(LinearOperator):
@@ -35,9 +35,10 @@ class ModelOperator(LinearOperator):
     Parameters
     ----------
     model, loss_fn : the network and ``loss_fn(output, target)`` returning the batch mean.
-    data : ``(inputs, targets)`` tensors or a DataLoader (see :mod:`sgdnoise.curvature.data`).
+    data : ``(inputs, targets)`` tensors, a Dataset, a DataLoader or a list of batches (see
+        :mod:`sgdnoise.curvature.data`).
     params, exclude : name globs selecting the parameters (default: all trainable ones).
-    chunk_size : rows per chunk when ``data`` is a tensor pair.
+    chunk_size : points per chunk when ``data`` is a tensor pair or a Dataset.
     mode : "eval" (default) or "train"; see :mod:`sgdnoise.curvature.functional`.
     """
 
@@ -52,15 +53,15 @@ class ModelOperator(LinearOperator):
         chunk_size: int = 1024,
         mode: str = "eval",
     ) -> None:
-        check_data(data, chunk_size)
+        self.source = data_source(data, chunk_size)
         self.space = ParameterSpace(model, params, exclude)
         self.fmodel = FunctionalModel(model, loss_fn, self.space, mode)
-        self.data, self.chunk_size = data, chunk_size
+        self.chunk_size = chunk_size
         self.theta = self.space.vector()
         super().__init__(self.space.dim, self.space.dtype, self.space.device)
 
     def _average(self, fn) -> torch.Tensor:
-        return dataset_mean(self.data, self.chunk_size, self.device, fn)
+        return dataset_mean(self.source, self.chunk_size, self.device, fn)
 
     def loss(self) -> torch.Tensor:
         """The full-data loss ``L(θ)`` (scalar tensor)."""
@@ -136,9 +137,9 @@ class HessianOperator(ModelOperator):
     def _matmat(self, vectors: torch.Tensor) -> torch.Tensor:
         # all data in one chunk: build the gradient graph once and reuse it for every product
         # (PyHessian's single-batch trick); memory: one first-order graph, kept by the operator
-        if self.method == "double_backward" and is_tensor_pair(self.data) and len(self.data[0]) <= self.chunk_size:
+        if self.method == "double_backward" and one_chunk(self.source, self.chunk_size):
             if self._graph is None:
-                x, y = next(iter_batches(self.data, self.chunk_size, self.device))
+                x, y = next(self.source.chunks(self.chunk_size, self.device))
                 self._graph = self._gradient_graph(x, y)
             return self._second_backward(*self._graph, vectors, retain=True)
         return super()._matmat(vectors)

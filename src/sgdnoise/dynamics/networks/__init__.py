@@ -5,7 +5,8 @@
   :mod:`~sgdnoise.dynamics.networks.seed_gradients` (every seed's gradient per step),
   :mod:`~sgdnoise.dynamics.networks.stacked_mlp` (the direct path for ReLU MLPs) and
   :mod:`~sgdnoise.dynamics.networks.seedwise` (per-seed products rounded as one seed's).
-* :mod:`~sgdnoise.dynamics.networks.escape` — escape protocols from a minimum (by loss, by distance).
+* :mod:`~sgdnoise.dynamics.networks.escape` — escape protocols from a minimum (by loss, by distance),
+  and :mod:`~sgdnoise.dynamics.networks.projection` (exit displacements split over directions).
 * :mod:`~sgdnoise.dynamics.networks.zhu_network` — Zhu et al.'s noise variants on a network, all
   repeats at once, on :mod:`~sgdnoise.dynamics.networks.stacked_loss` (the loss at stacked flat
   parameters), :mod:`~sgdnoise.dynamics.networks.zhu_shapes` (the noise shapes),
@@ -14,13 +15,8 @@
 """
 
 from sgdnoise.dynamics.networks.ensemble import EnsembleResult, sgd_ensemble
-from sgdnoise.dynamics.networks.escape import (
-    EscapeResult,
-    ProjectionShares,
-    escape_by_distance,
-    escape_by_loss,
-    project_displacements,
-)
+from sgdnoise.dynamics.networks.escape import EscapeResult, escape_by_distance, escape_by_loss
+from sgdnoise.dynamics.networks.projection import ProjectionShares, project_displacements
 from sgdnoise.dynamics.networks.seeds import batch_indices, init_seed
 from sgdnoise.dynamics.networks.sgd_variance import sgd_noise_variance
 from sgdnoise.dynamics.networks.zhu_network import MATCH_AT, ZhuNetworkRun, zhu_network_dynamics

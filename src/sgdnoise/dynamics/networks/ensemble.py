@@ -31,7 +31,14 @@ import torch
 from torch import nn
 
 from sgdnoise.dynamics.networks.seed_gradients import SeedGradients, gradient_path
-from sgdnoise.dynamics.networks.seeds import DEFAULT_BLOCK_STEPS, Params, checked_seeds, flat, starting_params
+from sgdnoise.dynamics.networks.seeds import (
+    DEFAULT_BLOCK_STEPS,
+    Params,
+    check_batch_size,
+    checked_seeds,
+    flat,
+    starting_params,
+)
 from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.plumbing import (
@@ -165,8 +172,7 @@ def sgd_ensemble(
         stop=stop,
     )
     x, y = as_data_source(data).tensors(model_device(model))
-    if batch_size > len(x):
-        raise InvalidInputError(f"batch_size={batch_size} is larger than the data set ({len(x)} points); lower it")
+    check_batch_size(batch_size, len(x))
     params = starting_params(model, init, seeds)
     with (
         evaluation_mode(model),

@@ -13,8 +13,8 @@ frozen at its escape step σ:
 
 Per seed: σ (or ``max_steps``, censored), the escaped flag and the exit displacement
 ``w_σ − w*`` (flat, ``named_parameters()`` order — the layout of
-``sgdnoise.curvature.hessian_eigenvalues``' eigenvectors). :func:`project_displacements` splits
-each displacement's squared norm between given orthonormal directions and the rest.
+``sgdnoise.curvature.hessian_eigenvalues``' eigenvectors, over which
+:func:`~sgdnoise.dynamics.networks.projection.project_displacements` splits it).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.func import vmap
 
+from sgdnoise.dynamics.censored import mean_exit_time, survival
 from sgdnoise.dynamics.networks.ensemble import sgd_ensemble
 from sgdnoise.dynamics.networks.seed_gradients import seed_loss
 from sgdnoise.dynamics.networks.seeds import Params, flat
@@ -54,22 +55,19 @@ class EscapeResult:
 
     def survival(self, u: Any) -> np.ndarray:
         """Empirical ``P(σ > u)`` over seeds at steps ``u`` (any shape); NaN beyond ``max_steps``."""
-        u_arr = np.asarray(u, dtype=np.float64)
-        sigma = np.where(self.escaped, self.steps, np.inf)
-        out = (sigma[None, :] > u_arr.reshape(-1, 1)).mean(axis=1).reshape(u_arr.shape)
-        return np.where(u_arr <= self.max_steps, out, np.nan)
+        return survival(self.steps, self.escaped, self.max_steps, u)
 
     def summary(self) -> dict[str, float]:
         """Mean σ ± sd/√S (NaN unless every seed escaped), and the exponential-law MLE
-        (total steps of all seeds, censored included, / number escaped), usable when some are censored."""
-        n, k = len(self.steps), int(self.escaped.sum())
-        complete = k == n
+        (total steps of all seeds, censored included, / number escaped), usable when some are censored
+        (:mod:`sgdnoise.dynamics.censored`)."""
+        mean, stderr, mle = mean_exit_time(self.steps, self.escaped)
         return {
-            "n_seeds": n,
-            "n_escaped": k,
-            "mean_steps": float(self.steps.mean()) if complete else float("nan"),
-            "mean_steps_stderr": float(self.steps.std(ddof=1) / np.sqrt(n)) if complete and n > 1 else float("nan"),
-            "mean_steps_exponential_mle": float(self.steps.sum() / k) if k else float("inf"),
+            "n_seeds": len(self.steps),
+            "n_escaped": int(self.escaped.sum()),
+            "mean_steps": mean,
+            "mean_steps_stderr": stderr,
+            "mean_steps_exponential_mle": mle,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,35 +80,6 @@ class EscapeResult:
             "batch_size": self.batch_size,
             "protocol": self.protocol,
             "summary": self.summary(),
-        }
-
-
-@dataclass(frozen=True)
-class ProjectionShares:
-    """Squared displacement split over directions: ``share_top[s] = Σ_i c_{s,i}² / ‖d_s‖²`` with
-    ``c = d V`` (V: (D, k) orthonormal columns), ``share_rest = 1 − share_top``; ``coefficients`` (S, k)."""
-
-    coefficients: torch.Tensor
-    share_each: torch.Tensor
-    share_top: torch.Tensor
-    share_rest: torch.Tensor
-
-    def mean(self) -> dict[str, float]:
-        """Mean share on the directions and on the rest, with standard errors over seeds."""
-        n = self.share_top.numel()
-        se = float(self.share_top.double().std() / np.sqrt(n)) if n > 1 else float("nan")
-        return {
-            "share_top": float(self.share_top.double().mean()),
-            "share_rest": float(self.share_rest.double().mean()),
-            "stderr": se,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "share_each": self.share_each.tolist(),
-            "share_top": self.share_top.tolist(),
-            "share_rest": self.share_rest.tolist(),
-            "mean": self.mean(),
         }
 
 
@@ -244,31 +213,3 @@ def escape_by_loss(
         protocol=f"loss>{factor:g}×minimum",
         progress=progress,
     )
-
-
-def project_displacements(displacement: torch.Tensor, directions: Any) -> ProjectionShares:
-    """Share of each seed's squared displacement on the columns of ``directions`` vs the rest.
-
-    displacement : ``(S, D)``. directions : ``(D, k)`` orthonormal columns, or an object with
-    ``.eigenvectors`` such (e.g. ``sgdnoise.curvature.hessian_eigenvalues(...)``). Rows with
-    zero displacement get NaN shares.
-    """
-    V = getattr(directions, "eigenvectors", directions)
-    V = torch.as_tensor(V).to(displacement)
-    d = displacement
-    if d.ndim != 2 or V.ndim != 2 or V.shape[0] != d.shape[1]:
-        raise InvalidInputError(
-            f"displacement must be (S, D) and directions (D, k); got {tuple(d.shape)} and {tuple(V.shape)}"
-        )
-    gram = V.T @ V
-    tol = 1e-4 if V.dtype == torch.float32 else 1e-8
-    if not torch.allclose(gram, torch.eye(V.shape[1], dtype=V.dtype, device=V.device), atol=tol, rtol=0):
-        raise InvalidInputError(
-            "directions must have orthonormal columns (e.g. Hessian eigenvectors); "
-            "orthonormalise them with torch.linalg.qr"
-        )
-    coef = d @ V
-    total = (d * d).sum(dim=1)
-    each = coef.square() / total[:, None]
-    top = each.sum(dim=1)
-    return ProjectionShares(coefficients=coef, share_each=each, share_top=top, share_rest=1 - top)

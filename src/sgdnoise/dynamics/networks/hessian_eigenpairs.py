@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from sgdnoise.curvature.algorithms import LanczosProcess, ritz_converged
-from sgdnoise.curvature.operators.base import LinearOperator
+from sgdnoise.curvature.algorithms import LanczosProcess, LinearOperator, ritz_converged
 from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.errors import ConvergenceError
 

@@ -16,14 +16,13 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.plumbing import positive_int, sample_batch_indices
 from sgdnoise.plumbing.checks import is_int
-from sgdnoise.rng import as_generator
+from sgdnoise.rng import as_generator, derived_seed
 
 Params = dict[str, torch.Tensor]
 
@@ -43,17 +42,26 @@ def batch_indices(seed: int, num_points: int, batch_size: int, steps: int, *, st
 def init_seed(seed: int) -> int:
     """Seed of the torch RNG that draws seed ``seed``'s initial weights when ``init="random"``:
     ``numpy.random.SeedSequence(seed).generate_state(1)[0]`` (decorrelated from its batch stream)."""
-    return int(np.random.SeedSequence(seed).generate_state(1)[0])
+    return derived_seed(seed)
 
 
-def checked_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
-    """``seeds`` as a tuple of distinct ints; else :class:`InvalidInputError`."""
+def checked_seeds(seeds: Sequence[int], *, non_negative: bool = False) -> tuple[int, ...]:
+    """``seeds`` as a tuple of distinct ints (``≥ 0`` with ``non_negative``, for seeds that feed a
+    ``numpy.random.SeedSequence``); else :class:`InvalidInputError`."""
     seeds = tuple(seeds)
-    if not seeds or not all(is_int(s) for s in seeds):
-        raise InvalidInputError(f"seeds must be a non-empty sequence of ints; got {seeds[:5]!r}")
+    kind = "non-negative ints" if non_negative else "ints"
+    if not seeds or not all(is_int(s) and (s >= 0 or not non_negative) for s in seeds):
+        raise InvalidInputError(f"seeds must be a non-empty sequence of {kind}; got {seeds[:5]!r}")
     if len(set(seeds)) != len(seeds):
         raise InvalidInputError("seeds must be distinct (equal seeds give identical runs)")
     return seeds
+
+
+def check_batch_size(batch_size: int, num_points: int) -> None:
+    """Raise :class:`InvalidInputError` unless a seed's mini-batches of ``batch_size`` distinct
+    points fit in the ``num_points`` of the data."""
+    if batch_size > num_points:
+        raise InvalidInputError(f"batch_size={batch_size} is larger than the data set ({num_points} points); lower it")
 
 
 def starting_params(model: nn.Module, init: Any, seeds: tuple[int, ...]) -> Params:

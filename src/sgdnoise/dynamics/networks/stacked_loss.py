@@ -2,51 +2,43 @@
 gradients and Hessian-vector products, each one ``torch.func.vmap`` over the rows.
 
 The flat vector ``θ (P,)`` holds the trainable parameters (``requires_grad``) in
-``named_parameters()`` order, each tensor flattened row-major; other parameters and all buffers
-stay fixed. ``L(θ) = loss_fn(model_θ(X), Y)`` on the whole data ``(X, Y)``, ``ℓ_i(θ)`` the loss of
-sample ``i`` alone. The model runs with its current train/eval flags: callers hold it in eval
+``named_parameters()`` order, each tensor flattened row-major
+(:class:`~sgdnoise.plumbing.ParameterSpace`); other parameters and all buffers stay fixed.
+``L(θ) = loss_fn(model_θ(X), Y)`` on the whole data ``(X, Y)``, ``ℓ_i(θ)`` the loss of sample
+``i`` alone. The model runs with its current train/eval flags: callers hold it in eval
 mode (BatchNorm on its running statistics, dropout off), so ``L`` is one deterministic function.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
-from sgdnoise.errors import InvalidInputError
-from sgdnoise.plumbing import LossFn, trainable_parameters
+from sgdnoise.plumbing import LossFn, ParameterSpace
+from sgdnoise.plumbing.losses import sample_gradients
 
 
 class StackedLoss:
     """The full-data loss of ``model`` on ``(x, y)`` at stacked flat parameter vectors ``θ (R, P)``.
 
-    ``start`` is the model's own ``θ (P,)`` (a detached copy), ``dim`` is ``P``.
+    ``space`` is the layout of ``θ``, ``start`` the model's own ``θ (P,)`` (a detached copy),
+    ``dim`` is ``P``.
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor) -> None:
-        trainable = trainable_parameters(model)
-        dtypes = {p.dtype for p in trainable.values()}
-        if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
-            raise InvalidInputError(
-                f"the trainable parameters must share one float dtype; got {sorted(map(str, dtypes))}. "
-                "Convert the model with model.double() or model.float()."
-            )
+        self.space = ParameterSpace(model)
         self.model, self.loss_fn, self.x, self.y = model, loss_fn, x, y
-        self.names = tuple(trainable)
-        self.shapes = tuple(p.shape for p in trainable.values())
-        self.numels = tuple(math.prod(s) for s in self.shapes)
-        self.dim = sum(self.numels)
-        self.start = torch.cat([p.detach().reshape(-1) for p in trainable.values()])
+        self.dim = self.space.dim
+        self.start = self.space.vector()
+        trainable = set(self.space.names)
         self._fixed = {n: p.detach() for n, p in model.named_parameters() if n not in trainable}
         self._buffers = {n: b.detach() for n, b in model.named_buffers()}
         self._grad = grad(self.loss)
 
     def loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The batch-mean loss at one ``θ (P,)`` on ``(x, y)``, a scalar."""
-        params = dict(zip(self.names, (c.view(s) for c, s in zip(theta.split(self.numels), self.shapes))))
+        params = self.space.unflatten(theta)
         return self.loss_fn(functional_call(self.model, {**self._fixed, **self._buffers, **params}, (x,)), y)
 
     def gradients(self, theta: torch.Tensor) -> torch.Tensor:
@@ -56,13 +48,7 @@ class StackedLoss:
     def sample_gradients(self, theta: torch.Tensor) -> torch.Tensor:
         """``∇ℓ_i(θ_r)`` for every row and sample, ``(R, N, P)``."""
 
-        def sample_loss(th: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-            return self.loss(th, xi.unsqueeze(0), yi.unsqueeze(0))
-
-        def per_sample(th: torch.Tensor) -> torch.Tensor:
-            return vmap(grad(sample_loss), in_dims=(None, 0, 0))(th.detach(), self.x, self.y)
-
-        return vmap(per_sample)(theta)
+        return vmap(lambda th: sample_gradients(self.loss, th, self.x, self.y))(theta)
 
     def hessian_products(self, theta: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         """``H(θ_r) v_r`` for every row (forward-over-reverse), ``(R, P)``."""

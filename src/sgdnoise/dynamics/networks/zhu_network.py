@@ -41,11 +41,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from sgdnoise.dynamics.networks.ensemble import sgd_ensemble
+from sgdnoise.dynamics.networks.seeds import check_batch_size, checked_seeds
 from sgdnoise.dynamics.networks.sgd_variance import sgd_noise_variance, sgd_step_variance
 from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.dynamics.networks.zhu_shapes import NOISY, apply_factor, unit_trace_factor
@@ -53,8 +53,7 @@ from sgdnoise.dynamics.progress import step_progress
 from sgdnoise.dynamics.sde.zhu import ZHU_VARIANTS
 from sgdnoise.errors import ConvergenceError, InvalidInputError
 from sgdnoise.plumbing import LossFn, as_data_source, evaluation_mode, model_device, positive_int, positive_number
-from sgdnoise.plumbing.checks import is_int
-from sgdnoise.rng import as_generator
+from sgdnoise.rng import as_generator, derived_seed
 
 MATCH_AT = ("start", "current")
 
@@ -126,19 +125,15 @@ class ZhuSettings:
     def check(self, n_points: int, dim: int) -> None:
         """Raise :class:`InvalidInputError` unless every setting is valid for ``n_points`` data points
         and ``dim`` parameters."""
-        variants, seeds = self.variants, self.seeds
+        variants = self.variants
         unknown = [v for v in variants if v not in ZHU_VARIANTS]
         if unknown or not variants or len(set(variants)) != len(variants):
             raise InvalidInputError(f"variants must be distinct names from {ZHU_VARIANTS}; got {variants}")
-        if not seeds or not all(is_int(s) and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
-            raise InvalidInputError(f"seeds must be distinct non-negative ints, one per repeat; got {seeds[:5]!r}")
+        checked_seeds(self.seeds, non_negative=True)  # one per repeat, fed to a SeedSequence
         for name in ("n_steps", "batch_size", "hessian_k", "refresh", "block_steps"):
             positive_int(getattr(self, name), name)
         positive_number(self.lr, "lr")
-        if self.batch_size > n_points:
-            raise InvalidInputError(
-                f"batch_size={self.batch_size} is larger than the data set ({n_points} points); lower it"
-            )
+        check_batch_size(self.batch_size, n_points)
         noise_variance = self.noise_variance
         if noise_variance is not None and not (math.isfinite(noise_variance) and noise_variance >= 0):
             raise InvalidInputError(
@@ -155,7 +150,7 @@ class ZhuSettings:
 
 
 def _variant_seed(seed: int, variant: str) -> int:
-    return int(np.random.SeedSequence([seed, ZHU_VARIANTS.index(variant)]).generate_state(1)[0])
+    return derived_seed(seed, ZHU_VARIANTS.index(variant))
 
 
 def zhu_network_dynamics(

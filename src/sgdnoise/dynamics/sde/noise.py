@@ -9,7 +9,7 @@ scheduler factor ``s_t^{e}``:
   eq. 3 with ``scale_l = 1ᵀλ_l``). α = 2 is Brownian motion *with variance 2dt*.
 * :class:`GaussianNoise` — standard Brownian motion (variance dt): ``ε scale_l s_t^{1/2} √dt Z``.
   Langevin dynamics at temperature D is ``ε = √(2D)``.
-* :class:`CovarianceNoise` — ``ε s_t^{1/2} √dt Σ^{1/2} Z`` (symmetric square root).
+* :class:`CovarianceNoise` — ``ε s_t^{1/2} √dt Σ^{1/2} Z`` (symmetric square root, :func:`psd_sqrt`).
 
 On the CPU the standard variates come from NumPy's PCG64 (:class:`NumpyDraws`, seeded once from the
 torch generator), whose doubles and ziggurat exponentials/normals are cheaper than torch's mt19937
@@ -152,9 +152,16 @@ def covariance_sqrt(covariance: torch.Tensor) -> torch.Tensor:
         )
     if not torch.allclose(covariance, covariance.T, rtol=1e-8, atol=1e-12):
         raise InvalidInputError("the noise covariance must be symmetric")
-    evals, evecs = torch.linalg.eigh(covariance)
+    evals = torch.linalg.eigvalsh(covariance)
     if evals.min() < -1e-10 * max(evals.abs().max().item(), 1e-300):
         raise InvalidInputError(
             f"the noise covariance must be positive semi-definite; smallest eigenvalue {evals.min().item():.3g}"
         )
-    return (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
+    return psd_sqrt(covariance)
+
+
+def psd_sqrt(matrices: torch.Tensor) -> torch.Tensor:
+    """Symmetric square roots of symmetric matrices ``(..., d, d)``, negative eigenvalues (round-off
+    of a positive semi-definite matrix) clipped to 0; unchecked (:func:`covariance_sqrt` checks)."""
+    evals, evecs = torch.linalg.eigh(matrices)
+    return (evecs * evals.clamp(min=0).sqrt()[..., None, :]) @ evecs.transpose(-1, -2)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from sgdnoise.errors import InvalidInputError
+from sgdnoise.rng import as_generator
 
 
 class Potential:
@@ -155,7 +156,7 @@ class ZhuToy(Potential):
 
     def __init__(self, data: Any = None, *, n_data: int = 100, seed: int = 0):
         if data is None:
-            gen = torch.Generator().manual_seed(seed)
+            gen = as_generator(seed)
             z = torch.randn(n_data, 2, generator=gen, dtype=torch.float64)
             data = (z * torch.tensor([math.sqrt(10.0), 1.0], dtype=torch.float64)) @ self.ROTATION * 1e-2
         self.data = torch.as_tensor(data, dtype=torch.float64)

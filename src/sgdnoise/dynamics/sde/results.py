@@ -8,17 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgdnoise.dynamics.censored import mean_exit_time, survival
+
 
 @dataclass(frozen=True)
 class ExitSummary:
     """Summary of an :class:`ExitResult`.
 
-    ``mean_time`` (± ``mean_time_stderr`` = sd/√n) is the mean exit time, and is NaN unless every
-    path exited (``complete``): a mean over the paths that happened to exit early is biased low.
-    ``mean_time_exponential_mle`` = (total time of all paths, censored ones included)/n_exited is
-    the maximum-likelihood mean if exit times are exponential (the Lévy and Kramers regimes),
-    usable when the run was cut at ``max_steps``. ``exit_fraction[i]`` is the share of exited paths
-    that left through axis i, with binomial standard errors.
+    ``mean_time`` (± ``mean_time_stderr`` = sd/√n) is the mean exit time, NaN unless every path
+    exited (``complete``); ``mean_time_exponential_mle`` = (total time of all paths, censored ones
+    included)/n_exited, usable when the run was cut at ``max_steps`` (see
+    :mod:`sgdnoise.dynamics.censored`). ``exit_fraction[i]`` is the share of exited paths that left
+    through axis i, with binomial standard errors.
     """
 
     n_paths: int
@@ -59,29 +60,24 @@ class ExitResult:
         n = len(self.time)
         n_exit = int(self.exited.sum())
         d = self.position.shape[1]
-        t_exit = self.time[self.exited]
-        complete = n_exit == n
         counts = np.bincount(self.axis[self.exited], minlength=d).astype(float)
         frac = counts / n_exit if n_exit else np.full(d, np.nan)
         frac_se = np.sqrt(frac * (1 - frac) / n_exit) if n_exit else np.full(d, np.nan)
+        mean, stderr, mle = mean_exit_time(self.time, self.exited)
         return ExitSummary(
             n_paths=n,
             n_exited=n_exit,
-            complete=complete,
-            mean_time=float(t_exit.mean()) if complete else float("nan"),
-            mean_time_stderr=float(t_exit.std(ddof=1) / np.sqrt(n)) if complete and n > 1 else float("nan"),
-            mean_time_exponential_mle=float(self.time.sum() / n_exit) if n_exit else float("inf"),
+            complete=n_exit == n,
+            mean_time=mean,
+            mean_time_stderr=stderr,
+            mean_time_exponential_mle=mle,
             exit_fraction=tuple(float(v) for v in frac),
             exit_fraction_stderr=tuple(float(v) for v in frac_se),
         )
 
     def survival(self, u: Any) -> np.ndarray:
         """Empirical ``P(τ > u)`` at times ``u`` (any shape); NaN beyond the simulated time."""
-        u_arr = np.asarray(u, dtype=np.float64)
-        horizon = self.n_steps * self.dt
-        exit_times = np.where(self.exited, self.time, np.inf)
-        out = (exit_times[None, :] > u_arr.reshape(-1, 1)).mean(axis=1).reshape(u_arr.shape)
-        return np.where(u_arr <= horizon, out, np.nan)
+        return survival(self.time, self.exited, self.n_steps * self.dt, u)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per path: time, exited, axis, x0 … x{d−1} (the exit position)."""

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sgdnoise.dynamics.sde.noise import psd_sqrt
 from sgdnoise.dynamics.sde.potentials import ZhuToy
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.plumbing import positive_int, positive_number
@@ -64,11 +65,6 @@ def _unit_trace_shapes(per_sample: torch.Tensor, hess: torch.Tensor) -> torch.Te
             top @ top.transpose(1, 2),
         ]
     )
-
-
-def _psd_sqrt(m: torch.Tensor) -> torch.Tensor:
-    evals, evecs = torch.linalg.eigh(m)
-    return (evecs * evals.clamp(min=0).sqrt()[..., None, :]) @ evecs.transpose(-1, -2)
 
 
 def zhu_escape_table(
@@ -112,7 +108,7 @@ def zhu_escape_table(
         full_grad = per_sample.mean(dim=1)
         shapes = _unit_trace_shapes(per_sample, hess)[shaped_index, rows]
         z = torch.randn(n_paths, 2, 1, generator=gen, dtype=w.dtype)
-        xi = (noise_variance**0.5) * (_psd_sqrt(shapes) @ z).squeeze(-1)
+        xi = (noise_variance**0.5) * (psd_sqrt(shapes) @ z).squeeze(-1)
         w = torch.where(is_sgd[:, None], w - lr * sgd_grad, w - lr * full_grad + xi)
     success = (w < -0.5).all(dim=1)
     counts = [int(success[variant_of_path == ZHU_VARIANTS.index(v)].sum()) for v in variants]

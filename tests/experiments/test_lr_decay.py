@@ -35,3 +35,5 @@ def test_outputs_are_written(decay, tmp_path):
 def test_bad_milestone_is_refused():
     with pytest.raises(ConfigError, match="milestone"):
         DecayConfig(epochs=5, milestone=5)
+    with pytest.raises(ConfigError, match="factor must be an int ≥ 2; got 1"):
+        DecayConfig(factor=1)

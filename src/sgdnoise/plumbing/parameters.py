@@ -1,9 +1,10 @@
-"""The parameter space curvature is measured in: a subset of a model's parameters as one flat vector.
+"""A subset of a model's parameters as one flat vector: the space curvature is measured in, and
+the one a network's loss at stacked parameter vectors takes (``sgdnoise.dynamics``).
 
-Every curvature operator acts on vectors of length ``D``, the number of *selected* scalar
-parameters, laid out in ``model.named_parameters()`` order, each tensor flattened row-major.
-Parameters are selected by name globs (``fnmatch``: ``"fc1.*"``, ``"*.weight"``); unselected
-parameters and all buffers stay fixed at their current values.
+The vector has length ``D``, the number of *selected* scalar parameters, laid out in
+``model.named_parameters()`` order, each tensor flattened row-major. Parameters are selected by
+name globs (``fnmatch``: ``"fc1.*"``, ``"*.weight"``), by default every one with
+``requires_grad``; unselected parameters and all buffers stay fixed at their current values.
 
 Tied weights: ``named_parameters()`` lists a shared tensor once, under its first name, and
 :func:`torch.func.functional_call` (``tie_weights=True``) feeds the same value to every place

@@ -20,11 +20,3 @@ def test_heavier_tailed_axis_is_the_escape_route(tmp_path):
 def test_alpha_out_of_range_is_refused():
     with pytest.raises(ConfigError):
         EscapeAxisConfig(alpha=1.8, deltas=(2.0,))
-
-
-def test_zhu_recipe_shaped_noise_beats_isotropic_noise(tmp_path):
-    from sgdnoise.experiments.zhu_toy import ZhuConfig, run_zhu_toy
-
-    t = run_zhu_toy(ZhuConfig(n_repeats=100)).table.set_index("variant").success_rate
-    # 100 repeats: binomial sd <= 0.05; the gaps measured are 0.33-0.38
-    assert t["gd"] == 0 and t["covariance"] > t["isotropic"] + 0.15 and t["hessian"] > t["diagonal"] + 0.15

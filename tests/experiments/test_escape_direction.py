@@ -11,7 +11,8 @@ def test_gd_exits_along_the_top_eigenvector_and_sgd_does_not():
     assert (t.escaped == 1).all()
     # GD on a quadratic is unstable only along v_1: its exit is v_1 up to rounding
     assert t.loc["GD", "share_top1"] > 0.999
-    # SGD at a rate where GD is stable exits mostly outside the top eigenvector (measured 0.15 over these 30 seeds, 0.17 over 50)
+    # SGD at a rate where GD is stable exits mostly outside the top eigenvector
+    # (measured 0.15 over these 30 seeds, 0.17 over 50)
     assert t.loc["SGD", "lr_times_lambda_max"] < 2 and t.loc["SGD", "share_top1"] < 0.4
     assert t.loc["SGD", "share_topk"] < 0.7
 

@@ -26,3 +26,7 @@ def test_too_few_learning_rates_are_refused():
 
     with pytest.raises(ConfigError, match="3 learning rates"):
         EscapeTimeConfig(lrs=(0.4, 0.7))
+    with pytest.raises(ConfigError, match="seeds must be an int ≥ 2; got 1"):
+        EscapeTimeConfig(seeds=1)
+    with pytest.raises(ConfigError, match="factor"):
+        EscapeTimeConfig(factor=1.0)

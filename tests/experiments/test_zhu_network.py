@@ -1,9 +1,20 @@
-"""The Zhu-on-networks recipe on a small budget: it runs and writes its table."""
+"""The Zhu-on-a-network recipe: its configuration, and a run on a small budget that writes its table."""
 
 import pandas as pd
+import pytest
 
 from sgdnoise.dynamics import ZHU_VARIANTS
+from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.zhu_network import COLUMNS, ZhuNetworkConfig, run_zhu_network
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ConfigError, match=r"n_repeats \(for standard errors\) must be an int ≥ 2; got 1"):
+        ZhuNetworkConfig(n_repeats=1)
+    with pytest.raises(ConfigError, match="corrupt_fraction"):
+        ZhuNetworkConfig(corrupt_fraction=1.5)
+    with pytest.raises(ConfigError, match="match_at"):
+        ZhuNetworkConfig(match_at=("start", "start"))
 
 
 def test_recipe_runs_and_writes_its_table(tmp_path):

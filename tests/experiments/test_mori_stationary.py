@@ -3,11 +3,8 @@
 import math
 
 import numpy as np
-import pytest
 from scipy import stats
 
-from sgdnoise.dynamics import stationary_samples
-from sgdnoise.errors import InvalidInputError
 from sgdnoise.experiments.mori_stationary import MoriConfig, fit_loss_power, run_mori_stationary
 
 
@@ -24,8 +21,3 @@ def test_simulated_stationary_exponent_matches_theory():
     t = run_mori_stationary(MoriConfig(lrs=(0.5, 1.0), n_paths=8000)).table
     # sampling error from the fit's stderr; Euler discretisation (dt·h = 0.005) biases φ by ≲ 1% (measured 0.9%)
     assert np.all(np.abs(t.phi_fit - t.phi_theory) < 4 * t.phi_fit_stderr + 0.02 * t.phi_theory)
-
-
-def test_bad_parameters_are_refused():
-    with pytest.raises(InvalidInputError, match="lr"):
-        stationary_samples(curvature=1.0, loss_min=0.1, lr=0.0, batch_size=1)

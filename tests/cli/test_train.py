@@ -55,16 +55,6 @@ def test_train_writes_files_and_resumes(tmp_path, capsys):
     assert len((out / "metrics.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
 
 
-def test_parse_options():
-    assert train_cli.parse_options(["width=256", "activation=tanh", "root=~/data"], "--model-opt") == {
-        "width": 256,
-        "activation": "tanh",
-        "root": "~/data",
-    }
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        train_cli.parse_options(["width"], "--model-opt")
-
-
 def test_unknown_names_fail_before_training(tmp_path):
     with pytest.raises(ConfigError, match="unknown model"):
         _run(

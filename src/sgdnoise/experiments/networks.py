@@ -1,0 +1,31 @@
+"""The network a recipe runs: a registry model sized for a dataset, its initial weights drawn
+from a seed, then replaced by a checkpoint's when one is given."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from sgdnoise.data import DatasetInfo
+from sgdnoise.models import load_checkpoint, seeded_model
+
+
+def network_for(
+    info: DatasetInfo,
+    name: str,
+    *,
+    seed: int,
+    options: Mapping[str, Any] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+) -> nn.Module:
+    """Model ``name`` (with ``options``) for the inputs and outputs ``info`` describes, initialised
+    from ``seed``; with ``checkpoint``, its weights are then loaded from that file (checked)."""
+    model = seeded_model(
+        name, input_shape=info.input_shape, num_classes=info.num_outputs, seed=seed, **dict(options or {})
+    )
+    if checkpoint:
+        load_checkpoint(model, checkpoint)
+    return model

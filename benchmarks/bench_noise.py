@@ -29,7 +29,11 @@ but computed from it when read, which the bench does not do); ``ours-auto+heap``
 (``sgdnoise.parallel.retain_freed_memory``, what the ``sgdnoise`` command does);
 ``ours-entries`` — ``collect_noise(params=<10 entries per tensor>, method="entries")``,
 computing and keeping only sampled entries; ``backpack`` — ``BatchGrad`` per-sample gradients of all
-parameters summed per mini-batch; ``opacus`` — ``GradSampleModule`` per-sample gradients.
+parameters summed per mini-batch; ``opacus`` — ``GradSampleModule`` per-sample gradients. Two
+more, rows of ``bench_auto.py``'s grid: ``ours-entries-all`` — ``ours-entries`` on every entry
+(``params=None``); ``plain-vmap`` — ``torch.func.vmap(grad(loss ∘ functional_call))`` over chunks
+of mini-batches, what a user writes in ten lines; ``plain-vmap+noise`` — the same, each gradient
+then made the noise in place and checked finite.
 Per-sample methods process 256 samples per pass. BackPACK's converter fails on
 ``build_model("resnet20")`` under torch 2.13, so for ResNet-20 BackPACK runs on a twin built
 from ``nn.Sequential`` and ``backpack...branching.Parallel`` (same depth and widths, 1×1-conv
@@ -98,6 +102,9 @@ def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
     torch.manual_seed(0)
     if name == "mlp":  # 64-64-32-10: 6.6k parameters (digits-sized)
         return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), (64,)
+    if name == "mlp-wide":  # 64-256-256-256-10: 151k parameters
+        layers = [nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU()]
+        return nn.Sequential(*layers, nn.Linear(256, 10)), (64,)
     if name == "cnn":  # small CNN with BatchNorm, 28x28 inputs
         return nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1),
@@ -123,7 +130,7 @@ def _rss_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith(field))
 
 
-def run_case(name: str, batch_size: int, k: int, num_points: int, method: str, threads: int, queue: mp.Queue) -> None:
+def run_case(name: str, batch_size: int, k: int, num_points: int, method: str, threads: int) -> dict:
     try:
         torch.set_num_threads(threads)
         warnings.simplefilter("ignore")
@@ -139,31 +146,41 @@ def run_case(name: str, batch_size: int, k: int, num_points: int, method: str, t
         data = (torch.randn(num_points, *shape, generator=gen), torch.randint(0, 10, (num_points,), generator=gen))
         probe = select_parameters({n: p.shape for n, p in model.named_parameters()}, per_layer=10, seed=0)
         indices = sample_batch_indices(num_points, batch_size, k, 0)  # what collect_noise(seed=0) draws
-        run = _method(method, model, data, probe, collect_noise)
-        run(indices[:1])  # warm-up
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        base = _rss_kb("VmRSS")
-        clock = time.process_time if threads == 1 else time.perf_counter
-        start = clock()
-        g0 = run(indices)
-        seconds = clock() - start
-        runs_per_window = max(1, math.ceil(MIN_WINDOW_SECONDS / max(seconds, 1e-6)))
-        windows = []
-        for _ in range(REPEATS if seconds <= REPEAT_BELOW_SECONDS else 0):
-            start = clock()
-            for _ in range(runs_per_window):
-                g0 = run(indices)
-            windows.append((clock() - start) / runs_per_window)
-        seconds = min(windows, default=seconds)
-        peak = _rss_kb("VmHWM") - base
+        seconds, peak_mb, g0 = timed_run(method_run(method, model, data, probe, collect_noise), indices, threads)
         twin = method == "backpack" and name == "resnet20"
-        queue.put({"status": "ok", "seconds": seconds, "peak_mb": peak / 1024, "g0": None if twin else g0.tolist()})
+        return {"status": "ok", "seconds": seconds, "peak_mb": peak_mb, "g0": None if twin else g0.tolist()}
     except Exception as exc:
-        queue.put({"status": f"{type(exc).__name__}: {str(exc).splitlines()[0][:60]}", "trace": traceback.format_exc()})
+        return failure(exc)
 
 
-def _method(method, model, data, probe, collect_noise):
+def failure(exc: Exception) -> dict:
+    """What a child reports when its case raised."""
+    return {"status": f"{type(exc).__name__}: {str(exc).splitlines()[0][:60]}", "trace": traceback.format_exc()}
+
+
+def timed_run(run, indices, threads: int, repeats: int = REPEATS, min_window: float = MIN_WINDOW_SECONDS):
+    """``(seconds, peak MiB, output)`` of ``run(indices)`` (module docstring: one warm-up mini-batch,
+    then the whole run, repeated in ``repeats`` windows of at least ``min_window`` seconds when it
+    is short, the best window counting; CPU time with one thread, wall time with more)."""
+    run(indices[:1])  # warm-up
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    base = _rss_kb("VmRSS")
+    clock = time.process_time if threads == 1 else time.perf_counter
+    start = clock()
+    out = run(indices)
+    seconds = clock() - start
+    runs_per_window = max(1, math.ceil(min_window / max(seconds, 1e-6)))
+    windows = []
+    for _ in range(repeats if seconds <= REPEAT_BELOW_SECONDS else 0):
+        start = clock()
+        for _ in range(runs_per_window):
+            out = run(indices)
+        windows.append((clock() - start) / runs_per_window)
+    return min(windows, default=seconds), (_rss_kb("VmHWM") - base) / 1024, out
+
+
+def method_run(method, model, data, probe, collect_noise):
     """A function ``run(batch_indices) -> gradient of the first mini-batch at the probe entries``."""
     x, y = data
     params = dict(model.named_parameters())
@@ -190,7 +207,7 @@ def _method(method, model, data, probe, collect_noise):
     if method.startswith("ours"):
         engine = method.split("-")[1].removesuffix("+heap")
         zeros = {n: torch.zeros_like(p) for n, p in params.items()}
-        select = probe if engine == "entries" else None
+        select = probe if method == "ours-entries" else None  # ours-entries-all: every entry
 
         def run(idx):
             # Same seed and no random selection: collect_noise draws exactly the rows of idx.
@@ -212,6 +229,8 @@ def _method(method, model, data, probe, collect_noise):
             )
 
         return run
+    if method.startswith("plain-vmap"):
+        return _plain_vmap_run(model, loss_fn, data, probe_entries, noise=method.endswith("+noise"))
     if method == "backpack":
         from backpack import backpack, extend
         from backpack.extensions import BatchGrad
@@ -261,6 +280,44 @@ def _engine_run(model, loss_fn, data, probe_entries):
                 first = probe_entries({n: g[0] for n, g in grads.items()})
             del grads  # as collect_noise does: one chunk's gradients alive at a time
         return first
+
+    return run
+
+
+def _plain_vmap_run(model, loss_fn, data, probe_entries, noise: bool = False):
+    """What a user writes with ``torch.func``: ``vmap(grad(loss ∘ functional_call))`` over the
+    mini-batches, in chunks of as many as our vmap engine takes under ``MEMORY_BUDGET`` (the same
+    memory rule), the gradients kept as vmap returns them. ``noise``: each chunk's gradients then
+    made the noise ``∇U − g_k`` in place (``∇U = 0``, as the other rows are given) and checked
+    finite, the arithmetic a collection adds to the gradients."""
+    from torch.func import functional_call, grad, vmap
+
+    from sgdnoise.gradients import select_parameters
+    from sgdnoise.gradients.engines import VMAP, Workload
+    from sgdnoise.gradients.probe import probe_model
+
+    x, y = data
+    weights = {n: p.detach() for n, p in model.named_parameters()}
+    every = select_parameters({n: p.shape for n, p in weights.items()})
+    sizes = probe_model(model, x[:1], set())
+
+    def loss(p, xb, yb):
+        return loss_fn(functional_call(model, p, (xb,)), yb)
+
+    grads_of = vmap(grad(loss), in_dims=(None, 0, 0))
+    zeros = {n: torch.zeros_like(w) for n, w in weights.items()}
+
+    def run(idx):
+        k, b = idx.shape
+        chunk = max(1, MEMORY_BUDGET // VMAP.chunk_bytes(Workload(sizes, b, k, x.shape[0], every), 1))
+        kept = [grads_of(weights, x[rows], y[rows]) for rows in idx.split(chunk)]
+        if noise:
+            for grads in kept:
+                for n, g in grads.items():
+                    if not torch.isfinite(torch.sub(zeros[n], g, out=g).sum()):
+                        raise ValueError(f"the noise of {n} is not finite")
+            return probe_entries({n: -g[0] for n, g in kept[0].items()})
+        return probe_entries({n: g[0] for n, g in kept[0].items()})
 
     return run
 
@@ -331,7 +388,7 @@ def gemm_gflops() -> float:
     return 2 * 1024**3 / best / 1e9
 
 
-def _in_child(ctx, fn, *args):
+def in_child(ctx, fn, *args):
     """``fn(*args)`` in a forked child: the parent must not start torch's OpenMP pool, or children
     forked later with several threads can deadlock."""
     queue = ctx.Queue()
@@ -361,18 +418,14 @@ def _measured(ctx, *case) -> dict:
     """``run_case(*case)`` in a forked child; a case shorter than ``REPEAT_BELOW_SECONDS`` runs in
     ``PROCESSES`` children and counts their median time and largest peak (a child's best window
     still moves by 10–30% from one process to the next)."""
-
-    def child() -> dict:
-        queue = ctx.Queue()
-        proc = ctx.Process(target=run_case, args=(*case, queue))
-        proc.start()
-        out = queue.get()
-        proc.join()
-        return out
-
-    outs = [child()]
+    outs = [in_child(ctx, run_case, *case)]
     if outs[0]["status"] == "ok" and outs[0]["seconds"] <= REPEAT_BELOW_SECONDS:
-        outs += [child() for _ in range(PROCESSES - 1)]
+        outs += [in_child(ctx, run_case, *case) for _ in range(PROCESSES - 1)]
+    return median_child(outs)
+
+
+def median_child(outs: list[dict]) -> dict:
+    """The first failure among children's ``outs``, else the median time with the largest peak."""
     failed = [o for o in outs if o["status"] != "ok"]
     if failed:
         return failed[0]
@@ -394,7 +447,7 @@ def main() -> None:
     parser.add_argument("--reuse-only", action="store_true", help="only the reuse cases")
     args = parser.parse_args()
     ctx = mp.get_context("fork")
-    gflops = _in_child(ctx, gemm_gflops)
+    gflops = in_child(ctx, gemm_gflops)
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPUs; ours: memory_budget = {MEMORY_BUDGET >> 20} MiB; "
         f"1-thread GEMM {gflops:.0f} GFLOP/s"
@@ -416,7 +469,7 @@ def main() -> None:
             (name, b, k, d, REUSE_METHODS) for name, b, k, d in REUSE_CASES if name.partition("-")[0] in args.models
         ]
     for name, b, k, num_points, methods in cases:
-        floor = _in_child(ctx, floor_ms, name, b, gflops)
+        floor = in_child(ctx, floor_ms, name, b, gflops)
         print(
             f"{name:12s} {b:4d} {k:3d}   - D = {num_points}, {k * b / num_points:.1f} draws per point; "
             f"arithmetic floor {floor:.3f} ms/batch at 1 thread"

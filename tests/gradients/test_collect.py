@@ -12,8 +12,8 @@ from sgdnoise.gradients import collect_noise
 
 from .cases import MLP, brute_force_noise, budget_for, make_case
 
-CASES = [  # model, method, the engine that must run (auto: a dense net → entries; a conv net whose
-    # budget-sized chunk of 2 mini-batches of 8 out of 48 points draws each point 1.1 times → loop)
+CASES = [  # model, method, the engine that must run (auto → entries: the dense net, and the tiny ResNet,
+    # a deep net on small inputs, whose loop at B = 8 pays mostly per module call)
     ("mlp", "loop", "loop"),
     ("mlp", "vmap", "vmap"),
     ("mlp", "entries", "entries"),
@@ -24,7 +24,7 @@ CASES = [  # model, method, the engine that must run (auto: a dense net → entr
     ("resnet", "loop", "loop"),
     ("resnet", "vmap", "vmap"),
     ("resnet", "entries", "entries"),
-    ("resnet", "auto", "loop"),
+    ("resnet", "auto", "entries"),
     ("transformer", "loop", "loop"),
     ("transformer", "vmap", "vmap"),
 ]

@@ -17,14 +17,20 @@ from sgdnoise.gradients.planning import Planner
 from .cases import brute_force_noise, budget_for, make_case
 
 
-def _tiny(params=None, method="auto", batch_size=5, num_points=50) -> Planner:
+def _tiny(params=None, method="auto", batch_size=5, num_points=50, num_batches=100) -> Planner:
     """A float32 Linear(3, 4) → ReLU → Linear(4, 2): P = 12 + 4 + 8 + 2 = 26 parameters,
     A = 4 + 4 + 2 = 10 leaf-output floats per sample, s = 4 bytes; K = 100 mini-batches."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     kept = select_parameters({n: p.shape for n, p in model.named_parameters()}, params, seed=0)
     return Planner(
-        model, torch.randn(1, 3), kept, batch_size=batch_size, num_batches=100, num_points=num_points, method=method
+        model,
+        torch.randn(1, 3),
+        kept,
+        batch_size=batch_size,
+        num_batches=num_batches,
+        num_points=num_points,
+        method=method,
     )
 
 
@@ -120,6 +126,22 @@ def test_micro_batch_by_hand():
         planner.plan(one_sample - 1)
 
 
+def _conv16() -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    """A float32 Conv2d(1, 8, 3, padding=1) → ReLU → Flatten → Linear(2048, 2) on 1×16×16 inputs:
+    4 leaf-module calls, A = 2048 + 2048 + 2048 + 2 = 6146 leaf-output floats per sample; 100
+    points."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 16 * 16, 2))
+    gen = torch.Generator().manual_seed(1)
+    return model, (torch.randn(100, 1, 16, 16, generator=gen), torch.randint(0, 2, (100,), generator=gen))
+
+
+def _conv_planner(batch_size: int = 64, num_batches: int = 100) -> Planner:
+    model, (x, _) = _conv16()
+    kept = select_parameters({n: p.shape for n, p in model.named_parameters()})
+    return Planner(model, x[:1], kept, batch_size=batch_size, num_batches=num_batches, num_points=100)
+
+
 def test_auto_rule():
     mlp, (x_mlp, _) = make_case("mlp")
     cnn, (x_cnn, _) = make_case("cnn")
@@ -133,27 +155,50 @@ def test_auto_rule():
         planner = Planner(model, x[:1], kept, batch_size=8, num_batches=1000, num_points=num_points, method=method)
         return planner.plan(budget)
 
-    assert plan(mlp, x_mlp).engine is ENTRIES  # dense and supported
-    assert plan(big, torch.randn(1, 400, dtype=torch.float64), num_points=10**6).engine is ENTRIES  # any size
+    assert plan(mlp, x_mlp).engine is ENTRIES  # dense and supported, 48 points drawn 8000 times
+    # 123k parameters, over VMAP_MAX_PARAMS: entries against the loop. Points drawn about once, but
+    # at B = 8 the loop's cost per module call dominates: 3 calls, A = 610, B_call = 3·16000/610 = 78.7,
+    # ρ* = 2.3·8/86.7 = 0.21
+    assert plan(big, torch.randn(1, 400, dtype=torch.float64), num_points=10**6).engine is ENTRIES
     assert plan(transformer, x_tf).engine is VMAP  # attention: not supported by entries
     assert "MultiheadAttention" in plan(transformer, x_tf).reason
     assert plan(cnn, x_cnn).engine is ENTRIES  # convolutions, points drawn many times per chunk
-    no_reuse = plan(cnn, x_cnn, num_points=10**6)
-    assert no_reuse.engine is LOOP and "convolutions or BatchNorm" in no_reuse.reason  # and no reuse
     assert plan(cnn, x_cnn, num_points=10**6, method="entries").engine is ENTRIES
-    # reuse needs a chunk of at least 1.5·U draws: 48 points at B = 8 need about 20 mini-batches
-    kept = select_parameters({n: p.shape for n, p in cnn.named_parameters()})
-    planner = Planner(cnn, x_cnn[:1], kept, batch_size=8, num_batches=1000, num_points=48)
-    assert planner.plan(planner.chunk_bytes(ENTRIES, 5)).engine is LOOP
-    assert planner.plan(planner.chunk_bytes(ENTRIES, 25)).engine is ENTRIES
+
+
+@pytest.mark.parametrize(
+    ("make", "rival", "needed"),
+    [
+        (lambda k: _tiny(batch_size=64, num_points=100, num_batches=k), VMAP, 1.65),  # 3.3·64/(64 + 64)
+        (lambda k: _conv_planner(num_batches=k), LOOP, 1.978),  # 2.3·64/(64 + 4·16000/6146)
+    ],
+)
+def test_auto_needs_more_reuse_at_larger_batches(make, rival, needed):
+    """B = 64 out of D = 100 points, K = 2 or 3 mini-batches in one chunk: U = 100·(1 − 0.36^K)
+    distinct points on average, drawn ρ = 64·K/U times: 1.471 at K = 2 (U = 87.04) and 2.014 at
+    K = 3 (U = 95.33), on either side of the ρ* that beats the rival at B = 64."""
+    assert make(2).reuse_needed(rival) == pytest.approx(needed, abs=1e-3)
+    two, three = make(2).plan(1 << 30), make(3).plan(1 << 30)
+    assert two.engine is rival and "draw each distinct point 1.47 times, under" in two.reason
+    assert three.engine is ENTRIES and "draw each distinct point 2.01 times, at least" in three.reason
+
+
+def test_auto_takes_entries_without_reuse_at_small_batches():
+    """At B = 5 (dense, ρ* = 3.3·5/69 = 0.24) and B = 4 (conv, ρ* = 2.3·4/14.41 = 0.64) a chunk of
+    one mini-batch, each point drawn once, still runs entries."""
+    planner = _tiny()
+    assert planner.plan(planner.chunk_bytes(ENTRIES, 1)).engine is ENTRIES
+    planner = _conv_planner(batch_size=4)
+    assert planner.probe.module_calls == 4 and planner.probe.activations_per_sample == 6146
+    assert planner.plan(planner.chunk_bytes(ENTRIES, 1)).engine is ENTRIES
 
 
 def test_auto_in_collect_noise(loss_fn):
     model, data = make_case("mlp")
     assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "entries"
-    model, data = make_case("resnet")  # 48 points
-    assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=30, seed=0).method == "entries"  # 240 draws
-    assert collect_noise(model, loss_fn, data, batch_size=8, num_batches=2, seed=0).method == "loop"  # 16 draws
+    model, data = _conv16()  # B = 64 of 100 points: ρ = 1.47 over 2 mini-batches, 2.01 over 3 (ρ* = 1.978)
+    assert collect_noise(model, loss_fn, data, batch_size=64, num_batches=2, seed=0).method == "loop"
+    assert collect_noise(model, loss_fn, data, batch_size=64, num_batches=3, seed=0).method == "entries"
 
 
 @pytest.mark.parametrize("params, method", [(None, "auto"), ("fc1.*", "auto"), (3, "auto"), (3, "entries")])

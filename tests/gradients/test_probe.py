@@ -21,3 +21,11 @@ def test_probe_counts_output_positions_per_owner():
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
     probe = probe_model(model, torch.randn(1, 1, 4, 4), owners={"0", "2"})
     assert probe.positions == {"0": 16, "2": 1}  # 4×4 pixels of the conv output; one for the Linear
+
+
+def test_probe_counts_module_calls():
+    """A module called twice counts twice: the loop pays its fixed cost per call."""
+    shared = nn.Linear(4, 4)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    probe = probe_model(model, torch.randn(1, 4), owners=set())
+    assert probe.module_calls == 3 and probe.activations_per_sample == 4 + 4 + 4

@@ -7,14 +7,23 @@ least one) whose estimate fits ``memory_budget``, found by bisection (every rule
 ``Kc``). The budget bounds these estimates, not the process (the model, the data and the kept
 noise come on top).
 
-Engine rule for ``method="auto"`` (the measurements behind it are in benchmarks/RESULTS.md):
+Engine rule for ``method="auto"`` (the measurements behind it and its constants are in
+benchmarks/RESULTS.md):
 
-- ``entries`` when every trainable parameter sits in a module it supports and the model has no
-  convolution: dense nets;
-- ``entries`` also for convolutional nets when a budget-sized chunk draws every distinct point at
-  least ``REUSE_FOR_CONV`` times on average (``Kc·B ≥ REUSE_FOR_CONV·U``): each distinct point's
-  forward, backward and weight gradients are then paid once, which outweighs the engine's cost
-  over the loop;
+- ``entries`` when every trainable parameter sits in a module it supports and a budget-sized
+  chunk of ``Kc`` mini-batches draws each of its ``U`` distinct points ``ρ = Kc·B/U`` times on
+  average, at least ``ρ*`` (:meth:`Planner.reuse_needed`). It pays each distinct point's forward
+  and backward pass once where the other engines pay them per draw, but it pays more per point;
+  so it needs some reuse, and the more the larger ``B``, as the other engines' cost per sample
+  falls with ``B``. Its rival is ``vmap`` for a net ``vmap`` takes (below), else the loop:
+
+  - against ``vmap``: ``ρ* = REUSE_OVER_VMAP·B/(B + VMAP_HALF_BATCH)``;
+  - against the loop: ``ρ* = REUSE_OVER_LOOP·B/(B + B_call)``, where ``B_call = c·LOOP_CALL_FLOATS/A``
+    (``c`` leaf-module calls of a forward pass, ``A`` leaf-output floats per sample,
+    :mod:`sgdnoise.gradients.probe`) is the mini-batch size at which the loop's fixed cost per
+    module call equals its work on the samples: large for a deep net on small inputs, where the
+    loop is slow at small ``B`` and ``entries`` pays without reuse.
+
 - else ``vmap`` for models of at most ``VMAP_MAX_PARAMS`` trainable parameters without
   convolutions or BatchNorm, and ``loop`` otherwise (vmap is slower than the loop on CNNs on a
   CPU, and needs far more memory).
@@ -48,7 +57,10 @@ from sgdnoise.plumbing.modes import evaluation_mode, trainable_parameters
 AUTO = "auto"
 METHODS = (AUTO, *(engine.name for engine in ENGINES))
 VMAP_MAX_PARAMS = 100_000
-REUSE_FOR_CONV = 1.5
+REUSE_OVER_VMAP = 3.3
+VMAP_HALF_BATCH = 64
+REUSE_OVER_LOOP = 2.3
+LOOP_CALL_FLOATS = 16_000
 _VMAP_SLOW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
 
 
@@ -202,26 +214,47 @@ class Planner:
             requested=self.requested,
         )
 
+    @property
+    def rival(self) -> Engine:
+        """The engine ``auto`` weighs ``entries`` against, and runs when ``entries`` does not pay:
+        ``vmap`` for a model without convolutions or BatchNorm of at most ``VMAP_MAX_PARAMS``
+        trainable parameters, else the loop (module docstring)."""
+        return VMAP if self._why_not_vmap() is None else LOOP
+
+    def reuse_needed(self, rival: Engine) -> float:
+        """``ρ*``: the draws per distinct point at which ``entries`` overtakes ``rival`` (``vmap``
+        or the loop) at this ``B`` (module docstring)."""
+        b = self.batch_size
+        if rival is VMAP:
+            return REUSE_OVER_VMAP * b / (b + VMAP_HALF_BATCH)
+        per_call = self.probe.module_calls * LOOP_CALL_FLOATS / self.probe.activations_per_sample
+        return REUSE_OVER_LOOP * b / (b + per_call)
+
     def _auto(self, memory_budget: int) -> tuple[Engine, str]:
         """The engine of ``method="auto"`` and why (module docstring)."""
+        rival = self.rival
         why_not_entries = ENTRIES.supports(self.model, self.everything)
         if why_not_entries is None:
-            if not any(isinstance(m, nn.modules.conv._ConvNd) for m in self.model.modules()):
-                return ENTRIES, "auto: a dense net the entries engine takes"
             chunk = self.chunk_size(ENTRIES, memory_budget)
-            distinct = self.workload(ENTRIES).expected_distinct(chunk)
-            draws = chunk * self.batch_size / distinct
-            if chunk * self.batch_size >= REUSE_FOR_CONV * distinct:
-                return ENTRIES, f"auto: a conv net whose chunks draw each distinct point {draws:.2f} times"
-            why_not_entries = f"its chunks draw each distinct point {draws:.2f} times, under {REUSE_FOR_CONV}"
-        if any(isinstance(m, _VMAP_SLOW_MODULES) for m in self.model.modules()):
-            why_not_vmap = "it has convolutions or BatchNorm"
-        elif self.probe.num_params > VMAP_MAX_PARAMS:
-            why_not_vmap = f"{self.probe.num_params} parameters, over {VMAP_MAX_PARAMS}"
-        else:
+            draws = chunk * self.batch_size / self.workload(ENTRIES).expected_distinct(chunk)
+            needed = self.reuse_needed(rival)
+            reuse = f"its chunks draw each distinct point {draws:.2f} times"
+            versus = f"the {needed:.2f} that beat the {rival.name} engine at B = {self.batch_size}"
+            if draws >= needed:
+                return ENTRIES, f"auto: {reuse}, at least {versus}"
+            why_not_entries = f"{reuse}, under {versus}"
+        if rival is VMAP:
             small = f"{self.probe.num_params} parameters, no convolution or BatchNorm"
             return VMAP, f"auto: {small} (not entries: {why_not_entries})"
-        return LOOP, f"auto: not entries ({why_not_entries}), not vmap ({why_not_vmap})"
+        return LOOP, f"auto: not entries ({why_not_entries}), not vmap ({self._why_not_vmap()})"
+
+    def _why_not_vmap(self) -> str | None:
+        """Why ``auto`` does not consider ``vmap`` for this model, or ``None`` when it does."""
+        if any(isinstance(m, _VMAP_SLOW_MODULES) for m in self.model.modules()):
+            return "it has convolutions or BatchNorm"
+        if self.probe.num_params > VMAP_MAX_PARAMS:
+            return f"{self.probe.num_params} parameters, over {VMAP_MAX_PARAMS}"
+        return None
 
     def _full_pass(self, memory_budget: int) -> int:
         """Points per forward pass of the full gradient: three copies of their activations within

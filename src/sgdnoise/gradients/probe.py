@@ -1,9 +1,10 @@
-"""Sizes of a model measured once, by one forward pass of one sample: what the memory rules read.
+"""Sizes of a model measured once, by one forward pass of one sample: what the memory rules and
+the planner's engine rule read.
 
 ``P`` trainable parameters, ``A`` floats of all leaf-module outputs for one sample, ``s`` bytes
-per float, and for each module holding a computed entry (an *owner*, summed over its calls): the
-per-sample spatial size ``T`` of its output (tokens, pixels), the floats of its input and output
-for one sample, and its class.
+per float, the number of leaf-module calls of one forward pass, and for each module holding a
+computed entry (an *owner*, summed over its calls): the per-sample spatial size ``T`` of its
+output (tokens, pixels), the floats of its input and output for one sample, and its class.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from torch import nn
 @dataclass(frozen=True)
 class ModelProbe:
     """Trainable parameters ``num_params`` (``P``), leaf outputs per sample
-    ``activations_per_sample`` (``A``), bytes per float ``itemsize`` (``s``); per owner module
-    ``positions[owner]`` (``T``), ``factors[owner]`` (input + output floats of one sample) and
-    ``owner_types[owner]`` (its class)."""
+    ``activations_per_sample`` (``A``), bytes per float ``itemsize`` (``s``), leaf-module calls of
+    one forward pass ``module_calls``; per owner module ``positions[owner]`` (``T``),
+    ``factors[owner]`` (input + output floats of one sample) and ``owner_types[owner]`` (its class)."""
 
     num_params: int
     activations_per_sample: int
     itemsize: int
+    module_calls: int
     positions: Mapping[str, int] = field(default_factory=dict)
     factors: Mapping[str, int] = field(default_factory=dict)
     owner_types: Mapping[str, type[nn.Module]] = field(default_factory=dict)
@@ -34,6 +36,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
     """Run one sample ``x1`` (leading axis 1) through ``model`` and count output floats; ``owners``
     are the names of the modules whose positions and factors are counted as well."""
     sizes: dict[str, int] = {}
+    calls: dict[str, int] = {}
     positions: dict[str, int] = {}
     factors: dict[str, int] = {}
 
@@ -41,6 +44,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
         def count(module: nn.Module, args: tuple, output) -> None:
             if isinstance(output, torch.Tensor):
                 sizes[name] = sizes.get(name, 0) + output.numel()
+                calls[name] = calls.get(name, 0) + 1
                 if name in owners:
                     channels = output.shape[-1] if isinstance(module, (nn.Linear, nn.LayerNorm)) else output.shape[1]
                     positions[name] = positions.get(name, 0) + (
@@ -63,6 +67,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
         num_params=sum(p.numel() for p in params),
         activations_per_sample=max(sum(sizes.values()), 1),
         itemsize=params[0].element_size() if params else 4,
+        module_calls=sum(calls.values()),
         positions=positions,
         factors=factors,
         owner_types={n: type(m) for n, m in leaves if n in owners},

@@ -202,3 +202,35 @@ def zhu_network_plot(table: pd.DataFrame, path: str | Path) -> Path:
     axes[0].legend(fontsize=7)
     fig.suptitle("From a memorising GD minimum: SGD vs GD + shaped noise (±2 s.e.)", fontsize=9)
     return _save(fig, path)
+
+
+def alpha_against_batch_size(layers: pd.DataFrame, path: str | Path) -> Path:
+    """α against the mini-batch size B, one panel per set of weights (trained, initial): per layer
+    the median α over its entries with its bootstrap band, and below it the share of entries where
+    the Gaussian beats SαS on AIC. ``layers`` is
+    :func:`sgdnoise.experiments.alpha_vs_batch.alpha_against_batch`'s per-layer table."""
+    plt = _pyplot()
+    states = list(dict.fromkeys(layers["weights"]))
+    fig, axes = plt.subplots(2, len(states), figsize=(4.2 * len(states), 5.0), sharex=True, squeeze=False)
+    for col, state in enumerate(states):
+        top, bottom = axes[0, col], axes[1, col]
+        for layer, group in layers[layers["weights"] == state].groupby("layer", sort=False):
+            group = group.sort_values("batch_size")
+            (line,) = top.plot(group["batch_size"], group["alpha_median"], marker="o", ms=3, lw=1, label=layer)
+            top.fill_between(
+                group["batch_size"],
+                group["alpha_median_lo"],
+                group["alpha_median_hi"],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+            bottom.plot(group["batch_size"], group["gauss_wins"], marker="o", ms=3, lw=1, color=line.get_color())
+        top.axhline(2.0, color="0.5", lw=0.8, ls=":")
+        top.set_title(f"{state} weights", fontsize=9)
+        top.set_ylabel("median α (SαS)")
+        bottom.set_ylabel("Gaussian wins (AIC)")
+        bottom.set_ylim(-0.05, 1.05)
+        bottom.set_xlabel("mini-batch size B")
+        bottom.set_xscale("log", base=2)
+    axes[0, -1].legend(fontsize=6, loc="lower right")
+    return _save(fig, path)

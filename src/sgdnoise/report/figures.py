@@ -205,3 +205,22 @@ def zhu_network_plot(table: pd.DataFrame, path: str | Path) -> Path:
     axes[0].legend(fontsize=7)
     fig.suptitle("From a memorising GD minimum: SGD vs GD + shaped noise (±2 s.e.)", fontsize=9)
     return _save(fig, path)
+
+
+def alpha_against_batch(table: pd.DataFrame, path: str | Path) -> Path:
+    """Median α (with its interquartile range) and the median noise scale against the batch size."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    b = table["batch_size"].to_numpy(float)
+    median = table["alpha_median"].to_numpy(float)
+    spread = [median - table["alpha_q25"].to_numpy(float), table["alpha_q75"].to_numpy(float) - median]
+    left.errorbar(b, median, yerr=spread, fmt="o-", color="C3", capsize=3)
+    left.axhline(2.0, color="0.5", lw=0.8, ls=":")
+    left.set_xscale("log")
+    left.set_xlabel("batch size B")
+    left.set_ylabel("median α (IQR)")
+    right.loglog(b, table["scale_median"], "o-", color="C0")
+    right.set_xlabel("batch size B")
+    right.set_ylabel("median SαS scale of u")
+    fig.suptitle("Tail index and noise scale against the batch size", fontsize=9)
+    return _save(fig, path)

@@ -1,5 +1,5 @@
-"""Sections of the gradient-noise fits: the bundled recipe (``noise_fits``) and the same fits on a
-user's model (``model_noise``), with the reading both share."""
+"""Section of the gradient-noise fits: the bundled recipe's (a trained registry network) or a
+study's (a user's model at its weights), with the same reading."""
 
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ def _figures(folder: Path) -> tuple[Figure, ...]:
 
 @section_builder("noise_fits")
 def noise_fits_section(result: Any, folder: Path) -> Section:
+    if not hasattr(result, "training"):
+        return _model_noise_section(result, folder)
     cfg, t = result.config, result.training
     return Section(
         key="noise_fits",
@@ -88,11 +90,10 @@ def noise_fits_section(result: Any, folder: Path) -> Section:
     )
 
 
-@section_builder("model_noise")
-def model_noise_section(result: Any, folder: Path) -> Section:
+def _model_noise_section(result: Any, folder: Path) -> Section:
     cfg = result.config
     return Section(
-        key="model_noise",
+        key="noise_fits",
         title="Gradient noise per parameter: Gaussian or SαS?",
         text=(
             f"At the model's weights, the noise u_k = ∇U − g_k of K = {cfg.num_batches} random mini-batches of "

@@ -76,18 +76,19 @@ SIZES: dict[str, ReproduceSize] = {
     ),
 }
 
-# Seconds each step took at the "default" size on 2 CPU cores, and the size parameter its work grows with:
+# Seconds of computation each step needs at the "default" size on 2 CPU cores (CPU time of a --quick run,
+# scaled to the default sizes by the parameter named), and the size parameter its work grows with:
 # the estimate for another size scales each by that parameter's ratio.
 DEFAULT_SECONDS: dict[str, tuple[float, str]] = {
-    "noise_fits": (20.0, "batches"),
-    "lr_decay": (40.0, "decay_work"),
-    "escape_axis": (10.0, "paths"),
-    "escape_time": (30.0, "escape_points"),
-    "escape_direction": (5.0, "none"),
-    "zhu_toy": (3.0, "none"),
-    "zhu_network": (40.0, "zhu_steps"),
-    "mori_stationary": (5.0, "paths"),
-    "estimator_recovery": (10.0, "rows"),
+    "noise_fits": (30.0, "batches"),
+    "lr_decay": (65.0, "decay_work"),
+    "escape_axis": (4.0, "paths"),
+    "escape_time": (45.0, "escape_points"),
+    "escape_direction": (1.0, "none"),
+    "zhu_toy": (1.5, "none"),
+    "zhu_network": (60.0, "zhu_steps"),
+    "mori_stationary": (27.0, "paths"),
+    "estimator_recovery": (63.0, "rows"),
 }
 
 

@@ -46,41 +46,50 @@ def test_unknown_method_is_refused_by_the_parser(tmp_path):
         main(["fit", "x.npy", "--method", "magic"])
 
 
-def test_reproduce_writes_its_report(tmp_path):
-    assert (
-        main(
-            [
-                "reproduce",
-                "--out",
-                str(tmp_path),
-                "--rows",
-                "5",
-                "--batches",
-                "50",
-                "--epochs",
-                "2",
-                "--paths",
-                "100",
-                "--zhu-steps",
-                "30",
-            ]
-        )
-        == 0
-    )
-    report = (tmp_path / "report.md").read_text()
-    assert "Estimator recovery" in report and "| true α |" in report and "Gradient noise of a trained network" in report
-    assert "on a network? (Zhu et al." in report and "| top_eigvec |" in report
-    assert "(entries gradient engine," in report  # the MLP's noise, by the engine "auto" picks for dense nets
+REPRODUCE_SECTIONS = [
+    "noise_fits",
+    "lr_decay",
+    "escape_axis",
+    "escape_time",
+    "escape_direction",
+    "zhu_toy",
+    "zhu_network",
+    "mori_stationary",
+    "estimator_recovery",
+]
+
+
+def test_reproduce_writes_its_report(tiny_reproduce):
+    out = tiny_reproduce
+    page = (out / "index.html").read_text()
+    report = (out / "report.md").read_text()
+    for text in (page, report):
+        assert "Estimator recovery" in text and "Gradient noise of a trained network" in text
+        assert "on a network? (Zhu et al." in text and "top_eigvec" in text
+        assert "(entries gradient engine," in text  # the MLP's noise, by the engine "auto" picks for dense nets
+        assert "SαS beats the Gaussian on AIC for" in text  # the plain-words reading
+    assert "| true α |" in report and "http" not in page.replace("http-equiv", "")  # nothing fetched online
     for figure in (
-        "noise_fits/histograms.png",
-        "lr_decay/step_noise.png",
-        "escape_axis/escape_axis.png",
-        "escape_time/escape_time.png",
-        "zhu_network/zhu_network.png",
+        "noise_fits/histograms",
+        "noise_fits/alpha_by_layer",
+        "lr_decay/step_noise",
+        "escape_axis/escape_axis",
+        "escape_time/escape_time",
+        "zhu_network/zhu_network",
     ):
-        assert (tmp_path / figure).exists()
-    accuracy = pd.read_csv(tmp_path / "estimator_recovery" / "accuracy.csv")
+        assert (out / f"{figure}.png").stat().st_size > 1000 and (out / f"{figure}.svg").read_text().startswith("<?xml")
+        assert f'href="{figure}.svg"' in page
+    accuracy = pd.read_csv(out / "estimator_recovery" / "accuracy.csv")
     assert set(accuracy.method) == {"cf", "quantile", "tail", "mle"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["key"] for s in manifest["sections"]] == REPRODUCE_SECTIONS
+    assert manifest["config"]["size"]["rows"] == 5 and manifest["versions"]["torch"]
+    for section in manifest["sections"]:
+        assert section["seconds"] > 0 and section["seed"] == 0 and section["reading"]
+        for files in section["tables"].values():
+            assert [Path(f).suffix for f in files] == [".csv", ".parquet"]
+            csv, parquet = (out / f for f in files)
+            pd.testing.assert_frame_equal(pd.read_csv(csv), pd.read_parquet(parquet), check_dtype=False)
 
 
 def test_console_entry_point_runs_main():

@@ -102,7 +102,8 @@ def entry_table(fits: pd.DataFrame, samples: np.ndarray, *, n_boot: int, seed: i
 
 def layer_summary(entries: pd.DataFrame, boot: np.ndarray | None) -> pd.DataFrame:
     """Per layer: median α over the layer's fitted entries with its bootstrap interval (the median
-    of each bootstrap replicate ``boot`` (n_boot, E_fitted)), median β, share of entries where the
+    of each bootstrap replicate ``boot`` (n_boot, E_fitted)), median SαS scale (under SαS noise it
+    falls as B^{1/α − 1} with B, a Gaussian's as B^{−1/2}), median β, share of entries where the
     Gaussian wins, entries whose α sits at the estimator's lower bound, degenerate entries."""
     fitted = entries[~entries["degenerate"].astype(bool)]
     rows = []
@@ -120,6 +121,7 @@ def layer_summary(entries: pd.DataFrame, boot: np.ndarray | None) -> pd.DataFram
                 "alpha_median": alpha.median(),
                 "alpha_median_lo": np.quantile(medians, tail) if len(medians) else np.nan,
                 "alpha_median_hi": np.quantile(medians, 1 - tail) if len(medians) else np.nan,
+                "scale_median": fitted.loc[in_layer, "scale"].median(),
                 "beta_median": fitted.loc[in_layer, "beta"].median(),
                 "gauss_wins": float((fitted.loc[in_layer, "better_law"] == "gauss").mean())
                 if in_layer.any()
@@ -193,6 +195,44 @@ def alpha_against_batch(
 
 
 @dataclass(frozen=True)
+class BatchSweepConfig:
+    """α against B at a model's current weights: K = ``num_batches`` mini-batches at each of
+    ``batch_sizes``, on the same ``per_layer`` random entries per tensor, ``n_boot`` bootstrap
+    resamplings per fit, all drawn from ``seed``."""
+
+    batch_sizes: tuple[int, ...] = (8, 32, 128)
+    num_batches: int = 300
+    per_layer: int = 8
+    n_boot: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batch_sizes", tuple(self.batch_sizes))
+        if not self.batch_sizes:
+            raise ConfigError("batch_sizes is empty; give at least one mini-batch size")
+        for b in self.batch_sizes:
+            positive_int(b, "batch_sizes (each a mini-batch size)", error=ConfigError)
+        positive_int(self.num_batches, "num_batches (draws per fitted entry)", minimum=20, error=ConfigError)
+        positive_int(self.per_layer, "per_layer", error=ConfigError)
+        positive_int(self.n_boot, "n_boot", error=ConfigError)
+
+
+def run_batch_sweep(model: nn.Module, loss_fn: LossFn, data: Any, config: BatchSweepConfig) -> AlphaBatchResult:
+    """:func:`alpha_against_batch` at the model's current weights (a study analysis on any model)."""
+    measured = alpha_against_batch(
+        model,
+        loss_fn,
+        data,
+        batch_sizes=config.batch_sizes,
+        num_batches=config.num_batches,
+        per_layer=config.per_layer,
+        n_boot=config.n_boot,
+        seed=config.seed,
+    )
+    return AlphaBatchResult(config, measured.entries, measured.layers, tuple(sorted(config.batch_sizes)))
+
+
+@dataclass(frozen=True)
 class AlphaBatchConfig:
     """The recipe: train (or load) a network, then measure α against B at the trained weights and
     at the initial ones (``include_init``). ``batch_sizes`` default: :func:`default_batch_sizes`."""
@@ -225,7 +265,10 @@ class AlphaBatchConfig:
 
 @dataclass(frozen=True)
 class AlphaBatchResult:
-    config: AlphaBatchConfig
+    """α against B: the per-entry and per-layer tables (:class:`AlphaVersusBatch`) and the config
+    that made them (:class:`AlphaBatchConfig` for the recipe, :class:`BatchSweepConfig` for a study)."""
+
+    config: AlphaBatchConfig | BatchSweepConfig
     entries: pd.DataFrame
     layers: pd.DataFrame
     batch_sizes: tuple[int, ...]

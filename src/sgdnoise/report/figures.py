@@ -4,7 +4,7 @@ al. Fig. 1), α per layer (Fig. 5), step noise before and after a milestone (Fig
 eigenvectors, and Zhu et al.'s variants on a network.
 
 matplotlib is imported lazily with the non-interactive Agg backend; every function writes a PNG
-atomically and returns its path.
+and an SVG beside it atomically and returns the PNG's path.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ def _pyplot():
 
 
 def _save(fig, path: str | Path) -> Path:
+    """Write ``fig`` as the PNG ``path`` and as an SVG beside it (same stem), both atomically."""
     path = Path(path)
+    with atomic_path(path.with_suffix(".svg")) as tmp:
+        fig.savefig(tmp, format="svg", bbox_inches="tight")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     _pyplot().close(fig)

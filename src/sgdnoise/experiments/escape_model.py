@@ -55,6 +55,7 @@ class EscapeModelConfig:
     rho, zeta : the large-jump exponent ρ ∈ (0, 1) and the neighbourhood exponent ζ of eq. 14.
     cap : largest single-coordinate displacement of the basin search. fit_method : SαS estimator.
     top_k : the top-k shares of the exit displacement. n_bootstrap : resamples for the Spearman CI.
+    progress : progress bars. network : where the minimum came from (recorded in the manifest).
     """
 
     lr: float
@@ -72,6 +73,7 @@ class EscapeModelConfig:
     top_k: tuple[int, ...] = (1, 5)
     n_bootstrap: int = 500
     progress: bool = False
+    network: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

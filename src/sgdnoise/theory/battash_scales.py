@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from sgdnoise.errors import InvalidInputError
@@ -66,9 +67,11 @@ def battash_relaxation_time(
 def battash_time_between_large_jumps(
     alpha: Any, eps: Any, *, rho: float, schedule_value: Any = 1.0, levy_measure: LevyMeasure = "sas"
 ) -> Any:
-    """Eq. 15: mean interval between large jumps of parameter l, ``E S^l = 1/β_l(t)`` with β_l of eq. 12."""
+    """Eq. 15: mean interval between large jumps of parameter l, ``E S^l = 1/β_l(t)`` with β_l of eq. 12
+    (``+inf`` at α = 2 with the ``"sas"`` measure: Brownian motion has no jumps)."""
     beta = battash_jump_intensity(alpha, eps, rho=rho, schedule_value=schedule_value, levy_measure=levy_measure)
-    return 1.0 / beta
+    with np.errstate(divide="ignore"):
+        return 1.0 / beta
 
 
 def battash_convergence_bound(loss_gap: Any, mu: Any, t: Any) -> Any:

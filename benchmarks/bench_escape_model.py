@@ -59,7 +59,7 @@ def bisection_loop(model, x, y, center, level, coords, cap, iterations=40):
         for c in coords:
             for sign in (1.0, -1.0):
 
-                def loss_at(t: float) -> float:
+                def loss_at(t: float, c=c, sign=sign) -> float:
                     w = center.clone()
                     w[c] += sign * t
                     torch.nn.utils.vector_to_parameters(w, params)
@@ -132,7 +132,8 @@ def main() -> None:
     console.print(
         f"open sides: {int(batched.open_lower.sum())} down, {int(batched.open_upper.sum())} up; "
         f"median smaller half-width {np.median(np.minimum(-batched.lower, batched.upper)):.3g}; "
-        f"batched vs one-at-a-time: max relative difference {same:.1e}, same open sides {same_open}; bisection vs batched, max relative difference {agree:.1e}; "
+        f"batched vs one-at-a-time: max relative difference {same:.1e}, same open sides {same_open}; "
+        f"bisection vs batched, max relative difference {agree:.1e}; "
         f"rounds (batched calls): {batched.calls}"
     )
     del bis_lo

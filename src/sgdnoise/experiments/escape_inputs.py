@@ -14,7 +14,8 @@ For every parameter l of the flat vector (``torch.nn.utils.parameters_to_vector`
 * the Hessian diagonal ``h_ll`` of the full-data loss (exact for up to ``EXACT_HESSIAN_MAX``
   parameters, Hutchinson with standard errors above);
 * the basin half-widths ``d_l^± `` at the escape level, by one batched line search over all
-  coordinates (:func:`sgdnoise.dynamics.basin_half_widths`), started from ``½√(2Δ/h_ll)``, the
+  coordinates (:func:`sgdnoise.dynamics.basin_half_widths`; for a plain MLP the displaced losses come
+  from :class:`~sgdnoise.dynamics.networks.displaced_loss.DisplacedLoss`), started from ``½√(2Δ/h_ll)``, the
   quadratic guess. Open sides (the loss never reaches the level within ``cap``) are ``±inf`` and
   flagged.
 """
@@ -32,6 +33,7 @@ from torch import nn
 
 from sgdnoise.curvature import HessianOperator, diagonal, noise_covariance, per_sample_gradients
 from sgdnoise.dynamics import BasinWidths, basin_half_widths
+from sgdnoise.dynamics.networks.displaced_loss import DisplacedLoss
 from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
@@ -184,7 +186,12 @@ def measure_escape_inputs(
         guess = torch.where(h > 0, 0.5 * torch.sqrt(2 * delta / h.clamp(min=1e-300)), torch.full_like(h, 1e-2))
         initial = guess.clamp(min=cap * 1e-9, max=cap).nan_to_num(1e-2)
         basin = basin_half_widths(
-            lambda r: stacked.losses(r, chunk_rows=chunk_rows), center, level, initial=initial, cap=cap
+            lambda r: stacked.losses(r, chunk_rows=chunk_rows),
+            center,
+            level,
+            initial=initial,
+            cap=cap,
+            displaced=DisplacedLoss.of(model, loss_fn, x, y),
         )
 
     def arr(t: Any) -> np.ndarray:

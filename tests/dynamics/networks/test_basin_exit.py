@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import (
@@ -16,6 +17,7 @@ from sgdnoise.dynamics import (
     exit_parameters,
     noisy_gd_escape,
 )
+from sgdnoise.dynamics.networks.displaced_loss import DisplacedLoss
 from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.models import MLP
@@ -81,6 +83,25 @@ def test_basin_on_a_network_is_the_first_crossing_and_batching_changes_nothing(m
                 continue
             assert plain_loss(c, sign * width) == pytest.approx(level, rel=1e-9)
             assert max(plain_loss(c, sign * t) for t in np.linspace(0, width, 41)[:-1]) < level
+
+
+def test_displaced_loss_of_an_mlp_equals_the_generic_path(mlp):
+    model, (x, y) = mlp
+    stacked = StackedLoss(model, F.cross_entropy, x, y)
+    fast = DisplacedLoss.of(model, F.cross_entropy, x, y, chunk_rows=5)
+    assert fast is not None and DisplacedLoss.of(nn.Sequential(nn.Bilinear(2, 2, 2)), F.cross_entropy, x, y) is None
+    dim = stacked.dim
+    coords = torch.randperm(dim, generator=torch.Generator().manual_seed(0))[:40]
+    steps = torch.linspace(-3, 3, 40, dtype=torch.float64)
+    rows = stacked.start.expand(40, -1).clone()
+    rows[torch.arange(40), coords] += steps
+    torch.testing.assert_close(fast(coords, steps), stacked.losses(rows), rtol=1e-12, atol=1e-14)
+    center = stacked.start
+    level = 2.0 * float(stacked.losses(center[None])[0])
+    generic = basin_half_widths(stacked.losses, center, level, cap=16.0)
+    quick = basin_half_widths(stacked.losses, center, level, cap=16.0, displaced=fast)
+    np.testing.assert_allclose(quick.upper, generic.upper, rtol=1e-9)
+    np.testing.assert_allclose(quick.lower, generic.lower, rtol=1e-9)
 
 
 def test_exit_parameters_against_a_loop():

@@ -78,6 +78,7 @@ def basin_half_widths(
     growth: float = 2.0,
     rtol: float = 1e-9,
     max_iter: int = 200,
+    displaced: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> BasinWidths:
     """Half-widths ``d^±`` of the basin of ``center`` (P,) along each coordinate in ``coords``.
 
@@ -90,6 +91,9 @@ def basin_half_widths(
     growth : factor between bracketing trials (> 1).
     rtol, max_iter : refinement tolerance on the bracket and the round limit (a search still
         unfinished after ``max_iter`` rounds raises :class:`ConvergenceError`).
+    displaced : optional ``(coords (R,), steps (R,)) → (R,)`` giving ``L(center + steps_r e_{coords_r})``
+        directly (e.g. :class:`~sgdnoise.dynamics.networks.displaced_loss.DisplacedLoss`, which does not
+        run the layers before the displaced one again); ``loss_rows`` then only gives ``L(center)``.
     """
     if not isinstance(center, torch.Tensor) or center.ndim != 1 or not center.is_floating_point():
         raise InvalidInputError("center must be a float tensor (P,), the flat parameters at the minimum")
@@ -110,7 +114,7 @@ def basin_half_widths(
     )
     if init.numel() != n or not bool(torch.all(torch.isfinite(init) & (init > 0) & (init <= cap))):
         raise InvalidInputError(f"initial must be one number or one per coordinate ({n}), each in (0, cap={cap}]")
-    search = _Searches(loss_rows, center, coords_t, level)
+    search = _Searches(loss_rows, center, coords_t, level, displaced)
     # searches 0..n-1 go up, n..2n-1 go down
     t = torch.cat([init, init])
     lo_t = torch.zeros(2 * n, dtype=dtype)
@@ -177,8 +181,9 @@ class _Searches:
     """The loss at ``center ± t e_c`` for a set of searches (index ``k < C`` up along ``coords[k]``,
     ``k ≥ C`` down along ``coords[k − C]``), counted."""
 
-    def __init__(self, loss_rows, center: torch.Tensor, coords: torch.Tensor, level: float) -> None:
+    def __init__(self, loss_rows, center: torch.Tensor, coords: torch.Tensor, level: float, displaced=None) -> None:
         self.loss_rows, self.center, self.coords = loss_rows, center.detach(), coords.to(center.device)
+        self.displaced = displaced
         self.level, self.evaluations, self.calls = float(level), 0, 0
         self.center_loss = float(self._loss(center.detach()[None])[0])
         if not level > self.center_loss:
@@ -196,10 +201,16 @@ class _Searches:
     def __call__(self, which: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         n = self.coords.numel()
         coord = self.coords[(which % n).to(self.coords.device)]
-        step = torch.where(which < n, t, -t).to(self.center.device, self.center.dtype)
-        rows = self.center.expand(which.numel(), -1).clone()
-        rows[torch.arange(which.numel(), device=rows.device), coord] += step
-        values = self._loss(rows)
+        if self.displaced is not None:
+            values = torch.as_tensor(self.displaced(coord, torch.where(which < n, t, -t))).reshape(-1)
+            values = values.detach().to("cpu", torch.float64)
+            self.evaluations += which.numel()
+            self.calls += 1
+        else:
+            step = torch.where(which < n, t, -t).to(self.center.device, self.center.dtype)
+            rows = self.center.expand(which.numel(), -1).clone()
+            rows[torch.arange(which.numel(), device=rows.device), coord] += step
+            values = self._loss(rows)
         if bool(torch.isnan(values).any()):
             bad = int(coord[torch.isnan(values).to(coord.device)][0])
             raise ConvergenceError(f"the loss is NaN when coordinate {bad} is displaced; check the model and data")

@@ -110,7 +110,8 @@ def main() -> None:
     t0 = time.perf_counter()
     generic = basin_half_widths(stacked.losses, center, level, cap=64.0)
     t_generic = time.perf_counter() - t0
-    gen_ratio = np.concatenate([generic.upper / batched.upper, generic.lower / batched.lower])
+    with np.errstate(invalid="ignore"):
+        gen_ratio = np.concatenate([generic.upper / batched.upper, generic.lower / batched.lower])
     gen_diff = float(np.nanmax(np.abs(gen_ratio[np.isfinite(gen_ratio)] - 1)))
 
     rows = plain_rows(model, x, y)
@@ -125,7 +126,8 @@ def main() -> None:
 
     up = np.array([r.upper[0] for r in one_by_one])
     lo = np.array([r.lower[0] for r in one_by_one])
-    both = np.concatenate([batched.upper[sub] / up, batched.lower[sub] / lo])
+    with np.errstate(invalid="ignore"):
+        both = np.concatenate([batched.upper[sub] / up, batched.lower[sub] / lo])
     same = float(np.nanmax(np.abs(both[np.isfinite(both)] - 1))) if np.isfinite(both).any() else 0.0
     same_open = bool(np.array_equal(np.isinf(batched.upper[sub]), np.isinf(up)))
     bis_up, bis_lo = bis[0::2], -bis[1::2]

@@ -54,7 +54,7 @@ class DisplacedLoss:
 
     @classmethod
     def of(
-        cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *, chunk_rows: int = 64
+        cls, model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *, chunk_rows: int = 512
     ) -> DisplacedLoss | None:
         """The fast path for ``model``, or None when it is not a plain MLP."""
         if StackedMLP.of(model, loss_fn, x, y) is None or any(not p.requires_grad for p in model.parameters()):

@@ -181,6 +181,53 @@ def escape_time_plot(
     return _save(fig, path)
 
 
+def escape_model_plot(
+    parameters: pd.DataFrame, survival: pd.DataFrame, comparison: pd.DataFrame, path: str | Path
+) -> Path:
+    """Issue 15's three panels: survival ``P(σ > u)`` of SGD and both noise models with the Lévy law
+    and Cor. 4.6's bound; predicted against observed exit probability per parameter (calibration);
+    observed exit share of SGD and the prediction by α quantile bin."""
+    plt = _pyplot()
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(12.0, 3.4))
+    for name, style in (("sgd", "k-"), ("levy", "C3--"), ("gauss", "C0-."), ("levy_theory", "C3:")):
+        if name in survival:
+            left.semilogx(survival["u"], survival[name], style, label=name.replace("_", " "))
+    if "cor46_bound" in survival and np.isfinite(survival["cor46_bound"]).any():
+        left.semilogx(survival["u"], survival["cor46_bound"], color="0.6", lw=0.8, label="Cor. 4.6 bound")
+    left.set_ylim(-0.02, 1.05)
+    left.set_xlabel("steps u")
+    left.set_ylabel("P(σ > u)")
+    left.legend(fontsize=7)
+    n_sgd = max(1, int(parameters["exits_sgd"].sum()))
+    for name, marker in (("sgd", "ko"), ("levy", "C3^"), ("gauss", "C0s")):
+        col = f"exits_{name}"
+        if col in parameters:
+            total = max(1, int(parameters[col].sum()))
+            mid.loglog(parameters["exit_prob_predicted"], parameters[col] / total, marker, ms=3, alpha=0.6, label=name)
+    lim = [1.0 / (10 * n_sgd), 1.0]
+    mid.plot(lim, lim, color="0.6", lw=0.8)
+    mid.set_xlabel("predicted P(exit via l)")
+    mid.set_ylabel("observed share of exits")
+    mid.legend(fontsize=7)
+    elig = parameters[parameters["eligible"]]
+    if len(elig) >= 2:
+        bins = pd.qcut(elig["alpha"], q=min(5, elig["alpha"].nunique()), duplicates="drop")
+        grouped = elig.groupby(bins, observed=True)
+        centers = grouped["alpha"].mean()
+        right.plot(centers, grouped["exits_sgd"].sum() / n_sgd, "ko-", label="SGD observed")
+        right.plot(centers, grouped["exit_prob_predicted"].sum(), "C3s--", label="Lévy predicted")
+    sgd_row = comparison[comparison["model"] == "sgd"]
+    if len(sgd_row):
+        r = sgd_row.iloc[0]
+        ci = f"[{r['spearman_ci_low']:.2f}, {r['spearman_ci_high']:.2f}]"
+        right.set_title(f"Spearman(α, exits) = {r['spearman_alpha_exits']:.2f} {ci}", fontsize=8)
+    right.set_xlabel("α (quantile bin mean)")
+    right.set_ylabel("share of exits")
+    right.legend(fontsize=7)
+    fig.suptitle("Escape through parameters: SGD, Lévy and Gaussian models", fontsize=9)
+    return _save(fig, path)
+
+
 def zhu_network_plot(table: pd.DataFrame, path: str | Path) -> Path:
     """Test accuracy (left) and distance from the start (right) per noise variant, one bar group
     per noise protocol, ±2 standard errors over repeats (Zhu et al. on a network)."""

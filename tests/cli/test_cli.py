@@ -27,6 +27,30 @@ def test_fit_writes_per_row_results_and_prints_tables(tmp_path, capsys):
     assert "Gaussian vs SαS" in out and "row0" in out
 
 
+def test_fit_counts_classes_and_compares_all_laws(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    spike = np.where(rng.random((1, 400)) < 0.3, 0.0, rng.standard_cauchy((1, 400)))
+    x = np.concatenate([sample_sas(np.array([[1.3], [2.0]]), size=(2, 400), seed=0), spike, np.zeros((1, 400))])
+    np.save(tmp_path / "noise.npy", x)
+    assert main(["fit", str(tmp_path / "noise.npy"), "--out", str(tmp_path / "sas.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "classes: 2 ordinary, 1 spike_with_tail, 0 multimodal, 1 degenerate" in out
+    sas = pd.read_csv(tmp_path / "sas.csv")
+    assert {"alpha", "aic_sas", "class", "atom_weight"} <= set(sas.columns)  # today's columns, plus the classes
+    assert main(["fit", str(tmp_path / "noise.npy"), "--law", "all", "--out", str(tmp_path / "all.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "Which law" in out and "1 spike_with_tail" in out and "β = 0 rejected" in out
+    frame = pd.read_csv(tmp_path / "all.csv")
+    assert {"aic_t", "bic_mixture", "hellinger_stable", "sse_density_sas", "best_bic", "beta_lr_pvalue"} <= set(
+        frame.columns
+    )
+    manifest = json.loads((tmp_path / "all.json").read_text())
+    assert manifest["config"]["law"] == "all" and manifest["config"]["method"] == "mle"
+    assert manifest["classes"]["n_degenerate"] == 1
+    assert main(["fit", str(tmp_path / "noise.npy"), "--law", "t", "--out", str(tmp_path / "t.csv")]) == 0
+    assert {"df_t", "aic_gauss"} <= set(pd.read_csv(tmp_path / "t.csv").columns)
+
+
 def test_fit_defaults_its_output_beside_the_input(tmp_path):
     np.save(tmp_path / "noise.npy", sample_sas(1.5, size=(1, 100), seed=1))
     assert main(["fit", str(tmp_path / "noise.npy"), "--method", "quantile"]) == 0
@@ -44,6 +68,8 @@ def test_bad_input_gives_an_error_message_and_exit_code_2(tmp_path, capsys):
 def test_unknown_method_is_refused_by_the_parser(tmp_path):
     with pytest.raises(SystemExit):
         main(["fit", "x.npy", "--method", "magic"])
+    with pytest.raises(SystemExit):
+        main(["fit", "x.npy", "--law", "cauchy"])
 
 
 REPRODUCE_SECTIONS = [

@@ -71,7 +71,29 @@ def test_heavy_tailed_terms_stay_heavy_and_gaussian_terms_stay_gaussian_at_every
         assert rows.loc[(b, "w[1]"), "alpha"] > 1.85
         assert rows.loc[(b, "w[1]"), "alpha_lo"] <= rows.loc[(b, "w[1]"), "alpha"] <= rows.loc[(b, "w[1]"), "alpha_hi"]
         assert np.isnan(rows.loc[(b, "w[1]"), "beta"])  # β is not reported near α = 2
+    assert set(out.entries["class"]) == {"ordinary"} and (out.layers["n_spike_with_tail"] == 0).all()
     assert torch.equal(model.w.detach(), torch.zeros(2, dtype=torch.float64))
+
+
+def test_an_atom_with_a_tail_is_counted_as_such():
+    # ξ_i is 0 for 30% of the points and Cauchy otherwise: at B = 1 the noise is an atom plus a tail
+    n = 5000
+    rng = np.random.default_rng(2)
+    xi = np.where(rng.random(n) < 0.3, 0.0, rng.standard_cauchy(n))
+    x = torch.tensor(np.stack([xi, rng.standard_normal(n)], axis=1))
+    out = alpha_against_batch(
+        _Projection().double(),
+        _mean_output,
+        (x, torch.zeros(n)),
+        batch_sizes=(1,),
+        num_batches=500,
+        per_layer=2,
+        n_boot=5,
+    )
+    rows = out.entries.set_index("name")
+    assert rows.loc["w[0]", "class"] == "spike_with_tail"
+    assert rows.loc["w[0]", "atom_weight"] == pytest.approx(0.3, abs=0.07)  # binomial SD at K = 500: 0.02
+    assert out.layers["n_spike_with_tail"].iloc[0] == 1
 
 
 def test_given_weights_are_measured_and_the_model_gets_its_own_back():

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.stable import compare_laws, sample_sas, sample_stable, summarize_laws
+from sgdnoise.stable import compare_laws, law_wins_by, sample_sas, sample_stable, summarize_laws
 from sgdnoise.stable.goodness import HIST_RANGE, default_chi2_bins
 
 K = 1000
@@ -115,3 +115,22 @@ def test_bad_arguments_are_refused():
         compare_laws(x, laws=("gauss", "cauchy"))
     with pytest.raises(InvalidInputError, match="method"):
         compare_laws(x, method="tail")
+
+
+def test_law_wins_by_groups_the_comparison_per_layer():
+    x = np.concatenate(
+        [
+            sample_sas(np.full((6, 1), 1.2), scale=1.0, size=(6, 600), seed=5),
+            np.random.default_rng(5).standard_normal((6, 600)),
+        ]
+    )
+    frame = compare_laws(x, laws=("gauss", "sas"), method="cf")
+    frame["layer"] = ["heavy"] * 6 + ["gauss"] * 6
+    table = law_wins_by(frame, "layer")
+    assert list(table["layer"]) == ["heavy", "gauss"] and list(table["entries"]) == [6, 6]
+    by_layer = table.set_index("layer")
+    assert by_layer.loc["heavy", "wins_sas"] == 1.0  # α = 1.2 at K = 600: SαS wins every row by far
+    assert by_layer.loc["heavy", "wins_sas"] + by_layer.loc["heavy", "wins_gauss"] == 1.0
+    assert by_layer.loc["gauss", "n_ordinary"] == 6
+    with pytest.raises(InvalidInputError, match="no column"):
+        law_wins_by(frame, "module")

@@ -16,7 +16,9 @@ entries at every B (the entries depend on the seed and the architecture only;
 - β of the skewed stable law (:func:`sgdnoise.stable.fit_stable`, S0), left out (NaN) where
   α̂ ≥ ``BETA_ALPHA_MAX``: near α = 2 the skewness term ``tan(πα/2)`` vanishes, β hardly changes
   the law and its estimate runs to ±1 on noise alone,
-- the better law of Gaussian and SαS by AIC (:func:`sgdnoise.stable.compare_fits`).
+- the better law of Gaussian and SαS by AIC (:func:`sgdnoise.stable.compare_fits`),
+- the entry's class, decided before any fit (:func:`sgdnoise.stable.classify_entries`: ordinary,
+  spike-with-tail, multimodal, degenerate), counted per layer.
 
 Per (weights, B, layer) the table gives the median α over the layer's entries with its bootstrap
 interval, the median β, the share of entries where the Gaussian wins, and the degenerate count.
@@ -44,13 +46,15 @@ from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET
 from sgdnoise.plumbing import LossFn, as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_against_batch_size
 from sgdnoise.rng import as_generator
-from sgdnoise.stable import fit_sas, fit_stable
+from sgdnoise.stable import classify_entries, fit_sas, fit_stable
+from sgdnoise.stable.classes import class_counts
 from sgdnoise.stable.density import ALPHA_MIN
 from sgdnoise.store import write_table
 from sgdnoise.training import TrainConfig, train
 
 CONFIDENCE = 0.9
 BETA_ALPHA_MAX = 1.9
+_COUNTED_CLASSES = ("n_spike_with_tail", "n_multimodal")  # besides the fits' own degenerate count
 _BOOT_VALUES = 1 << 23  # resampled values fitted at once (64 MB in float64)
 
 
@@ -83,6 +87,9 @@ def entry_table(fits: pd.DataFrame, samples: np.ndarray, *, n_boot: int, seed: i
     """
     ok = ~fits["degenerate"].to_numpy(dtype=bool)
     frame = fits[["name", "layer", "alpha", "scale", "degenerate"]].copy()
+    classes = classify_entries(samples, names=list(fits["name"]))
+    frame["class"] = classes["class"].to_numpy()
+    frame["atom_weight"] = classes["atom_weight"].to_numpy()
     frame["beta"] = np.nan
     frame["alpha_lo"] = np.nan
     frame["alpha_hi"] = np.nan
@@ -118,6 +125,7 @@ def layer_summary(entries: pd.DataFrame, boot: np.ndarray | None) -> pd.DataFram
                 "layer": layer,
                 "entries": len(group),
                 "degenerate": int(group["degenerate"].sum()),
+                **{k: v for k, v in class_counts(group["class"]).items() if k in _COUNTED_CLASSES},
                 "alpha_median": alpha.median(),
                 "alpha_median_lo": np.quantile(medians, tail) if len(medians) else np.nan,
                 "alpha_median_hi": np.quantile(medians, 1 - tail) if len(medians) else np.nan,

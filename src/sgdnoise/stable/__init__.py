@@ -23,7 +23,7 @@ from sgdnoise.stable.classes import CLASSES, classify_entries
 from sgdnoise.stable.density import sas_cdf, sas_logpdf, sas_pdf
 from sgdnoise.stable.fit import METHODS, GaussianFit, SaSFit, fit_gaussian, fit_sas
 from sgdnoise.stable.goodness import compare_fits, summarize_fits
-from sgdnoise.stable.laws import LAWS, compare_laws, summarize_laws
+from sgdnoise.stable.laws import LAWS, compare_laws, law_wins_by, summarize_laws
 from sgdnoise.stable.mixture import MixtureFit, fit_gaussian_mixture
 from sgdnoise.stable.s0 import s0_to_s1, s1_to_s0, stable_cf
 from sgdnoise.stable.sampling import levy_increments, sample_sas, sample_stable
@@ -49,6 +49,7 @@ __all__ = [
     "fit_sas",
     "fit_stable",
     "fit_student_t",
+    "law_wins_by",
     "levy_increments",
     "s0_to_s1",
     "s1_to_s0",

@@ -366,3 +366,24 @@ def summarize_laws(frame: pd.DataFrame, level: float = 0.05) -> pd.DataFrame:
     attrs["n_beta_rejected"] = int((ok.loc[tested, "beta_lr_pvalue"] < level).sum()) if len(tested) else 0
     summary.attrs.update(attrs)
     return summary
+
+
+def law_wins_by(frame: pd.DataFrame, by: str, level: float = 0.05) -> pd.DataFrame:
+    """:func:`compare_laws`' frame grouped by one of its columns ``by`` (e.g. a ``layer`` column the
+    caller added): per group the number of entries, the class counts, the share of fitted
+    (non-degenerate) entries each law wins by AIC (``wins_<law>``) and the share of tested entries
+    where β = 0 is rejected at ``level`` (``beta_rejected``). Groups keep their order of appearance."""
+    if by not in frame.columns:
+        raise InvalidInputError(f"the frame has no column {by!r} to group by; add it (e.g. the layer of each row)")
+    laws = [law for law in LAWS if f"aic_{law}" in frame.columns]
+    rows = []
+    for key, group in frame.groupby(by, sort=False):
+        ok = group[group["class"] != "degenerate"]
+        line: dict[str, Any] = {by: key, "entries": len(group), **class_counts(group["class"])}
+        for law in laws:
+            line[f"wins_{law}"] = float((ok["best_aic"] == law).mean()) if len(ok) else math.nan
+        if "beta_lr_pvalue" in group.columns:
+            tested = ok["beta_lr_pvalue"].dropna()
+            line["beta_rejected"] = float((tested < level).mean()) if len(tested) else math.nan
+        rows.append(line)
+    return pd.DataFrame(rows)

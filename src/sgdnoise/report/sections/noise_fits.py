@@ -12,6 +12,7 @@ from sgdnoise.report.document import Figure, Section, Table
 from sgdnoise.report.sections import section_builder
 from sgdnoise.report.sections.words import number, percent
 from sgdnoise.report.tables import summary_caption
+from sgdnoise.stable import law_wins_by
 
 
 def noise_reading(summary: pd.DataFrame, layers: pd.DataFrame) -> tuple[str, ...]:
@@ -52,10 +53,45 @@ def noise_reading(summary: pd.DataFrame, layers: pd.DataFrame) -> tuple[str, ...
 
 
 def _tables(result: Any) -> tuple[Table, ...]:
-    return (
+    tables = (
         Table("summary", "Gaussian vs SαS (mean ± std over fitted entries; share where SαS is better)", result.summary),
         Table("layers", "Tail index α per layer (sampled entries)", result.layers),
     )
+    laws = getattr(result, "laws", None)
+    if laws is None:
+        return tables
+    return (
+        *tables,
+        Table(
+            "laws_by_layer",
+            "Which law wins per layer (share of fitted entries by AIC), entry classes, β = 0 rejected (p < 0.05)",
+            law_wins_by(laws, "layer"),
+        ),
+        Table(
+            "laws_summary", "Every law: win rates (AIC, BIC), medians of ΔAIC, ΔBIC, KS, Hellinger", result.laws_summary
+        ),
+    )
+
+
+def laws_reading(summary: pd.DataFrame) -> tuple[str, ...]:
+    """What the comparison of laws says: the entry classes, the winner by AIC and by BIC, and the test of β = 0."""
+    a = summary.attrs
+    wins = summary.set_index("law")
+    best_aic, best_bic = wins["wins_aic"].idxmax(), wins["wins_bic"].idxmax()
+    lines = [
+        f"Entry classes, decided before any fit: {a.get('n_ordinary', 0)} ordinary, {a.get('n_spike_with_tail', 0)} "
+        f"spike-with-tail (an atom, median weight {percent(a.get('atom_weight_median', float('nan')))}, plus a "
+        f"continuous part), {a.get('n_multimodal', 0)} multimodal, {a.get('n_degenerate', 0)} degenerate.",
+        f"Among Gaussian, SαS, skewed stable, Student-t and a two-Gaussian mixture, `{best_aic}` wins most often on "
+        f"AIC ({percent(wins.loc[best_aic, 'wins_aic'])} of the fitted entries) and `{best_bic}` on BIC "
+        f"({percent(wins.loc[best_bic, 'wins_bic'])}).",
+    ]
+    if a.get("n_beta_tested"):
+        lines.append(
+            f"Symmetry (β = 0, likelihood-ratio test) is rejected at 5% for {a['n_beta_rejected']} of "
+            f"{a['n_beta_tested']} tested entries."
+        )
+    return tuple(lines)
 
 
 def _figures(folder: Path) -> tuple[Figure, ...]:
@@ -84,7 +120,8 @@ def noise_fits_section(result: Any, folder: Path) -> Section:
             "SSE has the units of a squared density and favours SαS, which nests the Gaussian; AIC and χ² account "
             "for the extra parameter.",
         ),
-        reading=noise_reading(result.summary, result.layers),
+        reading=noise_reading(result.summary, result.layers)
+        + (laws_reading(result.laws_summary) if getattr(result, "laws_summary", None) is not None else ()),
         tables=_tables(result),
         figures=_figures(folder),
     )

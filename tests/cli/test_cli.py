@@ -74,6 +74,7 @@ def test_unknown_method_is_refused_by_the_parser(tmp_path):
 
 REPRODUCE_SECTIONS = [
     "noise_fits",
+    "alpha_vs_batch",
     "lr_decay",
     "escape_axis",
     "escape_time",
@@ -94,10 +95,13 @@ def test_reproduce_writes_its_report(tiny_reproduce):
         assert "on a network? (Zhu et al." in text and "top_eigvec" in text
         assert "(entries gradient engine," in text  # the MLP's noise, by the engine "auto" picks for dense nets
         assert "SαS beats the Gaussian on AIC for" in text  # the plain-words reading
+        assert "Which law wins per layer" in text and "Entry classes, decided before any fit" in text
+        assert "α against the batch size" in text and "At the trained weights the median α over layers" in text
     assert "| true α |" in report and "http" not in page.replace("http-equiv", "")  # nothing fetched online
     for figure in (
         "noise_fits/histograms",
         "noise_fits/alpha_by_layer",
+        "alpha_vs_batch/alpha_vs_batch",
         "lr_decay/step_noise",
         "escape_axis/escape_axis",
         "escape_time/escape_time",

@@ -40,7 +40,7 @@ from torch import nn
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError, InvalidInputError
 from sgdnoise.experiments.common import write_manifest
-from sgdnoise.experiments.networks import network_for
+from sgdnoise.experiments.networks import network_for, trained_network_for
 from sgdnoise.experiments.noise_fits import fit_network_noise
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET
 from sgdnoise.plumbing import LossFn, as_data_source, default_loss, model_device, positive_int
@@ -50,7 +50,6 @@ from sgdnoise.stable import classify_entries, fit_sas, fit_stable
 from sgdnoise.stable.classes import class_counts
 from sgdnoise.stable.density import ALPHA_MIN
 from sgdnoise.store import write_table
-from sgdnoise.training import TrainConfig, train
 
 CONFIDENCE = 0.9
 BETA_ALPHA_MAX = 1.9
@@ -304,21 +303,7 @@ def run_alpha_vs_batch(config: AlphaBatchConfig = AlphaBatchConfig(), *, progres
     """Train or load the network, then :func:`alpha_against_batch` at the trained weights and, with
     ``include_init``, at the weights it started from (same seed, same entries)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
-    model = network_for(
-        data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
-    )
-    if not config.checkpoint:
-        train(
-            model,
-            data,
-            TrainConfig(
-                epochs=config.epochs,
-                lr=config.lr,
-                batch_size=config.train_batch_size,
-                seed=config.seed,
-                progress=progress,
-            ),
-        )
+    model = trained_network_for(data, config, progress=progress)
     x, y = as_data_source(data).tensors(model_device(model))
     batch_sizes = tuple(config.batch_sizes or default_batch_sizes(len(x)))
     weights = {"trained": {k: v.detach().clone() for k, v in model.state_dict().items()}}

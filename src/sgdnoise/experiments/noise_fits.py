@@ -27,14 +27,14 @@ import pandas as pd
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
-from sgdnoise.experiments.networks import network_for
+from sgdnoise.experiments.networks import trained_network_for
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.plumbing import as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.stable import LAWS, METHODS, compare_fits, compare_laws, summarize_fits, summarize_laws
 from sgdnoise.store import write_arrays, write_table
-from sgdnoise.training import TrainConfig, evaluate, train
+from sgdnoise.training import evaluate
 
 
 @dataclass(frozen=True)
@@ -218,21 +218,7 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
     test = load_dataset(config.data, split="test", seed=config.seed, **config.data_options)
-    model = network_for(
-        data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
-    )
-    if not config.checkpoint:
-        train(
-            model,
-            data,
-            TrainConfig(
-                epochs=config.epochs,
-                lr=config.lr,
-                batch_size=config.train_batch_size,
-                seed=config.seed,
-                progress=progress,
-            ),
-        )
+    model = trained_network_for(data, config, progress=progress)
     x, y = as_data_source(data).tensors(model_device(model))
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)

@@ -13,6 +13,7 @@ import pytest
 import sgdnoise
 from sgdnoise.cli import main
 from sgdnoise.stable import sample_sas
+from sgdnoise.studies.reproduce import reproduce_steps, size_for
 
 
 def test_fit_writes_per_row_results_and_prints_tables(tmp_path, capsys):
@@ -72,18 +73,7 @@ def test_unknown_method_is_refused_by_the_parser(tmp_path):
         main(["fit", "x.npy", "--law", "cauchy"])
 
 
-REPRODUCE_SECTIONS = [
-    "noise_fits",
-    "alpha_vs_batch",
-    "lr_decay",
-    "escape_axis",
-    "escape_time",
-    "escape_direction",
-    "zhu_toy",
-    "zhu_network",
-    "mori_stationary",
-    "estimator_recovery",
-]
+REPRODUCE_SECTIONS = [step.key for step in reproduce_steps(size_for("quick"))]  # every bundled recipe, in order
 
 
 def test_reproduce_writes_its_report(tiny_reproduce):
@@ -113,6 +103,7 @@ def test_reproduce_writes_its_report(tiny_reproduce):
     assert set(accuracy.method) == {"cf", "quantile", "tail", "mle"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert [s["key"] for s in manifest["sections"]] == REPRODUCE_SECTIONS
+    assert REPRODUCE_SECTIONS[:3] == ["noise_fits", "alpha_vs_batch", "lr_decay"] and len(REPRODUCE_SECTIONS) == 10
     assert manifest["config"]["size"]["rows"] == 5 and manifest["versions"]["torch"]
     for section in manifest["sections"]:
         assert section["seconds"] > 0 and section["seed"] == 0 and section["reading"]

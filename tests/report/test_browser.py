@@ -7,25 +7,16 @@ import shutil
 import pytest
 
 from sgdnoise.report.browser import BrowserError, check_page, find_chromium
+from sgdnoise.studies.reproduce import reproduce_steps, size_for
 
-SECTIONS = [
-    "noise_fits",
-    "lr_decay",
-    "escape_axis",
-    "escape_time",
-    "escape_direction",
-    "zhu_toy",
-    "zhu_network",
-    "mori_stationary",
-    "estimator_recovery",
-]
+SECTIONS = [step.key for step in reproduce_steps(size_for("quick"))]  # every bundled recipe, in order
 
 
 def test_the_reproduce_report_loads_cleanly_with_every_image_and_table(tiny_reproduce, tmp_path):
     check = check_page(tiny_reproduce / "index.html", tiny_reproduce / "screenshot.png")
     assert check.errors == []
     assert check.sections == SECTIONS
-    assert len(check.images) == 6 and all(image["width"] > 100 for image in check.images), check.images
+    assert len(check.images) == 7 and all(image["width"] > 100 for image in check.images), check.images
     assert len(check.tables) >= 13  # 11 of the analyses, versions and timings
     for table in check.tables:
         assert table["expected"] > 0 and table["rows"] == table["expected"], table

@@ -4,7 +4,8 @@
     trainer = Trainer(model, args, train_dataset=ds, callbacks=[NoiseMonitorCallback(out="runs/hf")])
 
 After every optimizer step (``state.global_step``) it calls :meth:`NoiseMonitor.step` with the
-optimizer's learning rate, at each epoch end :meth:`NoiseMonitor.epoch_end`, and at the end of
+optimizer's learning rate (read after the trainer's scheduler has stepped: the rate of the next
+step), at each epoch end :meth:`NoiseMonitor.epoch_end`, and at the end of
 training :meth:`NoiseMonitor.finish`.
 
 A Hugging Face model takes keyword inputs and returns an output object, so the monitor calls it
@@ -63,6 +64,8 @@ class ModelOutputs(nn.Module):
 class NoiseMonitorCallback(TrainerCallback):
     """Run a :class:`NoiseMonitor` inside a Hugging Face ``Trainer``.
 
+    The monitor's default batch size is the trainer's: ``train_batch_size × gradient_accumulation_steps``.
+
     monitor : a ready monitor (its data ``(X, y)`` as :class:`ModelOutputs` takes it); otherwise
         one is built at the start of training from ``data`` (or the training dataset's
         ``input_name``/``label_name`` fields) and ``monitor_options`` of :class:`NoiseMonitor`.
@@ -107,6 +110,8 @@ class NoiseMonitorCallback(TrainerCallback):
                 data = _stack(dataset, self.input_name, self.label_name)
             options = {"strip_prefix": WRAPPER_PREFIX, **self.monitor_options}
             self.monitor = NoiseMonitor(data, **options)
+        if self.monitor.batch_size is None:  # the points one optimizer step averages over
+            self.monitor.batch_size = int(args.train_batch_size * args.gradient_accumulation_steps)
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kw: Any):
         lr = optimizer.param_groups[0]["lr"] if optimizer is not None else None

@@ -157,7 +157,7 @@ class NoiseMonitor:
         if epoch is not None:
             self.current_epoch = int(epoch)
         if self.batch_size is None and batch is not None:
-            self.batch_size = _batch_length(batch)
+            self.batch_size = batch_length(batch)
         changed = lr is not None and self.last_lr is not None and float(lr) != self.last_lr
         if lr is not None:
             self.last_lr = float(lr)
@@ -271,7 +271,7 @@ class NoiseMonitor:
         self.close()
 
 
-def _batch_length(batch: Any) -> int:
+def batch_length(batch: Any) -> int:
     """The number of samples in a batch ``(inputs, ...)``, ``inputs`` or a dict of tensors."""
     first = batch
     if isinstance(batch, dict):

@@ -60,7 +60,7 @@ def run(tmp_path_factory):
 
     data = blobs()
     out = tmp_path_factory.mktemp("monitor")
-    schedule = MonitorSchedule(every=12, epochs=(1,), lr_change=True, at_end=True)
+    schedule = MonitorSchedule(every=12, epochs=(1,), lr_change=True, after_lr_change=(5,), at_end=True)
     monitor = NoiseMonitor(data, out=out, schedule=schedule, num_batches=24, entries=8, seed=3)
     model, after = train(data, monitor)
     return data, out, monitor, model, after
@@ -75,15 +75,16 @@ def test_weights_and_global_generator_bit_identical_without_monitor(run):
 
 def test_scheduled_steps_are_logged(run):
     _, _, monitor, _, _ = run
-    # every 12: 12, 24; epoch 1 ends at 10; the LR falls at step 21 (first step of epoch 3); end: 30
-    assert monitor.measured_steps == [10, 12, 21, 24, 30]
+    # every 12: 12, 24; epoch 1 ends at 10; the LR falls at step 21 (first step of epoch 3) and
+    # is measured again 5 steps later; end: 30
+    assert monitor.measured_steps == [10, 12, 21, 24, 26, 30]
     frame = monitor.frame
     reasons = frame.drop_duplicates("step").set_index("step")["reason"].to_dict()
-    assert reasons == {10: "epoch", 12: "every", 21: "lr_change", 24: "every", 30: "end"}
+    assert reasons == {10: "epoch", 12: "every", 21: "lr_change", 24: "every", 26: "after_lr_change", 30: "end"}
     assert frame.drop_duplicates("step").set_index("step")["lr"].to_dict() == {
-        10: 0.1, 12: 0.1, 21: 0.01, 24: 0.01, 30: 0.01
+        10: 0.1, 12: 0.1, 21: 0.01, 24: 0.01, 26: 0.01, 30: 0.01
     }  # fmt: skip
-    assert list(frame.drop_duplicates("step")["epoch"]) == [1, 2, 3, 3, 3]
+    assert list(frame.drop_duplicates("step")["epoch"]) == [1, 2, 3, 3, 3, 3]
     assert set(frame["batch_size"]) == {BATCH} and set(frame["num_batches"]) == {24}
 
 
@@ -92,14 +93,14 @@ def test_parquet_files_read_back(run):
     layers = pd.read_parquet(out / LAYERS_FILE)
     pd.testing.assert_frame_equal(layers, monitor.frame)
     names = [n for n, _ in model.named_parameters()]
-    assert len(layers) == 5 * len(names)
+    assert len(layers) == 6 * len(names)
     assert {"step", "layer", "alpha", "scale", "beta", "b_simple", "b_simple_layer"} <= set(layers.columns)
     for _, group in layers.groupby("step"):
         assert list(group["layer"]) == names
     fitted = layers["n_entries"] > layers["n_degenerate"] + layers["n_lower_bound"]
     assert fitted.all() and layers["alpha"].between(0.5, 2.0).all() and (layers["scale"] > 0).all()
     entries = pd.read_parquet(out / ENTRIES_FILE)
-    assert len(entries) == 5 * sum(min(8, p.numel()) for p in model.parameters())
+    assert len(entries) == 6 * sum(min(8, p.numel()) for p in model.parameters())
     ok = entries[~entries["degenerate"]]
     medians = ok[ok["alpha"] > 0.5].groupby(["step", "layer"], sort=False)["alpha"].median()
     np.testing.assert_allclose(layers.set_index(["step", "layer"])["alpha"].loc[medians.index], medians.to_numpy())
@@ -121,7 +122,7 @@ def test_tensorboard_events_read_back(run):
         assert [e.step for e in logged] == rows["step"].tolist()
         np.testing.assert_allclose([e.value for e in logged], rows["alpha"], rtol=1e-6)
     lr = events.Scalars("noise/lr")
-    np.testing.assert_allclose([e.value for e in lr], [0.1, 0.1, 0.01, 0.01, 0.01], rtol=1e-6)
+    np.testing.assert_allclose([e.value for e in lr], [0.1, 0.1, 0.01, 0.01, 0.01, 0.01], rtol=1e-6)
     hist = events.Histograms("noise/alpha_hist/all")
     entries = monitor.entries_frame
     first = entries[(entries["step"] == 10) & ~entries["degenerate"]]

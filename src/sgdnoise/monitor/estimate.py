@@ -116,12 +116,12 @@ class NoiseSnapshot:
 
     def to_frame(self) -> pd.DataFrame:
         """The per-layer rows with the model-wide values as extra columns."""
-        frame = self.layers.copy()
-        for key in ("b_simple", "trace_sigma", "grad_norm_sq", "loss", "top_eigenvalue", "top_eigenvalue_residual"):
-            frame[key] = getattr(self, key)
-        frame["engine"] = self.engine
-        frame["seconds"] = self.seconds
-        return frame
+        keys = ("b_simple", "trace_sigma", "grad_norm_sq", "loss", "top_eigenvalue", "top_eigenvalue_residual")
+        n = len(self.layers)
+        columns = {c: self.layers[c].to_numpy() for c in self.layers.columns}
+        columns |= {key: np.full(n, getattr(self, key), dtype=np.float64) for key in keys}
+        columns |= {"engine": [self.engine] * n, "seconds": np.full(n, self.seconds)}
+        return pd.DataFrame(columns)
 
 
 def measure_noise(

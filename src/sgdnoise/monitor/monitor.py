@@ -132,6 +132,7 @@ class NoiseMonitor:
         self.current_step = 0
         self.current_epoch: int | None = None
         self.last_lr: float | None = None
+        self.lr_changed_at: int | None = None
         self.measured_steps: list[int] = []
         self.seconds = 0.0
 
@@ -161,7 +162,10 @@ class NoiseMonitor:
         changed = lr is not None and self.last_lr is not None and float(lr) != self.last_lr
         if lr is not None:
             self.last_lr = float(lr)
-        reason = self.schedule.due_at_step(self.current_step, changed)
+        if changed:
+            self.lr_changed_at = self.current_step
+        since = None if self.lr_changed_at is None else self.current_step - self.lr_changed_at
+        reason = self.schedule.due_at_step(self.current_step, changed, since)
         if reason is None:
             return None
         return self.measure(model, loss_fn, reason=reason)
@@ -221,8 +225,10 @@ class NoiseMonitor:
         return snap
 
     def _tag(self, frame: pd.DataFrame, snap: NoiseSnapshot, reason: str, short: bool = False) -> pd.DataFrame:
+        columns = {c: frame[c].to_numpy() for c in frame.columns}
         if self.strip_prefix:
-            frame = frame.assign(layer=[str(n).removeprefix(self.strip_prefix) for n in frame["layer"]])
+            names = [str(n).removeprefix(self.strip_prefix) for n in columns["layer"]]
+            columns["layer"] = np.array(names, dtype=object)
         front = {
             "step": np.full(len(frame), self.current_step, dtype=np.int64),
             "epoch": pd.array([self.current_epoch] * len(frame), dtype="Int64"),
@@ -234,7 +240,7 @@ class NoiseMonitor:
                 "batch_size": np.full(len(frame), snap.batch_indices.shape[1], dtype=np.int64),
                 "num_batches": np.full(len(frame), snap.batch_indices.shape[0], dtype=np.int64),
             }
-        return pd.concat([pd.DataFrame(front), frame.reset_index(drop=True)], axis=1)
+        return pd.DataFrame(front | columns)
 
     def _loss(self, loss_fn: LossFn | None) -> LossFn:
         if loss_fn is not None:

@@ -33,6 +33,8 @@ class MonitorSchedule:
     epochs : 1-based epochs whose last step is measured (needs the loop to report epoch ends:
         :meth:`NoiseMonitor.epoch_end`, the Lightning and Hugging Face callbacks do).
     lr_change : measure at the first step taken with a new learning rate.
+    after_lr_change : also measure this many steps after each rate change (e.g. ``(100, 500)``:
+        how the noise settles once the rate has dropped).
     at_end : measure the final weights when training ends (:meth:`NoiseMonitor.finish`), unless
         the last step was measured already.
     """
@@ -41,29 +43,33 @@ class MonitorSchedule:
     steps: tuple[int, ...] = ()
     epochs: tuple[int, ...] = ()
     lr_change: bool = True
+    after_lr_change: tuple[int, ...] = ()
     at_end: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", tuple(self.steps))
-        object.__setattr__(self, "epochs", tuple(self.epochs))
+        for name in ("steps", "epochs", "after_lr_change"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         problems = []
         if self.every is not None and (not is_int(self.every) or self.every < 1):
             problems.append(f"every must be a positive int or None; got {self.every!r}")
-        for name in ("steps", "epochs"):
+        for name in ("steps", "epochs", "after_lr_change"):
             values = getattr(self, name)
             if any(not is_int(v) or v < 1 for v in values):
                 problems.append(f"{name} must hold positive ints (1-based); got {values}")
         if problems:
             raise ConfigError("invalid monitor schedule: " + ". ".join(problems))
 
-    def due_at_step(self, step: int, lr_changed: bool = False) -> str | None:
-        """Why step ``step`` is measured (``"every"``, ``"step"``, ``"lr_change"``), or ``None``."""
+    def due_at_step(self, step: int, lr_changed: bool = False, since_change: int | None = None) -> str | None:
+        """Why step ``step`` is measured (``"every"``, ``"step"``, ``"lr_change"``,
+        ``"after_lr_change"``), or ``None``. ``since_change``: steps since the last rate change."""
         if self.every is not None and step % self.every == 0:
             return "every"
         if step in self.steps:
             return "step"
         if self.lr_change and lr_changed:
             return "lr_change"
+        if since_change is not None and since_change in self.after_lr_change:
+            return "after_lr_change"
         return None
 
     def due_at_epoch_end(self, epoch: int) -> str | None:
@@ -72,12 +78,13 @@ class MonitorSchedule:
 
     def count(self, total_steps: int, epoch_steps: int | None = None, lr_changes: int = 0) -> int:
         """How many measurements a run of ``total_steps`` steps takes (``epoch_steps`` steps per
-        epoch, ``lr_changes`` rate changes), counting a step due for several reasons once."""
+        epoch, ``lr_changes`` rate changes), counting a step due for several reasons once (the
+        measurements at and after rate changes are counted as if they fell on no other)."""
         steps = set(range(self.every, total_steps + 1, self.every)) if self.every else set()
         steps |= {s for s in self.steps if s <= total_steps}
         if epoch_steps:
             steps |= {e * epoch_steps for e in self.epochs if e * epoch_steps <= total_steps}
-        extra = lr_changes if self.lr_change else 0
+        extra = lr_changes * (int(self.lr_change) + len(self.after_lr_change))
         return len(steps) + extra + int(self.at_end and total_steps > 0 and total_steps not in steps)
 
     def to_dict(self) -> dict:

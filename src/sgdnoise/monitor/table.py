@@ -28,11 +28,11 @@ class MonitorTable:
 
     def __init__(self, path: str | os.PathLike | None, *, resume: bool = True) -> None:
         self.path = None if path is None else Path(path)
-        self._parts: list[pd.DataFrame] = []
+        self._frame = pd.DataFrame()
         self._trim = False
         if self.path is not None and resume and self.path.is_file():
             try:
-                self._parts.append(pd.read_parquet(self.path))
+                self._frame = pd.read_parquet(self.path)
             except Exception as exc:  # pyarrow raises several types for a damaged file
                 raise DataFileError(
                     f"cannot read the monitor table {self.path} ({exc}); delete it or pass resume=False to start over"
@@ -41,18 +41,13 @@ class MonitorTable:
 
     def append(self, rows: pd.DataFrame) -> None:
         """Add the rows of one measurement (all with the same ``step``) and rewrite the file."""
-        if self._trim and self._parts:
-            step = int(rows["step"].iloc[0])
-            old = self._parts[0]
-            self._parts[0] = old[old["step"] < step]
+        if self._trim and len(self._frame):
+            self._frame = self._frame[self._frame["step"] < int(rows["step"].iloc[0])]
         self._trim = False
-        self._parts.append(rows)
+        self._frame = rows if self._frame.empty else pd.concat([self._frame, rows], ignore_index=True)
         if self.path is not None:
-            write_table(self.frame, self.path)
+            write_table(self._frame, self.path)
 
     @property
     def frame(self) -> pd.DataFrame:
-        parts = [p for p in self._parts if len(p)]
-        if not parts:
-            return pd.DataFrame()
-        return pd.concat(parts, ignore_index=True)
+        return self._frame.copy()

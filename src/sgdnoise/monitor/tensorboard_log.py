@@ -6,7 +6,8 @@ Tags, with ``<layer>`` a parameter name (``fc1.weight``):
   layer's fitted entries of α and scale (SαS fit) and β (skewed fit);
 - ``noise/b_simple/<layer>`` and ``noise/b_simple/model``: the noise scale ``Tr Σ₁/‖G‖²``;
 - ``noise/loss``, ``noise/lr``, ``noise/top_eigenvalue`` (when measured);
-- histograms ``noise/alpha_hist/<layer>`` and ``noise/alpha_hist/all`` of the fitted entries' α.
+- histograms ``noise/alpha_hist/<layer>`` and ``noise/alpha_hist/all`` of the fitted entries' α
+  (bins of width 0.05 over [0.5, 2]).
 
 The writer is PyTorch's ``torch.utils.tensorboard.SummaryWriter``, which needs the
 ``tensorboard`` package (``pip install 'sgdnoise[monitor]'``); it is imported only here, when a
@@ -22,6 +23,9 @@ import numpy as np
 import pandas as pd
 
 from sgdnoise.errors import ConfigError
+
+#: Histogram bins of α: 30 bins of width 0.05 over the fits' range [0.5, 2].
+ALPHA_BINS = np.linspace(0.5, 2.0, 31)
 
 
 class TensorBoardLog:
@@ -55,9 +59,9 @@ class TensorBoardLog:
             add("noise/top_eigenvalue", float(first["top_eigenvalue"]), step)
         fitted = entries[~entries["degenerate"].astype(bool) & np.isfinite(entries["alpha"])]
         for layer, group in fitted.groupby("layer", sort=False):
-            self.writer.add_histogram(f"noise/alpha_hist/{layer}", group["alpha"].to_numpy(), step)
+            self.writer.add_histogram(f"noise/alpha_hist/{layer}", group["alpha"].to_numpy(), step, bins=ALPHA_BINS)
         if len(fitted):
-            self.writer.add_histogram("noise/alpha_hist/all", fitted["alpha"].to_numpy(), step)
+            self.writer.add_histogram("noise/alpha_hist/all", fitted["alpha"].to_numpy(), step, bins=ALPHA_BINS)
         self.writer.flush()
 
     def close(self) -> None:

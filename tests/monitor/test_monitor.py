@@ -11,7 +11,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from sgdnoise.errors import ConfigError, InvalidInputError
+from sgdnoise.errors import ConfigError, DataFileError, InvalidInputError
 from sgdnoise.monitor import ENTRIES_FILE, LAYERS_FILE, TENSORBOARD_DIR, MonitorSchedule, NoiseMonitor
 
 from .conftest import tiny_mlp
@@ -153,7 +153,10 @@ def test_resumed_run_replaces_the_rows_it_measures_again(run, tmp_path):
     assert steps == [10, 12, 20]
 
 
-def test_bad_arguments_raise(data):
+def test_bad_arguments_raise(data, tmp_path):
+    (tmp_path / LAYERS_FILE).write_text("not parquet")
+    with pytest.raises(DataFileError, match="resume=False"):
+        NoiseMonitor(data, out=tmp_path, tensorboard=False)
     with pytest.raises(InvalidInputError, match="at least 20"):
         NoiseMonitor(data, num_batches=10)
     with pytest.raises(InvalidInputError, match="MonitorSchedule"):

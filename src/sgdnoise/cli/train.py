@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure the gradient noise per layer while training (monitor.parquet, tb/, monitor_alpha.png)",
     )
     m.add_argument(
-        "--monitor-every", type=int, default=1000, metavar="N", help="measure every N optimizer steps (default 1000)"
+        "--monitor-every", type=int, default=2000, metavar="N", help="measure every N optimizer steps (default 2000)"
     )
     m.add_argument(
         "--monitor-epochs",

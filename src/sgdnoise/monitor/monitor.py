@@ -2,7 +2,7 @@
 
 The way in for a plain PyTorch loop::
 
-    monitor = NoiseMonitor((X, y), out="runs/mlp")          # default schedule: every 1000 steps
+    monitor = NoiseMonitor((X, y), out="runs/mlp")          # default schedule: every 2000 steps
     for epoch in range(epochs):
         for xb, yb in loader:
             loss = loss_fn(model(xb), yb)
@@ -59,7 +59,7 @@ class NoiseMonitor:
     out : folder for ``monitor.parquet`` (one row per measured step and layer),
         ``monitor_entries.parquet`` (one row per measured step and sampled entry) and, with
         ``tensorboard``, event files under ``out/tb``; ``None`` keeps the rows in memory only.
-    schedule : :class:`MonitorSchedule` (default: every 1000 steps, at LR changes, at the end).
+    schedule : :class:`MonitorSchedule` (default: every 2000 steps, at LR changes, at the end).
     batch_size : ``B`` of the monitor's mini-batches; default: the training batch's size, read
         from the first ``batch`` given to :meth:`step` (else 32).
     num_batches : ``K`` mini-batches per measurement (≥ 20), default 64.

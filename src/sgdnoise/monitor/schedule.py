@@ -7,10 +7,11 @@ taken with the new rate, so the measurement sits at the milestone (the noise at 
 not depend on the rate; what changes after a decay is where SGD takes the weights, which the
 ``every`` measurements that follow show).
 
-The default, ``every=1000`` with measurements at LR changes and at the end, keeps the monitor's
-cost a few percent of training for the bundled networks at their usual batch sizes: one
-measurement costs about as much as ``K·B / B_train`` training steps of sample gradients plus two
-fits (see :mod:`sgdnoise.monitor.estimate`), so the overhead is roughly that over ``every``.
+The default, ``every=2000`` with measurements at LR changes and at the end, keeps the monitor's
+cost a few percent of training even for a small MLP, whose steps are cheapest next to a
+measurement: one measurement costs the ``K·B`` sample gradients of its mini-batches, two fits
+and the writes (see :mod:`sgdnoise.monitor.estimate`), so the overhead is that cost in training
+steps over ``every`` (``benchmarks/bench_monitor.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass
 from sgdnoise.errors import ConfigError
 from sgdnoise.plumbing.checks import is_int
 
-DEFAULT_EVERY = 1000
+DEFAULT_EVERY = 2000
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,7 @@ def alpha_over_training(
     for step in changes:
         for ax in (top, bottom):
             ax.axvline(step, color="0.4", lw=0.8, ls=":")
-    if len(lr_values) and np.all(lr_values > 0) and lr_values.max() / lr_values.min() >= 10:
+    if len(lr_values) and np.all(lr_values > 0) and lr_values.max() / lr_values.min() > 5:
         bottom.set_yscale("log")
     bottom.set_ylabel("learning rate")
     bottom.set_xlabel("optimizer step")

@@ -151,8 +151,8 @@ class NoiseMonitor:
 
         ``batch``: the training batch ``(inputs, targets, ...)`` of the step (only its size is
         read, for the default ``batch_size``). ``step``: the 1-based optimizer step (default: one
-        more than the last call). ``lr``: the rate the step used (for LR-change measurements and
-        the logs). ``epoch``: the 1-based epoch, for the logs. Returns the measurement or ``None``.
+        more than the last call). ``lr``: the optimizer's learning rate now (for LR-change
+        measurements and the logs). ``epoch``: the 1-based epoch, for the logs. Returns the measurement or ``None``.
         """
         self.current_step = self.current_step + 1 if step is None else int(step)
         if epoch is not None:

@@ -204,10 +204,13 @@ def _finish_monitor(monitor, hook, model, result, console) -> None:
     out = Path(result.checkpoint_dir)
     figure = alpha_over_training(frame, out / "monitor_alpha.png", *hook.lr_schedule())
     last = frame[frame["step"] == frame["step"].max()]
-    columns = ["layer", "alpha", "alpha_q25", "alpha_q75", "scale", "beta", "n_degenerate", "b_simple_layer"]
+    shown = {"layer": "layer", "alpha": "α", "alpha_q25": "α q25", "alpha_q75": "α q75", "scale": "scale"}
+    shown |= {"beta": "β", "n_degenerate": "degenerate", "b_simple_layer": "B_simple"}
     title = f"gradient noise at step {int(last['step'].iloc[0])} (B_simple {last['b_simple'].iloc[0]:.4g})"
-    console.print(frame_table(last[columns], title))
+    console.print(frame_table(last[list(shown)].rename(columns=shown), title))
+    count = frame["step"].nunique()
     console.print(
-        f"noise monitor: {frame['step'].nunique()} measurements, {monitor.seconds:.1f} s; "
+        f"noise monitor: {count} measurement{'s' * (count != 1)}, {monitor.seconds:.1f} s; "
         f"{out / LAYERS_FILE}, {out / ENTRIES_FILE}, {out / TENSORBOARD_DIR}/, {figure}"
+        + ("; pass --monitor-every N to measure more often" if count < 3 else "")
     )

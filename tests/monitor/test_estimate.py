@@ -2,6 +2,8 @@
 same K), the noise scale from every per-sample gradient, the top eigenvalue of the exact Hessian;
 and that a measurement leaves the model, its modes, its .grad and the global generator alone."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -163,3 +165,32 @@ def test_bad_sizes_raise(frozen):
         measure_noise(model, nn.CrossEntropyLoss(), data, batch_size=B, num_batches=10, **kw)
     with pytest.raises(InvalidInputError, match="below the 1000 training points"):
         measure_noise(model, nn.CrossEntropyLoss(), data, batch_size=1000, num_batches=20, **kw)
+
+
+@pytest.mark.parametrize("method", ["loop", "entries"])
+def test_a_measurement_leaves_a_conv_net_training_bit_for_bit(method):
+    """The loop engine gives 4-D weights channels-last strides for its run and puts the original
+    tensors back; a training step after a measurement equals one without it, bit for bit."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3)
+    )  # fmt: skip
+    twin = copy.deepcopy(net)
+    x, y = torch.randn(120, 1, 8, 8), torch.randint(0, 3, (120,))
+    params = [p for p in net.parameters()]
+    strides = [p.stride() for p in params]
+    snap = measure_noise(
+        net, nn.CrossEntropyLoss(), (x, y), batch_size=8, num_batches=20, entries=4,
+        generator=torch.Generator().manual_seed(0), method=method,
+    )  # fmt: skip
+    assert snap.engine == method
+    # an explicit entries engine computes the sampled entries only: no trace over the layers
+    assert np.isnan(snap.b_simple) == (method == "entries") and snap.layers["alpha"].notna().all()
+    assert [p for p in net.parameters()] == params and [p.stride() for p in net.parameters()] == strides
+    for model in (net, twin):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss = nn.functional.cross_entropy(model(x[:16]), y[:16])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), twin.state_dict().values()))

@@ -225,8 +225,8 @@ def _summarise(res, named: dict[str, torch.Tensor], exact_gradient: bool):
     fitted = ~degenerate & ~at_bound
 
     stats = res.stats
-    mean_grad = {n: res.full_grad[n].double().cpu() - stats.mean[n].double() for n in names}
     if stats.scope == "all":
+        mean_grad = {n: res.full_grad[n].double().cpu() - stats.mean[n].double() for n in names}
         var_sum = torch.stack([stats.var[n].sum() for n in names])
         mean_sq = torch.stack([mean_grad[n].square().sum() for n in names])
         exact = torch.stack([res.full_grad[n].double().square().sum().cpu() for n in names]) if exact_gradient else None

@@ -3,6 +3,7 @@ scheduled optimizer steps, reads the rate of the trainer's scheduler, and its fi
 
 import pandas as pd
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 from transformers import Trainer, TrainingArguments
@@ -33,7 +34,8 @@ def hf(tmp_path_factory):
     out = tmp_path_factory.mktemp("hf")
     x, y = blobs()
     dataset = [{"features": xi, "labels": yi} for xi, yi in zip(x, y)]
-    schedule = MonitorSchedule(every=4, epochs=(1,), lr_change=False, at_end=True)
+    # lr_change on: the linear decay moves the rate at every step, which is no milestone
+    schedule = MonitorSchedule(every=4, epochs=(1,), lr_change=True, at_end=True)
     callback = NoiseMonitorCallback(
         out=out / "noise", schedule=schedule, num_batches=20, entries=6, input_name="features"
     )
@@ -87,3 +89,33 @@ def test_files_read_back_with_the_models_own_names(hf):
     assert [e.value for e in logged] == pytest.approx(rows["scale"].tolist(), rel=1e-6)
     lr = events.Scalars("noise/lr")
     assert [e.value for e in lr] == pytest.approx(layers.drop_duplicates("step")["lr"].tolist(), rel=1e-6)
+
+
+def test_a_pretrained_model_class_with_its_default_inputs(tmp_path):
+    """A real transformers model (a one-layer BERT built from a config, nothing downloaded) with the
+    callback's defaults: ``input_ids`` in, ``logits`` out, labels from the dataset's ``labels``."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=16, num_labels=2,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    ids = torch.randint(1, 50, (96, 8), generator=torch.Generator().manual_seed(0))
+    dataset = [{"input_ids": i, "labels": int(i[0] > 25)} for i in ids]
+    callback = NoiseMonitorCallback(
+        out=tmp_path / "noise", schedule=MonitorSchedule(every=3), num_batches=20, entries=4
+    )  # fmt: skip
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "trainer"), num_train_epochs=1, per_device_train_batch_size=16,
+        learning_rate=0.01, report_to="none", save_strategy="no", logging_strategy="no", use_cpu=True,
+        disable_tqdm=True, seed=0,
+    )  # fmt: skip
+    Trainer(model=model, args=args, train_dataset=dataset, callbacks=[callback]).train()
+    assert callback.monitor.measured_steps == [3, 6]  # 6 steps; the linear decay has no milestones
+    layers = pd.read_parquet(tmp_path / "noise" / LAYERS_FILE)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert list(layers["layer"][: len(names)]) == names and len(layers) == 2 * len(names)
+    fitted = layers[layers["n_entries"] > layers["n_degenerate"] + layers["n_lower_bound"]]
+    assert len(fitted) > len(names) and fitted["alpha"].between(0.5, 2.0).all()

@@ -177,3 +177,16 @@ def test_importing_the_monitor_loads_no_optional_framework():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_milestones_are_changes_after_a_plateau(data):
+    """A step schedule's changes are milestones; a rate that moves at every step has none."""
+    monitor = NoiseMonitor(data, schedule=MonitorSchedule(every=None, at_end=False), num_batches=20, entries=2)
+    model = tiny_mlp()
+    rates = [0.1] * 5 + [0.01] * 5 + [0.008 * (1 - i / 10) for i in range(10)] + [0.001] * 3 + [0.0001]
+    batch = (data[0][:24], data[1][:24])
+    for lr in rates:
+        monitor.step(model, batch=batch, lr=lr)
+    # 6 and 11 end plateaus (the second starts the decay); the decay's steps 12–20 and the jump
+    # out of it at 21 are no milestones; 24 ends the plateau 21–23
+    assert monitor.measured_steps == [6, 11, 24]

@@ -46,6 +46,7 @@ ENTRIES_FILE = "monitor_entries.parquet"
 TENSORBOARD_DIR = "tb"
 DEFAULT_BATCHES = 64
 DEFAULT_ENTRIES = 32
+MILESTONE_PLATEAU = 2  # steps a rate must hold before its change counts as a milestone
 
 
 class NoiseMonitor:
@@ -132,6 +133,7 @@ class NoiseMonitor:
         self.current_step = 0
         self.current_epoch: int | None = None
         self.last_lr: float | None = None
+        self.lr_held = 0  # reported steps the current rate has held
         self.lr_changed_at: int | None = None
         self.measured_steps: list[int] = []
         self.seconds = 0.0
@@ -159,8 +161,12 @@ class NoiseMonitor:
             self.current_epoch = int(epoch)
         if self.batch_size is None and batch is not None:
             self.batch_size = batch_length(batch)
-        changed = lr is not None and self.last_lr is not None and float(lr) != self.last_lr
+        # a milestone: the rate changes after holding for at least two reported steps, so a rate
+        # that moves at every step (linear or cosine decay, warm-up) is no milestone
+        new = lr is not None and self.last_lr is not None and float(lr) != self.last_lr
+        changed = new and self.lr_held >= MILESTONE_PLATEAU
         if lr is not None:
+            self.lr_held = 1 if new or self.last_lr is None else self.lr_held + 1
             self.last_lr = float(lr)
         if changed:
             self.lr_changed_at = self.current_step

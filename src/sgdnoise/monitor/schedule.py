@@ -2,10 +2,12 @@
 learning rate changes, and at the end of training.
 
 Steps are optimizer steps counted from 1 (the weights after step ``s``); epochs are 1-based (the
-weights after the last step of epoch ``e``). A learning-rate change is seen at the first step
-taken with the new rate, so the measurement sits at the milestone (the noise at given weights does
-not depend on the rate; what changes after a decay is where SGD takes the weights, which the
-``every`` measurements that follow show).
+weights after the last step of epoch ``e``). A learning-rate milestone — the rate changes after
+holding for at least two steps, as in a step schedule — is seen at the first step reported with
+the new rate, so the measurement sits at the milestone (the noise at given weights does not depend
+on the rate; what changes after a decay is where SGD takes the weights, which ``after_lr_change``
+and the ``every`` measurements that follow show). A rate that moves at every step (linear or
+cosine decay, warm-up) has no milestones.
 
 The default, ``every=2000`` with measurements at LR changes and at the end, keeps the monitor's
 cost a few percent of training even for a small MLP, whose steps are cheapest next to a
@@ -33,7 +35,9 @@ class MonitorSchedule:
     steps : extra 1-based optimizer steps to measure after.
     epochs : 1-based epochs whose last step is measured (needs the loop to report epoch ends:
         :meth:`NoiseMonitor.epoch_end`, the Lightning and Hugging Face callbacks do).
-    lr_change : measure at the first step taken with a new learning rate.
+    lr_change : measure at the first step reported with a new learning rate, when the old one had
+        held for at least two steps (a step schedule's milestone; a rate that changes at every
+        step, as in a linear or cosine decay or a warm-up, triggers nothing).
     after_lr_change : also measure this many steps after each rate change (e.g. ``(100, 500)``:
         how the noise settles once the rate has dropped).
     at_end : measure the final weights when training ends (:meth:`NoiseMonitor.finish`), unless

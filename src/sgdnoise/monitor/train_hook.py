@@ -50,6 +50,7 @@ class TrainHook:
         monitor = self.monitor
         if monitor.last_lr is None and epoch > 0:  # resumed: the rate the run had before this epoch
             monitor.last_lr = self.rates[epoch - 1]
+            monitor.lr_held = self.steps_per_epoch[epoch - 1]
         if self.follow_batch_size:
             monitor.batch_size = info.batch_size
         step = int(self.first_step[epoch]) + info.step

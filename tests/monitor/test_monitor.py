@@ -165,6 +165,10 @@ def test_bad_arguments_raise(data, tmp_path):
         NoiseMonitor(data, seed=-1)
     with pytest.raises(InvalidInputError, match="batch size"):
         NoiseMonitor(data).step(tiny_mlp(), batch=3.0)
+    with pytest.raises(InvalidInputError, match="no noise to measure"):
+        NoiseMonitor(data).step(tiny_mlp(), batch=data)  # at the first step, not at step 2000
+    with pytest.raises(InvalidInputError, match="no noise to measure"):
+        NoiseMonitor(data, batch_size=240)
     with pytest.raises(ConfigError, match="invalid monitor schedule"):
         MonitorSchedule(every=-5)
 

@@ -111,7 +111,8 @@ class NoiseMonitorCallback(TrainerCallback):
             options = {"strip_prefix": WRAPPER_PREFIX, **self.monitor_options}
             self.monitor = NoiseMonitor(data, **options)
         if self.monitor.batch_size is None:  # the points one optimizer step averages over
-            self.monitor.batch_size = int(args.train_batch_size * args.gradient_accumulation_steps)
+            batch = int(args.train_batch_size * args.gradient_accumulation_steps)
+            self.monitor.batch_size = self.monitor.check_batch_size(batch)
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kw: Any):
         lr = optimizer.param_groups[0]["lr"] if optimizer is not None else None

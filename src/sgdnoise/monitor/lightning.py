@@ -82,7 +82,9 @@ class NoiseMonitorCallback(Callback):
             return
         self._last_step = step
         if self.monitor.batch_size is None:  # the points one optimizer step averages over
-            self.monitor.batch_size = batch_length(batch) * int(trainer.accumulate_grad_batches)
+            self.monitor.batch_size = self.monitor.check_batch_size(
+                batch_length(batch) * int(trainer.accumulate_grad_batches)
+            )
         lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
         self.monitor.step(pl_module, self.loss_fn, step=step, lr=lr, epoch=trainer.current_epoch + 1)
 

@@ -104,6 +104,7 @@ class NoiseMonitor:
             raise InvalidInputError(f"schedule must be a MonitorSchedule; got {type(self.schedule).__name__}")
         if batch_size is not None:
             positive_int(batch_size, "batch_size")
+            self.check_batch_size(batch_size)
         positive_int(num_batches, "num_batches")
         positive_int(entries, "entries")
         positive_int(hessian_points, "hessian_points")
@@ -160,7 +161,7 @@ class NoiseMonitor:
         if epoch is not None:
             self.current_epoch = int(epoch)
         if self.batch_size is None and batch is not None:
-            self.batch_size = batch_length(batch)
+            self.batch_size = self.check_batch_size(batch_length(batch))
         # a milestone: the rate changes after holding for at least two reported steps, so a rate
         # that moves at every step (linear or cosine decay, warm-up) is no milestone
         new = lr is not None and self.last_lr is not None and float(lr) != self.last_lr
@@ -247,6 +248,17 @@ class NoiseMonitor:
                 "num_batches": np.full(len(frame), snap.batch_indices.shape[0], dtype=np.int64),
             }
         return pd.DataFrame(front | columns)
+
+    def check_batch_size(self, batch_size: int) -> int:
+        """``batch_size`` if the monitor's mini-batches can be that large (below the number of
+        points: a batch of all of them has no noise), else :class:`InvalidInputError` — raised
+        when the size is learnt, at the first step, rather than at the first measurement."""
+        if batch_size >= self.source.size:
+            raise InvalidInputError(
+                f"the monitor's mini-batches of {batch_size} points would take all {self.source.size} training points "
+                "(no noise to measure): pass NoiseMonitor(batch_size=B) with B below the number of points"
+            )
+        return batch_size
 
     def _loss(self, loss_fn: LossFn | None) -> LossFn:
         if loss_fn is not None:

@@ -52,7 +52,7 @@ class TrainHook:
             monitor.last_lr = self.rates[epoch - 1]
             monitor.lr_held = self.steps_per_epoch[epoch - 1]
         if self.follow_batch_size:
-            monitor.batch_size = info.batch_size
+            monitor.batch_size = monitor.check_batch_size(info.batch_size)
         step = int(self.first_step[epoch]) + info.step
         monitor.step(self.model, self.loss_fn, step=step, lr=info.lr, epoch=info.epoch)
         if info.step == self.steps_per_epoch[epoch]:

@@ -13,3 +13,46 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+TINY_REPRODUCE = (
+    "--quick",
+    "--rows", "5",
+    "--batches", "50",
+    "--epochs", "2",
+    "--paths", "100",
+    "--zhu-steps", "30",
+    "--decay-epochs", "4",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def sgdnoise_process():
+    """``run(*args) -> (argv, env)``: how to run ``sgdnoise *args`` from this checkout in a fresh
+    interpreter (``python -m sgdnoise`` with this checkout's ``src`` first on PYTHONPATH)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return lambda *args: ([sys.executable, "-m", "sgdnoise", *args], env)
+
+
+@pytest.fixture(scope="session")
+def tiny_reproduce_args():
+    """The options of a tiny ``sgdnoise reproduce --quick`` run."""
+    return TINY_REPRODUCE
+
+
+@pytest.fixture(scope="session")
+def tiny_reproduce(tmp_path_factory, sgdnoise_process):
+    """One uninterrupted ``sgdnoise reproduce`` with ``TINY_REPRODUCE`` in a fresh process: its
+    output folder. Shared by the command's, the browser's and the resume tests."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("reproduce")
+    argv, env = sgdnoise_process("reproduce", "--out", str(out), *TINY_REPRODUCE)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out

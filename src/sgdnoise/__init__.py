@@ -17,4 +17,16 @@ from sgdnoise.errors import SgdNoiseError
 
 __version__ = "0.1.0"
 
-__all__ = ["SgdNoiseError", "__version__"]
+__all__ = ["SgdNoiseError", "__version__", "study"]
+
+
+def study(model, loss_fn, data, config=None, *, out=None):
+    """Run the analyses ``config`` chooses (a dict, a :class:`sgdnoise.studies.config.StudyConfig`
+    or ``None`` for the defaults) on ``model`` with ``loss_fn`` over ``data`` (a Dataset, an
+    ``(X, y)`` pair or a DataLoader); return a :class:`sgdnoise.studies.study.Study` whose
+    ``results`` are the analyses' result dataclasses and whose ``write(dir)`` writes
+    ``dir/index.html``. With ``out``, every analysis is a resumable step there and the report is
+    written at the end. Imported on call, so ``import sgdnoise`` stays light."""
+    from sgdnoise.studies.study import run_study
+
+    return run_study(model, loss_fn, data, config, out=out)

@@ -23,6 +23,10 @@ def test_measure_command_writes_everything(tmp_path):
     assert (out / "histograms.png").stat().st_size > 0 and (out / "alpha_by_layer.png").stat().st_size > 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["num_batches"] == 60 and manifest["config"]["engine"] == "auto"
+    laws = pd.read_parquet(out / "laws.parquet")  # the law comparison, same entries, with their classes
+    assert list(laws.name) == list(fits.name) and {"layer", "class", "best_aic", "beta_lr_pvalue"} <= set(laws.columns)
+    counts = manifest["result"]["laws_counts"]
+    assert sum(counts[f"n_{c}"] for c in ("ordinary", "spike_with_tail", "multimodal", "degenerate")) == 18
     collection = manifest["result"]["collection"]  # what "auto" resolved to, for the record
     assert collection["engine"] == "entries" and 1 <= collection["chunk_size"] <= 60 and collection["seconds"] > 0
 

@@ -31,11 +31,27 @@ def test_dead_units_are_counted_not_fitted(digits_mlp):
     assert digits_mlp.summary.attrs["n_degenerate"] == len(dead)
 
 
+def test_laws_are_compared_on_classified_entries(digits_mlp):
+    laws, summary = digits_mlp.laws, digits_mlp.laws_summary
+    assert list(laws.name) == list(digits_mlp.fits.name)
+    # constant noise (pixels that are 0 in every image) is degenerate in both tables
+    constant = digits_mlp.fits.atom_share == 1.0
+    assert constant.any() and (laws["class"][constant] == "degenerate").all()
+    counts = [summary.attrs[f"n_{c}"] for c in ("ordinary", "spike_with_tail", "multimodal", "degenerate")]
+    assert sum(counts) == len(laws)
+    fitted = laws[laws["class"] != "degenerate"]
+    assert fitted.best_aic.isin(["gauss", "sas", "stable", "t", "mixture"]).all()
+    assert (fitted.best_aic != "gauss").mean() > 0.8  # heavy tails, as the SαS-vs-Gauss table says
+    assert summary.attrs["n_beta_tested"] == len(fitted)
+
+
 def test_bad_configuration_is_refused():
     with pytest.raises(ConfigError):
         NoiseFitConfig(num_batches=5)
     with pytest.raises(ConfigError, match="memory_budget"):
         NoiseFitConfig(memory_budget=0)
+    with pytest.raises(ConfigError, match="unknown laws"):
+        NoiseFitConfig(laws=("gauss", "cauchy"))
     with pytest.raises(ConfigError, match="gradient engine"):
         NoiseFitConfig(engine="gpu")
     with pytest.raises(ConfigError, match="per_layer must be an int ≥ 1; got 0"):

@@ -29,3 +29,19 @@ def test_probe_counts_module_calls():
     model = nn.Sequential(shared, nn.ReLU(), shared)
     probe = probe_model(model, torch.randn(1, 4), owners=set())
     assert probe.module_calls == 3 and probe.activations_per_sample == 4 + 4 + 4
+
+
+class _Dot(nn.Module):
+    """A custom module that owns its parameter and returns one number per sample: output shape (B,)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return x @ self.w
+
+
+def test_probe_takes_an_owner_whose_output_has_only_the_batch_axis():
+    probe = probe_model(_Dot(), torch.randn(1, 3), owners={""})
+    assert probe.positions == {"": 1} and probe.factors == {"": 3 + 1} and probe.num_params == 3

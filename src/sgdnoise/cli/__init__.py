@@ -16,7 +16,7 @@ import sys
 from sgdnoise import __version__
 from sgdnoise.errors import SgdNoiseError
 
-COMMANDS = ("reproduce", "measure", "fit", "curvature", "train")
+COMMANDS = ("reproduce", "study", "measure", "fit", "curvature", "train", "escape")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sgdnoise.cli.options import ChoicesOf, add_fit_method, add_network_options, network_options
+from sgdnoise.cli.options import (
+    LAW_CHOICES,
+    ChoicesOf,
+    add_fit_method,
+    add_law_option,
+    add_network_options,
+    network_options,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", type=int, default=1000, help="number of noise mini-batches K")
     p.add_argument("--per-layer", type=int, default=16, help="sampled entries per parameter tensor")
     add_fit_method(p)
+    add_law_option(p, "all", "the Gaussian-vs-SαS table is always written too")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--memory-mib",
@@ -48,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
-    from sgdnoise.report import fits_table, summary_table
+    from sgdnoise.report import fits_table, laws_summary_table, summary_table
     from sgdnoise.report.tables import console as report_console
     from sgdnoise.report.tables import layers_table
 
@@ -69,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         memory_budget=args.memory_mib << 20,
         engine=args.engine,
+        laws=LAW_CHOICES[args.law],
     )
     console = report_console()
     result = run_noise_fits(config, progress=console.is_terminal)
@@ -86,5 +95,6 @@ def run(args: argparse.Namespace) -> int:
     console.print(fits_table(result.fits, max_rows=12))
     console.print(layers_table(result.layers))
     console.print(summary_table(result.summary))
+    console.print(laws_summary_table(result.laws_summary))
     console.print(f"results in {args.out}: {', '.join(p.name for p in paths.values())}")
     return 0

@@ -29,14 +29,35 @@ def parse_options(pairs: list[str], flag: str) -> dict[str, Any]:
     return options
 
 
-def add_fit_method(parser: argparse.ArgumentParser) -> None:
-    """``--method``: the SαS estimator, one of :data:`sgdnoise.stable.METHODS` (default ``cf``)."""
+def add_fit_method(parser: argparse.ArgumentParser, default: str | None = "cf", note: str = "cf") -> None:
+    """``--method``: the SαS estimator, one of :data:`sgdnoise.stable.METHODS` (default ``default``,
+    described in the help as ``note``)."""
     parser.add_argument(
         "--method",
         choices=ChoicesOf("sgdnoise.stable", "METHODS"),
-        default="cf",
+        default=default,
         metavar="METHOD",
-        help="SαS estimator: %(choices)s (default: cf)",
+        help=f"SαS estimator: %(choices)s (default: {note})",
+    )
+
+
+LAW_CHOICES = {
+    "sas": ("gauss", "sas"),
+    "stable": ("gauss", "sas", "stable"),
+    "t": ("gauss", "t"),
+    "mixture": ("gauss", "mixture"),
+    "all": ("gauss", "sas", "stable", "t", "mixture"),
+}
+
+
+def add_law_option(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    """``--law``: which laws to compare per row (:data:`LAW_CHOICES`: each with the Gaussian as baseline)."""
+    parser.add_argument(
+        "--law",
+        choices=tuple(LAW_CHOICES),
+        default=default,
+        help=f"laws compared per row: sas (Gaussian vs SαS), stable (+ skewed stable and the test of β = 0), "
+        f"t (Gaussian vs Student-t), mixture (Gaussian vs two-Gaussian mixture), all; {what} (default {default})",
     )
 
 

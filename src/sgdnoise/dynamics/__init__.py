@@ -12,22 +12,33 @@ Two sides, each a subpackage:
   Zhu et al.'s 2-D toy.
 * :mod:`~sgdnoise.dynamics.networks` — real networks, many seeds at once. :func:`sgd_ensemble`:
   plain-SGD seeds of one network, bit-identical to the seed-by-seed loop;
-  :func:`escape_by_loss` / :func:`escape_by_distance` stop each seed at its escape from a minimum;
+  :func:`escape_by_loss` / :func:`escape_by_level` / :func:`escape_by_distance` stop each seed at
+  its escape from a minimum; :func:`noisy_gd_escape` does the same for GD + SαS or Gaussian
+  noise; :func:`basin_half_widths` and :func:`exit_parameters` give the basin along every
+  coordinate and each path's exit parameter;
   :func:`project_displacements` splits exit displacements over directions;
   :func:`zhu_network_dynamics`: Zhu's variants and SGD on a network, all repeats at once.
 """
 
 from sgdnoise.dynamics.networks import (
     MATCH_AT,
+    NOISE_MODELS,
+    BasinWidths,
     EnsembleResult,
     EscapeResult,
+    ExitParameters,
     ProjectionShares,
     ZhuNetworkRun,
+    basin_half_widths,
     batch_indices,
     escape_by_distance,
+    escape_by_level,
     escape_by_loss,
+    exit_parameters,
     init_seed,
+    noisy_gd_escape,
     project_displacements,
+    relative_displacement,
     sgd_ensemble,
     sgd_noise_variance,
     zhu_network_dynamics,
@@ -58,15 +69,18 @@ from sgdnoise.dynamics.sde import (
 
 __all__ = [
     "MATCH_AT",
+    "NOISE_MODELS",
     "ZHU_VARIANTS",
     "Ackley",
     "Ball",
+    "BasinWidths",
     "Box",
     "ConstantSchedule",
     "Domain",
     "DoubleWell",
     "EnsembleResult",
     "EscapeResult",
+    "ExitParameters",
     "ExitResult",
     "ExitSummary",
     "ExponentialSchedule",
@@ -80,11 +94,16 @@ __all__ = [
     "ZhuEscapeTable",
     "ZhuNetworkRun",
     "ZhuToy",
+    "basin_half_widths",
     "batch_indices",
     "escape_by_distance",
+    "escape_by_level",
     "escape_by_loss",
+    "exit_parameters",
     "init_seed",
+    "noisy_gd_escape",
     "project_displacements",
+    "relative_displacement",
     "sgd_ensemble",
     "sgd_noise_variance",
     "simulate_exit",

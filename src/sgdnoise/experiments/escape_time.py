@@ -34,6 +34,10 @@ from sgdnoise.training import TrainConfig, train
 
 @dataclass(frozen=True)
 class EscapeTimeConfig:
+    """``seeds`` SGD seeds per escape-time point (each of ``lrs`` at ``batch_size``, or at every
+    size of ``batch_sizes`` when given) and ``survival_seeds`` (default ``seeds``) per survival
+    curve (``survival_lr`` at each of ``survival_batch_sizes``)."""
+
     data: str = "breast_cancer"
     width: int = 32
     train_epochs: int = 100
@@ -47,6 +51,8 @@ class EscapeTimeConfig:
     seeds: int = 100
     max_steps: int = 2000
     seed: int = 0
+    survival_seeds: int | None = None
+    batch_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.lrs) < 3:
@@ -54,6 +60,10 @@ class EscapeTimeConfig:
                 f"the theory fits have two free parameters: give at least 3 learning rates; got {self.lrs}"
             )
         positive_int(self.seeds, "seeds", minimum=2, error=ConfigError)
+        if self.survival_seeds is not None:
+            positive_int(self.survival_seeds, "survival_seeds", minimum=2, error=ConfigError)
+        for b in self.batch_sizes:
+            positive_int(b, "batch_sizes (each)", error=ConfigError)
         if not self.factor > 1:
             raise ConfigError(f"factor (of the minimum's loss that counts as escaped) must be > 1; got {self.factor}")
 
@@ -88,7 +98,7 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
     """Train to a minimum, then measure escapes for every learning rate and batch size."""
     data = load_dataset(config.data, split="train", seed=config.seed)
     model = network_for(data.info, "mlp", seed=config.seed, options={"depth": 2, "width": config.width})
-    seeds = range(config.seed, config.seed + config.seeds)
+    survival_seeds = config.survival_seeds or config.seeds
     with torch_threads(1):  # many small steps: dispatch-bound (see sgdnoise.parallel)
         train(
             model,
@@ -98,13 +108,13 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
             ),
         )
 
-        def escape(lr: float, batch: int):
+        def escape(lr: float, batch: int, n_seeds: int = config.seeds):
             return escape_by_loss(
                 model,
                 F.cross_entropy,
                 data,
                 factor=config.factor,
-                seeds=seeds,
+                seeds=range(config.seed, config.seed + n_seeds),
                 lr=lr,
                 batch_size=batch,
                 max_steps=config.max_steps,
@@ -112,14 +122,17 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
 
         times = pd.DataFrame(
             [
-                {"lr": lr, "batch_size": config.batch_size, **escape(lr, config.batch_size).summary()}
+                {"lr": lr, "batch_size": batch, **escape(lr, batch).summary()}
+                for batch in config.batch_sizes or (config.batch_size,)
                 for lr in config.lrs
             ]
         )
         u = np.unique(np.geomspace(1, config.max_steps, 60).round())
         survival = pd.concat(
             [
-                pd.DataFrame({"batch_size": b, "u": u, "survival": escape(config.survival_lr, b).survival(u)})
+                pd.DataFrame(
+                    {"batch_size": b, "u": u, "survival": escape(config.survival_lr, b, survival_seeds).survival(u)}
+                )
                 for b in config.survival_batch_sizes
             ],
             ignore_index=True,

@@ -11,6 +11,7 @@ from torch import nn
 
 from sgdnoise.data import DatasetInfo
 from sgdnoise.models import load_checkpoint, seeded_model
+from sgdnoise.training import TrainConfig, train
 
 
 def network_for(
@@ -28,4 +29,19 @@ def network_for(
     )
     if checkpoint:
         load_checkpoint(model, checkpoint)
+    return model
+
+
+def trained_network_for(data: Any, config: Any, *, progress: bool = False) -> nn.Module:
+    """The recipe's network for the training set ``data``: :func:`network_for` with ``config``'s
+    ``model``, ``seed``, ``model_options`` and ``checkpoint``; without a checkpoint, trained with
+    plain SGD for ``config.epochs`` at ``config.lr`` and batch ``config.train_batch_size``."""
+    model = network_for(
+        data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
+    )
+    if not config.checkpoint:
+        settings = TrainConfig(
+            epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size, seed=config.seed, progress=progress
+        )
+        train(model, data, settings)
     return model

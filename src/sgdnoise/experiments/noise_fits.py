@@ -6,6 +6,12 @@ Xie et al. / Battash et al., :func:`sgdnoise.gradients.collect_noise`), fit Gaus
 laws to each entry's K values (:func:`sgdnoise.stable.compare_fits`) and tabulate: Gauss vs SαS
 by SSE, Chi², KS and AIC (Table 1), α per layer (Fig. 5), histograms with both densities (Fig. 1).
 Degenerate entries (noise stuck at one value, e.g. behind dead ReLUs) are counted, not fitted.
+
+Beyond the paper, every entry is classified (degenerate, spike_with_tail, multimodal, ordinary)
+and the laws ``config.laws`` (Gaussian, SαS, skewed stable, Student-t, two-Gaussian mixture by
+default) are compared on it by likelihood, AIC, BIC, KS and Hellinger distance, with the test of
+β = 0 (:func:`sgdnoise.stable.compare_laws`): ``result.laws`` and ``result.laws_summary``, whose
+``attrs`` carry the class counts.
 """
 
 from __future__ import annotations
@@ -21,14 +27,14 @@ import pandas as pd
 from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
-from sgdnoise.experiments.networks import network_for
+from sgdnoise.experiments.networks import trained_network_for
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.plumbing import as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
-from sgdnoise.stable import METHODS, compare_fits, summarize_fits
+from sgdnoise.stable import LAWS, METHODS, compare_fits, compare_laws, summarize_fits, summarize_laws
 from sgdnoise.store import write_arrays, write_table
-from sgdnoise.training import TrainConfig, evaluate, train
+from sgdnoise.training import evaluate
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class NoiseFitConfig:
     trained with plain SGD (``epochs``, ``lr``, ``train_batch_size``) from ``seed``.
     ``memory_budget`` (bytes) bounds the gradient engine's working memory and ``engine`` picks it
     (``"auto"``, ``"loop"``, ``"vmap"`` or ``"entries"``; see :mod:`sgdnoise.gradients.planning`).
+    ``laws`` are compared per entry by :func:`sgdnoise.stable.compare_laws` with the SαS and stable
+    estimator ``law_method`` (``"mle"``: every law by maximum likelihood, and the test of β = 0).
     """
 
     model: str = "mlp"
@@ -57,10 +65,18 @@ class NoiseFitConfig:
     seed: int = 0
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     engine: str = "auto"
+    laws: tuple[str, ...] = LAWS
+    law_method: str = "mle"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"unknown fit method {self.method!r}; choose one of {', '.join(METHODS)}")
+        object.__setattr__(self, "laws", tuple(self.laws))
+        unknown = [law for law in self.laws if law not in LAWS]
+        if unknown or not self.laws:
+            raise ConfigError(f"unknown laws {unknown}; choose one or more of {', '.join(LAWS)}")
+        if self.law_method not in ("cf", "quantile", "mle"):
+            raise ConfigError(f"unknown law_method {self.law_method!r}; choose cf, quantile or mle")
         positive_int(self.epochs, "epochs", minimum=0, error=ConfigError)
         for name in ("train_batch_size", "batch_size", "per_layer"):
             positive_int(getattr(self, name), name, error=ConfigError)
@@ -79,9 +95,11 @@ class NoiseFitResult:
     samples: np.ndarray  # (n_entries, K) noise values, rows matching ``fits``
     training: dict[str, float]  # train/test loss and accuracy of the weights the noise was taken at
     collection: dict[str, Any]  # the collection's plan (engine that ran, mini-batches per chunk, …) and seconds
+    laws: pd.DataFrame | None = None  # compare_laws output, one row per sampled entry, plus "layer"
+    laws_summary: pd.DataFrame | None = None  # summarize_laws(laws); attrs: class counts, α, test of β = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "config": asdict(self.config),
             "training": self.training,
             "collection": self.collection,
@@ -89,6 +107,10 @@ class NoiseFitResult:
             "summary_counts": dict(self.summary.attrs),
             "layers": self.layers.to_dict("records"),
         }
+        if self.laws_summary is not None:
+            out["laws_summary"] = self.laws_summary.to_dict("records")
+            out["laws_counts"] = dict(self.laws_summary.attrs)
+        return out
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write fits, per-layer table, summary, the noise samples (NPZ), figures and the manifest."""
@@ -96,6 +118,14 @@ class NoiseFitResult:
         paths = {
             "fits": write_table(self.fits, folder / "fits.parquet"),
             "layers": write_table(self.layers, folder / "layers.csv"),
+            **(
+                {}
+                if self.laws is None
+                else {
+                    "laws": write_table(self.laws, folder / "laws.parquet"),
+                    "laws_summary": write_table(self.laws_summary, folder / "laws_summary.csv"),
+                }
+            ),
             "summary": write_table(self.summary, folder / "summary.csv"),
             "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
             "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
@@ -188,21 +218,7 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
     """Train or load, collect the noise at the fixed weights, fit and tabulate (see module docstring)."""
     data = load_dataset(config.data, split="train", seed=config.seed, **config.data_options)
     test = load_dataset(config.data, split="test", seed=config.seed, **config.data_options)
-    model = network_for(
-        data.info, config.model, seed=config.seed, options=config.model_options, checkpoint=config.checkpoint
-    )
-    if not config.checkpoint:
-        train(
-            model,
-            data,
-            TrainConfig(
-                epochs=config.epochs,
-                lr=config.lr,
-                batch_size=config.train_batch_size,
-                seed=config.seed,
-                progress=progress,
-            ),
-        )
+    model = trained_network_for(data, config, progress=progress)
     x, y = as_data_source(data).tensors(model_device(model))
     loss_fn = default_loss(y)
     train_loss, train_acc = evaluate(model, loss_fn, x, y)
@@ -226,4 +242,16 @@ def run_noise_fits(config: NoiseFitConfig = NoiseFitConfig(), *, progress: bool 
         "test_loss": test_loss,
         "test_accuracy": test_acc,
     }
-    return NoiseFitResult(config, fits, layer_table(fits), summarize_fits(fits), samples, training, collection)
+    laws = compare_laws(samples, laws=config.laws, method=config.law_method, names=list(fits["name"]))
+    laws.insert(1, "layer", fits["layer"])
+    return NoiseFitResult(
+        config,
+        fits,
+        layer_table(fits),
+        summarize_fits(fits),
+        samples,
+        training,
+        collection,
+        laws,
+        summarize_laws(laws),
+    )

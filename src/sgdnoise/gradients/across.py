@@ -38,7 +38,8 @@ from sgdnoise.gradients.result import NoiseResult
 from sgdnoise.plumbing.checks import is_int
 from sgdnoise.plumbing.data import as_indexed_source
 from sgdnoise.plumbing.losses import LossFn
-from sgdnoise.plumbing.modes import evaluation_mode, trainable_parameters
+from sgdnoise.plumbing.modes import evaluation_mode
+from sgdnoise.plumbing.parameters import trainable_parameters
 from sgdnoise.rng import Seed, as_generator
 
 

@@ -20,7 +20,8 @@ from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 from sgdnoise.plumbing.checks import is_int
 from sgdnoise.plumbing.data import as_indexed_source
 from sgdnoise.plumbing.losses import LossFn
-from sgdnoise.plumbing.modes import evaluation_mode, trainable_parameters
+from sgdnoise.plumbing.modes import evaluation_mode
+from sgdnoise.plumbing.parameters import trainable_parameters
 from sgdnoise.rng import Seed, as_generator
 
 DEFAULT_MEMORY_BUDGET = 1 << 30  # 1 GiB

@@ -9,7 +9,7 @@ from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients.layout import in_channels_last
 from sgdnoise.plumbing.data import DataSource
 from sgdnoise.plumbing.losses import LossFn
-from sgdnoise.plumbing.modes import trainable_parameters
+from sgdnoise.plumbing.parameters import trainable_parameters
 
 
 def full_gradient(

@@ -52,7 +52,8 @@ from sgdnoise.gradients.kept import written_in_place
 from sgdnoise.gradients.probe import ModelProbe, probe_model
 from sgdnoise.gradients.selection import ParameterSelection, select_parameters
 from sgdnoise.plumbing.checks import positive_int
-from sgdnoise.plumbing.modes import evaluation_mode, trainable_parameters
+from sgdnoise.plumbing.modes import evaluation_mode
+from sgdnoise.plumbing.parameters import trainable_parameters
 
 AUTO = "auto"
 METHODS = (AUTO, *(engine.name for engine in ENGINES))

@@ -32,6 +32,15 @@ class ModelProbe:
     owner_types: Mapping[str, type[nn.Module]] = field(default_factory=dict)
 
 
+def _positions(module: nn.Module, output: torch.Tensor) -> int:
+    """Positions per sample of a module's output: all but its channel axis (the last for Linear and
+    LayerNorm, the second for conv and norm layers); 1 for an output with no axis beyond the batch."""
+    if output.ndim <= 1:
+        return 1
+    channels = output.shape[-1] if isinstance(module, (nn.Linear, nn.LayerNorm)) else output.shape[1]
+    return output.numel() // max(channels, 1)
+
+
 def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelProbe:
     """Run one sample ``x1`` (leading axis 1) through ``model`` and count output floats; ``owners``
     are the names of the modules whose positions and factors are counted as well."""
@@ -46,10 +55,7 @@ def probe_model(model: nn.Module, x1: torch.Tensor, owners: set[str]) -> ModelPr
                 sizes[name] = sizes.get(name, 0) + output.numel()
                 calls[name] = calls.get(name, 0) + 1
                 if name in owners:
-                    channels = output.shape[-1] if isinstance(module, (nn.Linear, nn.LayerNorm)) else output.shape[1]
-                    positions[name] = positions.get(name, 0) + (
-                        output.numel() // max(channels, 1) if output.ndim > 1 else 1
-                    )
+                    positions[name] = positions.get(name, 0) + _positions(module, output)
                     factors[name] = factors.get(name, 0) + args[0].numel() + output.numel()
 
         return count

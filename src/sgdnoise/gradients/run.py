@@ -28,7 +28,7 @@ from sgdnoise.gradients.selection import ParameterSelection
 from sgdnoise.plumbing.checks import is_int
 from sgdnoise.plumbing.data import DataSource
 from sgdnoise.plumbing.losses import LossFn
-from sgdnoise.plumbing.modes import trainable_parameters
+from sgdnoise.plumbing.parameters import trainable_parameters
 
 
 class CollectionRun:

@@ -22,13 +22,12 @@ import numpy as np
 import torch
 
 from sgdnoise.errors import ConfigError, DataFileError
-from sgdnoise.store import atomic_path, manifest, write_json
+from sgdnoise.store import atomic_path, manifest, write_arrays, write_json
 
 
 def save_npz(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     """Write ``name → tensor`` as an ``.npz`` atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **{k: v.detach().cpu().numpy() for k, v in tensors.items()})
+    write_arrays(path, **{k: v.detach().cpu().numpy() for k, v in tensors.items()})
 
 
 def load_npz(path: Path) -> dict[str, torch.Tensor]:

@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Literal
 
-import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
@@ -39,8 +38,3 @@ def evaluation_mode(model: nn.Module) -> contextlib.AbstractContextManager[nn.Mo
     """``module_mode(model, "eval")``: BatchNorm on its running statistics, dropout off, so
     every sample's loss is independent of the others in its batch (the fixed ``w`` of eq. 1)."""
     return module_mode(model, "eval")
-
-
-def trainable_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
-    """``name → parameter`` for every parameter with ``requires_grad``, in model order."""
-    return {n: p for n, p in model.named_parameters() if p.requires_grad}

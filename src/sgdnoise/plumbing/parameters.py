@@ -23,6 +23,11 @@ from torch import nn
 from sgdnoise.errors import InvalidInputError
 
 
+def trainable_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``name → parameter`` for every parameter with ``requires_grad``, in model order."""
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
 def _as_patterns(globs: str | Sequence[str] | None) -> tuple[str, ...] | None:
     if globs is None:
         return None

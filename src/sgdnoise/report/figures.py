@@ -5,7 +5,7 @@ eigenvectors, Zhu et al.'s variants on a network, and the noise monitor's α per
 beside the learning-rate schedule.
 
 matplotlib is imported lazily with the non-interactive Agg backend; every function writes a PNG
-atomically and returns its path.
+and an SVG beside it atomically and returns the PNG's path.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ def _pyplot():
 
 
 def _save(fig, path: str | Path) -> Path:
+    """Write ``fig`` as the PNG ``path`` and as an SVG beside it (same stem), both atomically."""
     path = Path(path)
+    with atomic_path(path.with_suffix(".svg")) as tmp:
+        fig.savefig(tmp, format="svg", bbox_inches="tight")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
@@ -179,6 +182,53 @@ def escape_time_plot(
     return _save(fig, path)
 
 
+def escape_model_plot(
+    parameters: pd.DataFrame, survival: pd.DataFrame, comparison: pd.DataFrame, path: str | Path
+) -> Path:
+    """Issue 15's three panels: survival ``P(σ > u)`` of SGD and both noise models with the Lévy law
+    and Cor. 4.6's bound; predicted against observed exit probability per parameter (calibration);
+    observed exit share of SGD and the prediction by α quantile bin."""
+    plt = _pyplot()
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(12.0, 3.4))
+    for name, style in (("sgd", "k-"), ("levy", "C3--"), ("gauss", "C0-."), ("levy_theory", "C3:")):
+        if name in survival:
+            left.semilogx(survival["u"], survival[name], style, label=name.replace("_", " "))
+    if "cor46_bound" in survival and np.isfinite(survival["cor46_bound"]).any():
+        left.semilogx(survival["u"], survival["cor46_bound"], color="0.6", lw=0.8, label="Cor. 4.6 bound")
+    left.set_ylim(-0.02, 1.05)
+    left.set_xlabel("steps u")
+    left.set_ylabel("P(σ > u)")
+    left.legend(fontsize=7)
+    n_sgd = max(1, int(parameters["exits_sgd"].sum()))
+    for name, marker in (("sgd", "ko"), ("levy", "C3^"), ("gauss", "C0s")):
+        col = f"exits_{name}"
+        if col in parameters:
+            total = max(1, int(parameters[col].sum()))
+            mid.loglog(parameters["exit_prob_predicted"], parameters[col] / total, marker, ms=3, alpha=0.6, label=name)
+    lim = [1.0 / (10 * n_sgd), 1.0]
+    mid.plot(lim, lim, color="0.6", lw=0.8)
+    mid.set_xlabel("predicted P(exit via l)")
+    mid.set_ylabel("observed share of exits")
+    mid.legend(fontsize=7)
+    elig = parameters[parameters["eligible"]]
+    if len(elig) >= 2:
+        bins = pd.qcut(elig["alpha"], q=min(5, elig["alpha"].nunique()), duplicates="drop")
+        grouped = elig.groupby(bins, observed=True)
+        centers = grouped["alpha"].mean()
+        right.plot(centers, grouped["exits_sgd"].sum() / n_sgd, "ko-", label="SGD observed")
+        right.plot(centers, grouped["exit_prob_predicted"].sum(), "C3s--", label="Lévy predicted")
+    sgd_row = comparison[comparison["model"] == "sgd"]
+    if len(sgd_row):
+        r = sgd_row.iloc[0]
+        ci = f"[{r['spearman_ci_low']:.2f}, {r['spearman_ci_high']:.2f}]"
+        right.set_title(f"Spearman(α, exits) = {r['spearman_alpha_exits']:.2f} {ci}", fontsize=8)
+    right.set_xlabel("α (quantile bin mean)")
+    right.set_ylabel("share of exits")
+    right.legend(fontsize=7)
+    fig.suptitle("Escape through parameters: SGD, Lévy and Gaussian models", fontsize=9)
+    return _save(fig, path)
+
+
 def zhu_network_plot(table: pd.DataFrame, path: str | Path) -> Path:
     """Test accuracy (left) and distance from the start (right) per noise variant, one bar group
     per noise protocol, ±2 standard errors over repeats (Zhu et al. on a network)."""
@@ -202,6 +252,38 @@ def zhu_network_plot(table: pd.DataFrame, path: str | Path) -> Path:
         ax.set_ylabel(label)
     axes[0].legend(fontsize=7)
     fig.suptitle("From a memorising GD minimum: SGD vs GD + shaped noise (±2 s.e.)", fontsize=9)
+    return _save(fig, path)
+
+
+def alpha_against_batch_size(layers: pd.DataFrame, path: str | Path) -> Path:
+    """α against the mini-batch size B, one panel per set of weights (trained, initial): per layer
+    the median α over its entries with its bootstrap band, and below it the share of entries where
+    the Gaussian beats SαS on AIC. ``layers`` is
+    :func:`sgdnoise.experiments.alpha_vs_batch.alpha_against_batch`'s per-layer table."""
+    plt = _pyplot()
+    states = list(dict.fromkeys(layers["weights"]))
+    fig, axes = plt.subplots(2, len(states), figsize=(4.2 * len(states), 5.0), sharex=True, squeeze=False)
+    for col, state in enumerate(states):
+        top, bottom = axes[0, col], axes[1, col]
+        for layer, group in layers[layers["weights"] == state].groupby("layer", sort=False):
+            group = group.sort_values("batch_size")
+            (line,) = top.plot(group["batch_size"], group["alpha_median"], marker="o", ms=3, lw=1, label=layer)
+            top.fill_between(
+                group["batch_size"],
+                group["alpha_median_lo"],
+                group["alpha_median_hi"],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+            bottom.plot(group["batch_size"], group["gauss_wins"], marker="o", ms=3, lw=1, color=line.get_color())
+        top.axhline(2.0, color="0.5", lw=0.8, ls=":")
+        top.set_title(f"{state} weights", fontsize=9)
+        top.set_ylabel("median α (SαS)")
+        bottom.set_ylabel("Gaussian wins (AIC)")
+        bottom.set_ylim(-0.05, 1.05)
+        bottom.set_xlabel("mini-batch size B")
+        bottom.set_xscale("log", base=2)
+    axes[0, -1].legend(fontsize=6, loc="lower right")
     return _save(fig, path)
 
 

@@ -119,6 +119,94 @@ def summary_caption(summary: pd.DataFrame) -> str:
     return text + "."
 
 
+LAW_COLUMNS = (
+    ("name", "row"),
+    ("class", "class"),
+    ("atom_weight", "atom"),
+    ("alpha_stable", "α"),
+    ("beta_stable", "β"),
+    ("beta_lr_pvalue", "β=0 p"),
+    ("alpha_sas", "α SαS"),
+    ("df_t", "ν"),
+    ("hellinger_gauss", "H G"),
+    ("hellinger_sas", "H SαS"),
+    ("hellinger_stable", "H stable"),
+    ("hellinger_t", "H t"),
+    ("hellinger_mixture", "H mix"),
+    ("best_aic", "best AIC"),
+    ("best_bic", "best BIC"),
+)
+
+
+def laws_table(frame: pd.DataFrame, max_rows: int = 20, title: str = "Which law, per sample") -> Table:
+    """The first ``max_rows`` rows of a :func:`sgdnoise.stable.compare_laws` frame (the columns it has);
+    an α at a fit bound is shown with a ``*`` (no tail index)."""
+    columns = [(c, label) for c, label in LAW_COLUMNS if c in frame.columns]
+    if "alpha_stable" in frame.columns:  # the stable α says it; keep the table narrow
+        columns = [(c, label) for c, label in columns if c != "alpha_sas"]
+    table = Table(title=title if len(frame) <= max_rows else f"{title} (first {max_rows} of {len(frame)})")
+    for c, label in columns:
+        table.add_column(label, justify="left" if c in ("name", "class", "best_aic", "best_bic") else "right")
+    for _, row in frame.head(max_rows).iterrows():
+        cells = []
+        for c, _ in columns:
+            cell = _fmt(row[c])
+            if c in ("alpha_stable", "alpha_sas") and bool(row.get(f"{c}_at_bound", False)):
+                cell += "*"
+            if c == "atom_weight" and not row[c]:
+                cell = ""
+            cells.append(cell)
+        table.add_row(*cells)
+    return table
+
+
+def laws_summary_table(summary: pd.DataFrame, title: str = "Which law: win rates and scale-free medians") -> Table:
+    """:func:`sgdnoise.stable.summarize_laws` as a table, with its class counts as caption."""
+    table = Table(title=title)
+    labels = ("law", "wins AIC", "wins BIC", "median ΔAIC", "median ΔBIC", "median KS", "median Hellinger")
+    for label in labels:
+        table.add_column(label, justify="left" if label == "law" else "right")
+    for _, r in summary.iterrows():
+        table.add_row(
+            r["law"],
+            f"{100 * r['wins_aic']:.0f}%",
+            f"{100 * r['wins_bic']:.0f}%",
+            _fmt(r["median_delta_aic"]),
+            _fmt(r["median_delta_bic"]),
+            _fmt(r["median_ks"]),
+            _fmt(r["median_hellinger"]),
+        )
+    table.caption = laws_caption(summary.attrs)
+    return table
+
+
+def class_caption(attrs: dict) -> str:
+    """``"classes: 90 ordinary, 3 spike_with_tail (median atom 0.31), 1 multimodal, 6 degenerate"``."""
+    text = (
+        f"classes: {attrs['n_ordinary']} ordinary, {attrs['n_spike_with_tail']} spike_with_tail, "
+        f"{attrs['n_multimodal']} multimodal, {attrs['n_degenerate']} degenerate"
+    )
+    weight = attrs.get("atom_weight_median")
+    if attrs["n_spike_with_tail"] and weight == weight:
+        text += f" (median atom weight {weight:.3g})"
+    return text
+
+
+def laws_caption(attrs: dict) -> str:
+    """The counts behind :func:`sgdnoise.stable.summarize_laws`: classes, α at bounds, the test of β = 0."""
+    parts = [class_caption(attrs)]
+    for law, label in (("stable", "stable"), ("sas", "SαS")):
+        if f"alpha_{law}_median" in attrs:
+            parts.append(
+                f"{label} α median {_fmt(attrs[f'alpha_{law}_median'])} over rows with α inside (0.5, 2); "
+                f"{attrs[f'n_alpha_{law}_at_bound']} at a bound (no tail index)"
+            )
+            break
+    if attrs.get("n_beta_tested"):
+        parts.append(f"β = 0 rejected (5%) for {attrs['n_beta_rejected']} of {attrs['n_beta_tested']}")
+    return "; ".join(parts) + "."
+
+
 def frame_table(frame: pd.DataFrame, title: str, float_format: str = "{:.4g}") -> Table:
     """A rich table of ``frame`` (no index): text columns left-aligned, numbers right-aligned."""
     table = Table(title=title)

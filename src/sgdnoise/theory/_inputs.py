@@ -15,8 +15,11 @@ from sgdnoise.arrays import ArrayKind, array_kind, to_tensor
 from sgdnoise.errors import InvalidInputError
 
 
-def as_tensors(**values: Any) -> tuple[ArrayKind, dict[str, torch.Tensor]]:
-    """Convert named inputs to tensors of one kind, broadcast to a common shape."""
+def as_tensors(infinite: tuple[str, ...] = (), **values: Any) -> tuple[ArrayKind, dict[str, torch.Tensor]]:
+    """Convert named inputs to tensors of one kind, broadcast to a common shape.
+
+    Every value must be finite except those named in ``infinite``, which may be ±inf (an open
+    side of a basin: ``|d|^{−α} = 0``); NaN is refused everywhere."""
     kind = array_kind(*values.values())
     tensors = {name: to_tensor(v, kind, name=name) for name, v in values.items()}
     try:
@@ -25,8 +28,10 @@ def as_tensors(**values: Any) -> tuple[ArrayKind, dict[str, torch.Tensor]]:
         shapes = ", ".join(f"{n}{tuple(t.shape)}" for n, t in tensors.items())
         raise InvalidInputError(f"inputs do not broadcast together: {shapes}") from exc
     for name, t in tensors.items():
-        if not torch.all(torch.isfinite(t)):
-            raise InvalidInputError(f"{name} contains NaN or Inf; pass finite values")
+        ok = ~torch.isnan(t) if name in infinite else torch.isfinite(t)
+        if not torch.all(ok):
+            what = "NaN" if name in infinite else "NaN or Inf"
+            raise InvalidInputError(f"{name} contains {what}; pass finite values")
     return kind, {n: t.expand(shape) for n, t in tensors.items()}
 
 

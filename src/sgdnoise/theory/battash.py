@@ -141,7 +141,7 @@ class _Basin:
 
 def _basin(alpha, eps, lower, upper, lam, rho, levy_measure, **extra):
     _check_rho(rho)
-    kind, t = as_tensors(alpha=alpha, eps=eps, lower=lower, upper=upper, lam=lam, **extra)
+    kind, t = as_tensors(("lower", "upper"), alpha=alpha, eps=eps, lower=lower, upper=upper, lam=lam, **extra)
     check_alpha(t["alpha"])
     check_positive(t["eps"], "eps")
     check_positive(t["lam"], "lam")

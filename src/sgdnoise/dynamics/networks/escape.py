@@ -8,6 +8,8 @@ frozen at its escape step σ:
   ``L_eval(w_t) > factor · L_eval(w*)``, ``L_eval`` the mean loss over ``eval_data`` (the full
   training set or a fixed subset). The paper does not state its threshold; this relative rule
   (scale-free across data sets and losses) is our choice. With ``L_eval(w*) = 0`` every step escapes.
+* :func:`escape_by_level` — the same with an absolute level: σ is the first step with
+  ``L_eval(w_t) ≥ level`` (e.g. ``L(w*) + Δ``).
 * :func:`escape_by_distance` — Simsekli et al.'s ``sgd_first_exit_time``: σ is the first step with
   ``‖w_t − w*‖₂ > radius``.
 
@@ -185,6 +187,73 @@ def escape_by_loss(
             "factor must be a finite number > 1 (escape when the loss exceeds factor × its value at the minimum); "
             f"got {factor!r}"
         )
+    return _escape_by_eval_loss(
+        model,
+        loss_fn,
+        data,
+        lambda loss_min: factor * loss_min,
+        strict=True,
+        protocol=f"loss>{factor:g}×minimum",
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        minimum=minimum,
+        eval_data=eval_data,
+        progress=progress,
+    )
+
+
+def escape_by_level(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    *,
+    level: float,
+    seeds: Sequence[int],
+    lr: float,
+    batch_size: int,
+    max_steps: int,
+    minimum: Mapping[str, torch.Tensor] | None = None,
+    eval_data: Any = None,
+    progress: bool = False,
+) -> EscapeResult:
+    """σ = first step with ``L_eval(w_t) ≥ level`` (an absolute loss level, e.g. ``L(w*) + Δ``).
+
+    Same protocol and arguments as :func:`escape_by_loss` otherwise; ``level`` must exceed
+    ``L_eval(w*)``.
+    """
+    if not (isinstance(level, (int, float)) and np.isfinite(level)):
+        raise InvalidInputError(f"level must be a finite number (the escape loss); got {level!r}")
+
+    def level_of(loss_min: torch.Tensor) -> torch.Tensor:
+        if not float(loss_min) < level:
+            raise InvalidInputError(
+                f"level={level} does not exceed the loss at the minimum ({float(loss_min)}); raise it"
+            )
+        return torch.as_tensor(level, dtype=loss_min.dtype)
+
+    return _escape_by_eval_loss(
+        model,
+        loss_fn,
+        data,
+        level_of,
+        strict=False,
+        protocol=f"loss>={level:g}",
+        seeds=seeds,
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        minimum=minimum,
+        eval_data=eval_data,
+        progress=progress,
+    )
+
+
+def _escape_by_eval_loss(
+    model, loss_fn, data, level_of, *, strict, protocol, seeds, lr, batch_size, max_steps, minimum, eval_data, progress
+) -> EscapeResult:
+    """SGD from ``w*`` until ``L_eval(w_t)`` passes ``level_of(L_eval(w*))`` (``>`` if ``strict``, else ``≥``)."""
     w_min = _minimum(model, minimum)
     xe, ye = as_data_source(eval_data if eval_data is not None else data).tensors(model_device(model))
     loss_at = seed_loss(model, loss_fn)  # the ensemble's own forward, so σ matches a seed-by-seed loop
@@ -193,12 +262,13 @@ def escape_by_loss(
         return loss_at(params, xe, ye)
 
     with evaluation_mode(model), torch.no_grad():
-        threshold = factor * eval_loss(w_min)
+        threshold = level_of(eval_loss(w_min))
     batched = vmap(eval_loss)
 
     def crossed(params: Params) -> torch.Tensor:
         with torch.no_grad():
-            return batched(params) > threshold
+            values = batched(params)
+            return values > threshold if strict else values >= threshold
 
     return _escape(
         model,
@@ -210,6 +280,6 @@ def escape_by_loss(
         lr=lr,
         batch_size=batch_size,
         max_steps=max_steps,
-        protocol=f"loss>{factor:g}×minimum",
+        protocol=protocol,
         progress=progress,
     )

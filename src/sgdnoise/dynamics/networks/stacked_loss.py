@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, grad_and_value, jvp, vmap
 
 from sgdnoise.plumbing import LossFn, ParameterSpace
 from sgdnoise.plumbing.losses import sample_gradients
@@ -40,6 +40,17 @@ class StackedLoss:
         """The batch-mean loss at one ``θ (P,)`` on ``(x, y)``, a scalar."""
         params = self.space.unflatten(theta)
         return self.loss_fn(functional_call(self.model, {**self._fixed, **self._buffers, **params}, (x,)), y)
+
+    def losses(self, theta: torch.Tensor, *, chunk_rows: int = 256) -> torch.Tensor:
+        """``L(θ_r)`` for every row, ``(R,)``, without gradients; ``chunk_rows`` rows per vmapped call
+        (memory grows with ``chunk_rows · N`` activations)."""
+        batched = vmap(self.loss, in_dims=(0, None, None))
+        with torch.no_grad():
+            return torch.cat([batched(part, self.x, self.y) for part in theta.split(chunk_rows)])
+
+    def gradients_and_losses(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(∇L(θ_r) (R, P), L(θ_r) (R,))`` in one vmapped pass."""
+        return vmap(grad_and_value(self.loss), in_dims=(0, None, None))(theta, self.x, self.y)
 
     def gradients(self, theta: torch.Tensor) -> torch.Tensor:
         """``∇L(θ_r)`` for every row, ``(R, P)``."""

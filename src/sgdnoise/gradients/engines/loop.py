@@ -23,7 +23,7 @@ from sgdnoise.gradients.engines.base import ChunkTask, Workload
 from sgdnoise.gradients.layout import in_channels_last
 from sgdnoise.gradients.selection import ParameterSelection
 from sgdnoise.plumbing.losses import LossFn
-from sgdnoise.plumbing.modes import trainable_parameters
+from sgdnoise.plumbing.parameters import trainable_parameters
 
 
 def loop_gradients(

@@ -21,7 +21,7 @@ from torch.func import functional_call, grad_and_value, vmap
 from sgdnoise.gradients.engines.base import ChunkTask, Workload
 from sgdnoise.gradients.selection import ParameterSelection
 from sgdnoise.plumbing.losses import LossFn
-from sgdnoise.plumbing.modes import trainable_parameters
+from sgdnoise.plumbing.parameters import trainable_parameters
 
 
 def vmap_gradients(

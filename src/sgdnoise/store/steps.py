@@ -1,0 +1,111 @@
+"""Resumable steps: a step's result is kept in its folder under a content hash of what it was
+computed from, and a rerun with the same inputs reads it back instead of computing it again.
+
+A step folder holds what the result's own ``write(folder)`` writes, the result as a record
+(:mod:`sgdnoise.store.records`, under ``record/``) and, written last, ``step.json`` with the
+inputs' hash and the seconds the computation took. The marker is removed before a step is
+recomputed, so an interruption at any point leaves either a complete step or one that is
+recomputed: a run stopped by Ctrl-C and started again ends with the numbers of an uninterrupted
+run (every step is seeded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sgdnoise.errors import DataFileError
+from sgdnoise.store.atomic import write_json
+from sgdnoise.store.records import read_record, write_record
+
+MARKER = "step.json"
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """A step's ``result``, the ``seconds`` its computation took (when it was first computed, for a
+    resumed step), whether it was ``resumed`` from disk, and its inputs' hash ``key``."""
+
+    result: Any
+    seconds: float
+    resumed: bool
+    key: str
+
+
+def fingerprint(value: Any) -> str:
+    """A SHA-256 hex digest of ``value``'s content: dataclasses by their fields, mappings and
+    sequences element by element, arrays and tensors by dtype, shape and bytes, paths of existing
+    files by their bytes, anything else by ``repr``."""
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        digest.update(f"<{type(value).__qualname__}>".encode())
+        for field in dataclasses.fields(value):
+            digest.update(field.name.encode())
+            _feed(digest, getattr(value, field.name))
+    elif isinstance(value, Mapping):
+        digest.update(b"{")
+        for key in sorted(value, key=str):
+            digest.update(str(key).encode() + b":")
+            _feed(digest, value[key])
+        digest.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"[")
+        for item in value:
+            _feed(digest, item)
+        digest.update(b"]")
+    elif type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        _feed(digest, value.detach().cpu().contiguous().numpy())
+    elif isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    elif isinstance(value, os.PathLike) and Path(value).is_file():
+        digest.update(hashlib.sha256(Path(value).read_bytes()).digest())
+    else:
+        digest.update(repr(value).encode())
+
+
+def run_step(folder: str | os.PathLike, inputs: Any, compute: Callable[[], Any]) -> StepOutcome:
+    """The result of ``compute()`` for ``inputs``: read from ``folder`` when a finished step there
+    has the same inputs' hash, else computed, written (``result.write(folder)`` when the result
+    has it, then its record, then the marker) and returned."""
+    folder = Path(folder)
+    key = fingerprint(inputs)
+    marker = folder / MARKER
+    done = _finished(marker)
+    if done.get("key") == key:
+        try:
+            return StepOutcome(read_record(folder / "record"), float(done["seconds"]), True, key)
+        except DataFileError:
+            pass  # damaged by hand: compute again
+    marker.unlink(missing_ok=True)
+    start = time.perf_counter()
+    result = compute()
+    seconds = time.perf_counter() - start
+    if hasattr(result, "write"):
+        result.write(folder)
+    write_record(result, folder / "record")
+    write_json({"key": key, "seconds": seconds}, marker)
+    return StepOutcome(result, seconds, False, key)
+
+
+def _finished(marker: Path) -> dict[str, Any]:
+    try:
+        done = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return {}
+    return done if isinstance(done, dict) else {}

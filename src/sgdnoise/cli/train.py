@@ -13,7 +13,7 @@ steps, at the ends of the ``--monitor-epochs``, where the learning rate changes 
 ``--monitor-after-milestone`` steps later) and at the end —
 from ``--monitor-batches`` extra mini-batches on ``--monitor-entries`` entries per tensor, and
 writes ``monitor.parquet``, ``monitor_entries.parquet``, TensorBoard events under ``tb/`` and
-``monitor_alpha.png`` (α per layer over training, the learning rate below). Training is not
+``monitor_alpha.png`` and ``.svg`` (α per layer over training, the learning rate below). Training is not
 changed: ``model.pt`` is the same, bit for bit, as without ``--monitor``.
 """
 

@@ -13,7 +13,7 @@ from torch.func import functional_call
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
 from sgdnoise.monitor import measure_noise
-from sgdnoise.stable import fit_sas
+from sgdnoise.stable import compare_laws, fit_sas, law_wins_by
 
 from .conftest import blobs, tiny_mlp
 
@@ -194,3 +194,25 @@ def test_a_measurement_leaves_a_conv_net_training_bit_for_bit(method):
         loss.backward()
         opt.step()
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), twin.state_dict().values()))
+
+
+def test_laws_per_entry_and_layer_match_compare_laws(frozen):
+    model, data = frozen
+    loss = nn.CrossEntropyLoss()
+    snap = measure_noise(
+        model, loss, data, batch_size=B, num_batches=60, entries=6,
+        generator=torch.Generator().manual_seed(7), laws=True,
+    )  # fmt: skip
+    seed = torch.Generator().manual_seed(7)
+    ref = collect_noise(model, loss, data, batch_size=B, num_batches=60, seed=seed, params=6)
+    samples, _ = ref.noise_matrix()
+    names = [n.split("[")[0] for n in ref.selection.entry_labels()]
+    compared = compare_laws(samples - samples.mean(1, keepdim=True), method="cf").assign(layer=names)
+    expected = [w if w else None for w in compared["best_aic"]]
+    assert snap.entries["law"].tolist() == expected
+    assert snap.entries["entry_class"].tolist() == compared["class"].astype(str).tolist()
+    wins = law_wins_by(compared, "layer").set_index("layer")
+    layers = snap.layers.set_index("layer")
+    for law in ("gauss", "sas", "stable", "t", "mixture"):
+        np.testing.assert_allclose(layers[f"wins_{law}"], wins.loc[layers.index, f"wins_{law}"])
+    assert layers.loc["0.weight", "law"] != "gauss"  # Cauchy inputs: a heavy-tailed law wins

@@ -194,3 +194,14 @@ def test_milestones_are_changes_after_a_plateau(data):
     # 6 and 11 end plateaus (the second starts the decay); the decay's steps 12–20 and the jump
     # out of it at 21 are no milestones; 24 ends the plateau 21–23
     assert monitor.measured_steps == [6, 11, 24]
+
+
+def test_law_columns_reach_the_parquet_files(data, tmp_path):
+    monitor = NoiseMonitor(data, out=tmp_path, num_batches=20, entries=3, laws=True, tensorboard=False, batch_size=24)
+    monitor.measure(tiny_mlp())
+    layers = pd.read_parquet(tmp_path / LAYERS_FILE)
+    entries = pd.read_parquet(tmp_path / ENTRIES_FILE)
+    wins = layers[[f"wins_{law}" for law in ("gauss", "sas", "stable", "t", "mixture")]].to_numpy()
+    np.testing.assert_allclose(np.nansum(wins, axis=1), 1.0)
+    assert set(layers["law"].dropna()) <= {"gauss", "sas", "stable", "t", "mixture"}
+    assert {"entry_class", "law"} <= set(entries.columns)

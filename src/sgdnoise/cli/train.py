@@ -105,6 +105,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--monitor-hessian", action="store_true", help="also the top Hessian eigenvalue at each measurement (slower)"
     )
+    m.add_argument(
+        "--monitor-laws",
+        action="store_true",
+        help="also which law (Gaussian, SαS, stable, Student-t, mixture) wins per entry and layer (much slower)",
+    )
     p.set_defaults(func=run)
 
 
@@ -160,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             entries=args.monitor_entries,
             seed=args.seed,
             hessian=args.monitor_hessian,
+            laws=args.monitor_laws,
             resume=not args.no_resume,
         )
         hook = TrainHook(monitor, model, config, num_points=len(data))
@@ -168,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             "num_batches": args.monitor_batches,
             "entries": args.monitor_entries,
             "hessian": args.monitor_hessian,
+            "laws": args.monitor_laws,
         }
     try:
         result = train(model, data, config, eval_data=test, metadata=metadata, on_step=hook)

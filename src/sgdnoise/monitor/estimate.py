@@ -136,6 +136,7 @@ def measure_noise(
     exact_gradient: bool = False,
     hessian: bool = False,
     hessian_points: int = 256,
+    laws: bool = False,
     method: str = "auto",
 ) -> NoiseSnapshot:
     """Measure the noise of ``model`` at its current weights (module docstring).
@@ -145,6 +146,11 @@ def measure_noise(
     entries : sampled entries per parameter tensor (all of a smaller tensor).
     generator : draws the mini-batches, the entries and the Lanczos start; nothing else is drawn,
         the global torch generator is left as it was, and every module gets its mode back.
+    laws : also which law fits each entry best (:func:`sgdnoise.stable.compare_laws` with the
+        ``cf`` estimator: Gaussian, SαS, skewed stable, Student-t, two-Gaussian mixture by AIC,
+        after the entry classes): per entry ``class`` and ``law``, per layer the share each law
+        wins (``wins_<law>``) and the most frequent winner (``law``). Costs far more than the
+        rest of a measurement (the Student-t and mixture fits).
 
     Raises :class:`InvalidInputError` for ``K < 20`` or ``B`` not below the number of points.
     """
@@ -178,7 +184,7 @@ def measure_noise(
             full_grad=zeros,
         )
         top, residual = _top_eigenvalue(model, loss_fn, source, res.batch_indices, hessian_points, generator, hessian)
-    layers, entry_rows, totals = _summarise(res, named, exact_gradient)
+    layers, entry_rows, totals = _summarise(res, named, exact_gradient, laws)
     return NoiseSnapshot(
         layers=layers,
         entries=entry_rows,
@@ -194,7 +200,7 @@ def measure_noise(
     )
 
 
-def _summarise(res, named: dict[str, torch.Tensor], exact_gradient: bool):
+def _summarise(res, named: dict[str, torch.Tensor], exact_gradient: bool, laws: bool = False):
     """Per-entry fits, per-layer medians and noise scales, model totals."""
     samples, _ = res.noise_matrix()  # (n_entries, K)
     samples = samples - samples.mean(1, keepdim=True)  # location-free: see the module docstring
@@ -277,7 +283,27 @@ def _summarise(res, named: dict[str, torch.Tensor], exact_gradient: bool):
         },
         columns=list(LAYER_COLUMNS),
     )
+    if laws:
+        layers, entry_rows = _laws(samples, layers, entry_rows)
     return layers, entry_rows, totals
+
+
+def _laws(samples: torch.Tensor, layers: pd.DataFrame, entry_rows: pd.DataFrame):
+    """The law comparison's columns: per entry ``class`` and ``law`` (best by AIC, ``None`` for a
+    degenerate entry), per layer ``law`` (the most frequent winner) and ``wins_<law>``."""
+    from sgdnoise.stable import compare_laws, law_wins_by
+
+    compared = compare_laws(samples, method="cf").assign(layer=entry_rows["layer"].to_numpy())
+    entry_rows = entry_rows.assign(
+        entry_class=compared["class"].astype(str).to_numpy(),
+        law=[w if isinstance(w, str) and w else None for w in compared["best_aic"]],
+    )
+    wins = law_wins_by(compared, "layer").set_index("layer").reindex(layers["layer"])
+    columns = [c for c in wins.columns if c.startswith("wins_")]
+    shares = wins[columns].to_numpy(dtype=float)
+    best = [columns[int(np.nanargmax(row))].removeprefix("wins_") if np.isfinite(row).any() else None for row in shares]
+    layers = layers.assign(law=best, **{c: wins[c].to_numpy(dtype=float) for c in columns})
+    return layers, entry_rows
 
 
 def _top_eigenvalue(model, loss_fn, source, batch_indices, points, generator, wanted) -> tuple[float, float]:

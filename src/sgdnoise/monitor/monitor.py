@@ -69,6 +69,8 @@ class NoiseMonitor:
     exact_gradient : compute the full-data gradient for the noise scale's ``‖G‖²`` (one pass over
         the data per measurement); α, scale and β do not depend on it.
     hessian : also the top Hessian eigenvalue (Lanczos on ``hessian_points`` of the monitor's points).
+    laws : also which law fits each entry best, and the share each law wins per layer
+        (:func:`~sgdnoise.monitor.estimate.measure_noise`; far costlier than the rest).
     loss_fn : default loss for :meth:`step` calls that give none; default: cross-entropy for integer
         targets, mean-squared error otherwise.
     tensorboard : write TensorBoard events under ``out/tb`` (needs the ``tensorboard`` package).
@@ -92,6 +94,7 @@ class NoiseMonitor:
         exact_gradient: bool = False,
         hessian: bool = False,
         hessian_points: int = 256,
+        laws: bool = False,
         loss_fn: LossFn | None = None,
         tensorboard: bool = True,
         resume: bool = True,
@@ -121,6 +124,7 @@ class NoiseMonitor:
         self.exact_gradient = bool(exact_gradient)
         self.hessian = bool(hessian)
         self.hessian_points = hessian_points
+        self.laws = bool(laws)
         self.loss_fn = loss_fn
         self.strip_prefix = strip_prefix
         self.out = None if out is None else Path(out).expanduser()
@@ -220,6 +224,7 @@ class NoiseMonitor:
             exact_gradient=self.exact_gradient,
             hessian=self.hessian,
             hessian_points=self.hessian_points,
+            laws=self.laws,
         )
         layers = self._tag(snap.to_frame(), snap, reason)
         entries = self._tag(snap.entries, snap, reason, short=True)

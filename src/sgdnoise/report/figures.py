@@ -1,7 +1,8 @@
 """The recipes' figures, one function each: noise histograms with both fitted densities (Battash et
 al. Fig. 1), α per layer (Fig. 5), step noise before and after a milestone (Fig. 2), exit shares
 (Fig. 6), escape times and survival (Figs. 3–4), the Hessian spectrum and the noise along its top
-eigenvectors, and Zhu et al.'s variants on a network.
+eigenvectors, Zhu et al.'s variants on a network, and the noise monitor's α per layer over training
+beside the learning-rate schedule.
 
 matplotlib is imported lazily with the non-interactive Agg backend; every function writes a PNG
 and an SVG beside it atomically and returns the PNG's path.
@@ -283,4 +284,44 @@ def alpha_against_batch_size(layers: pd.DataFrame, path: str | Path) -> Path:
         bottom.set_xlabel("mini-batch size B")
         bottom.set_xscale("log", base=2)
     axes[0, -1].legend(fontsize=6, loc="lower right")
+    return _save(fig, path)
+
+
+def alpha_over_training(
+    frame: pd.DataFrame, path: str | Path, lr_steps: Sequence[int] = (), lr_values: Sequence[float] = ()
+) -> Path:
+    """α per layer over training (the noise monitor's ``monitor.parquet`` rows), with the learning
+    rate schedule in a panel below on the same step axis.
+
+    Each layer is a line through its median α (markers at the measured steps) with the band of its
+    sampled entries' quartiles; the steps where the rate changes are dotted lines across both
+    panels. ``lr_steps``/``lr_values``: the rate at each optimizer step (default: the rate logged
+    at the measured steps).
+    """
+    plt = _pyplot()
+    lr_steps = np.asarray(lr_steps if len(lr_steps) else frame["step"].drop_duplicates(), dtype=float)
+    lr_values = np.asarray(
+        lr_values if len(lr_values) else frame.drop_duplicates("step")["lr"], dtype=float
+    )  # fmt: skip
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, layout="constrained"
+    )
+    for i, (layer, rows) in enumerate(frame.groupby("layer", sort=False)):
+        rows = rows.sort_values("step")
+        color = f"C{i % 10}"
+        top.plot(rows["step"], rows["alpha"], "o-", ms=3, lw=1.2, color=color, label=str(layer))
+        top.fill_between(rows["step"], rows["alpha_q25"], rows["alpha_q75"], color=color, alpha=0.12, lw=0)
+    top.axhline(2.0, color="0.5", lw=0.8, ls=":")
+    top.set_ylabel("α (median over entries)")
+    top.set_title("Tail index of the gradient noise per layer during training", fontsize=9)
+    top.legend(fontsize=6, ncol=2, loc="lower left")
+    bottom.step(lr_steps, lr_values, where="post", color="0.2", lw=1.2)
+    changes = lr_steps[1:][np.diff(lr_values) != 0] if len(lr_values) > 1 else []
+    for step in changes:
+        for ax in (top, bottom):
+            ax.axvline(step, color="0.4", lw=0.8, ls=":")
+    if len(lr_values) and np.all(lr_values > 0) and lr_values.max() / lr_values.min() > 5:
+        bottom.set_yscale("log")
+    bottom.set_ylabel("learning rate")
+    bottom.set_xlabel("optimizer step")
     return _save(fig, path)

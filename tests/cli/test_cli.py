@@ -48,9 +48,11 @@ def test_unknown_method_is_refused_by_the_parser(tmp_path):
 
 REPRODUCE_SECTIONS = [
     "noise_fits",
+    "alpha_vs_batch",
     "lr_decay",
     "escape_axis",
     "escape_time",
+    "escape_model",
     "escape_direction",
     "zhu_toy",
     "zhu_network",
@@ -75,6 +77,7 @@ def test_reproduce_writes_its_report(tiny_reproduce):
         "lr_decay/step_noise",
         "escape_axis/escape_axis",
         "escape_time/escape_time",
+        "escape_model/escape_model",
         "zhu_network/zhu_network",
     ):
         assert (out / f"{figure}.png").stat().st_size > 1000 and (out / f"{figure}.svg").read_text().startswith("<?xml")

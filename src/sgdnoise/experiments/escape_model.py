@@ -26,6 +26,7 @@ From a model at a minimum ``w*`` (loss ``L*``) and an escape level ``ℓ = L* + 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,67 @@ class EscapeModelResult:
         out["cor46_bound"] = self.predictions.survival_bound[: len(u)]
         return pd.DataFrame(out)
 
+    def summary_frame(self) -> pd.DataFrame:
+        """The report's table: one row per model of ``comparison`` and a ``"theory"`` row.
+
+        Columns: ``n_escaped``/``n_seeds``; ``median_steps`` (over all seeds, a censored seed counted
+        as ``max_steps + 1``; ``inf`` when half or more did not escape) and ``mean_steps`` (the
+        exponential MLE); ``ks_to_sgd``/``ks_pvalue``; ``tv_exits_to_sgd``/``tv_exits_to_predicted``;
+        Spearman's ρ between α_l and exit counts with its bootstrap CI; median top-k shares. The
+        theory row is the small-noise law: exponential escape time of mean ``1/Σ r_l`` (median
+        ``ln 2`` times it), KS of SGD's censored steps to that law, the TV between the predicted and
+        SGD's exit shares, and Spearman's ρ between α_l and the *predicted* exit probabilities (what
+        the theory says the correlation is, no CI: no sampling).
+        """
+        cmp = self.comparison
+        rows = []
+        for _, c in cmp.iterrows():
+            steps = np.nan_to_num(self.escape_steps[c["model"]], nan=self.config.max_steps + 1.0)
+            median = float(np.median(steps)) if len(steps) else float("nan")
+            row = {
+                "model": c["model"],
+                "n_escaped": int(c["n_escaped"]),
+                "n_seeds": int(c["n_seeds"]),
+                "median_steps": math.inf if median > self.config.max_steps else median,
+                "mean_steps": float(c["mean_steps_mle"]),
+                "ks_to_sgd": float(c["ks_to_sgd"]),
+                "ks_pvalue": float(c["ks_pvalue"]),
+                "tv_exits_to_sgd": float(c["tv_to_sgd"]),
+                "tv_exits_to_predicted": float(c["tv_to_predicted"]),
+                "spearman_alpha_exits": float(c["spearman_alpha_exits"]),
+                "spearman_ci_low": float(c["spearman_ci_low"]),
+                "spearman_ci_high": float(c["spearman_ci_high"]),
+            }
+            for col in cmp.columns:
+                if col.startswith("median_top"):
+                    row[col] = float(c[col])
+            rows.append(row)
+        mean = float(self.mean_escape_predicted)
+        sgd = self.escape_steps["sgd"]
+        censored = np.nan_to_num(sgd, nan=self.config.max_steps + 1.0)
+        ks = stats.kstest(censored, stats.expon(scale=mean).cdf) if np.isfinite(mean) and mean > 0 else None
+        eligible = self.predictions.eligible
+        sgd_row = cmp[cmp["model"] == "sgd"].iloc[0]
+        rows.append(
+            {
+                "model": "theory",
+                "n_escaped": -1,
+                "n_seeds": -1,
+                "median_steps": mean * math.log(2.0),
+                "mean_steps": mean,
+                "ks_to_sgd": float(ks.statistic) if ks is not None else float("nan"),
+                "ks_pvalue": float(ks.pvalue) if ks is not None else float("nan"),
+                "tv_exits_to_sgd": float(sgd_row["tv_to_predicted"]),
+                "tv_exits_to_predicted": 0.0,
+                "spearman_alpha_exits": _spearman(self.alpha[eligible], self.exit_prob_predicted[eligible])
+                if eligible.sum() > 2
+                else float("nan"),
+                "spearman_ci_low": float("nan"),
+                "spearman_ci_high": float("nan"),
+            }
+        )
+        return pd.DataFrame(rows)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mean_escape_predicted": self.mean_escape_predicted,
@@ -177,6 +239,7 @@ class EscapeModelResult:
             "parameters": write_table(self.parameters_frame(), folder / "parameters.parquet"),
             "seeds": write_table(self.seeds_frame(), folder / "seeds.parquet"),
             "comparison": write_table(self.comparison, folder / "comparison.csv"),
+            "summary": write_table(self.summary_frame(), folder / "summary.csv"),
             "survival": write_table(survival, folder / "survival.csv"),
             "figure": escape_model_plot(
                 self.parameters_frame(), survival, self.comparison, folder / "escape_model.png"

@@ -107,7 +107,7 @@ DEFAULT_SECONDS: dict[str, tuple[float, str]] = {
     "alpha_vs_batch": (90.0, "batches"),
     "lr_decay": (65.0, "decay_work"),
     "escape_axis": (4.0, "paths"),
-    "escape_time": (45.0, "escape_points"),
+    "escape_time": (70.0, "escape_points"),
     "escape_model": (60.0, "escape_model_work"),
     "escape_direction": (1.0, "none"),
     "zhu_toy": (1.5, "none"),
@@ -147,7 +147,8 @@ def _work(size: ReproduceSize, parameter: str) -> float:
         return size.escape_model_steps * (1 + size.escape_model_seeds / 64)
     if parameter == "escape_points":
         points = len(size.escape_lrs) * max(1, len(size.escape_batch_sizes))
-        return points * size.escape_seeds + 3 * size.survival_seeds
+        minima = 2 * len(size.escape_lrs) * max(4, size.escape_seeds // 4)  # two minima with label noise
+        return points * size.escape_seeds + 3 * size.survival_seeds + minima
     return float(getattr(size, parameter))
 
 
@@ -171,6 +172,8 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
         lrs=size.escape_lrs,
         batch_sizes=size.escape_batch_sizes,
         seed=seed,
+        alpha_batches=max(20, size.batches // 5),
+        minima_seeds=max(4, size.escape_seeds // 4),
     )
     recipes = (
         (

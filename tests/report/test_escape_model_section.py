@@ -48,7 +48,7 @@ def test_section_has_the_table_the_figure_and_a_reading_from_the_numbers(result,
     section = build_section("escape_model", result, tmp_path)
     (table,) = section.tables
     frame = table.frame
-    assert list(frame.model) == ["sgd", "levy", "gauss", "theory"]
+    assert list(frame.model) == ["sgd", "levy", "gauss", "stable", "gauss_full", "theory"]
     sgd = frame.iloc[0]
     assert sgd.n_seeds == 12 and sgd.ks_to_sgd == 0 and sgd.tv_exits_to_sgd == 0
     theory = frame.set_index("model").loc["theory"]

@@ -26,6 +26,7 @@ From a model at a minimum ``w*`` (loss ``L*``) and an escape level ``ℓ = L* + 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ from sgdnoise.report.figures import escape_model_plot
 from sgdnoise.store import write_table
 
 MODELS = ("sgd", "levy", "gauss")
+EXTRA_MODELS = ("stable", "gauss_full")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class EscapeModelConfig:
     cap : largest single-coordinate displacement of the basin search. fit_method : SαS estimator.
     top_k : the top-k shares of the exit displacement. n_bootstrap : resamples for the Spearman CI.
     progress : progress bars. network : where the minimum came from (recorded in the manifest).
+    extra_models : noise models run beside the three of the interface: ``"stable"`` (GD + skewed
+    stable, the S0 fit of each parameter) and ``"gauss_full"`` (GD + Gaussian with the full noise
+    covariance of the K samples).
     """
 
     lr: float
@@ -75,6 +80,7 @@ class EscapeModelConfig:
     n_bootstrap: int = 500
     progress: bool = False
     network: dict[str, Any] | None = None
+    extra_models: tuple[str, ...] = EXTRA_MODELS
 
     def __post_init__(self) -> None:
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
@@ -89,6 +95,9 @@ class EscapeModelConfig:
             )
         if self.delta_loss is None and not (self.threshold > 1):
             raise ConfigError(f"threshold must be > 1 (escape at threshold × the minimum's loss); got {self.threshold}")
+        unknown = set(self.extra_models) - set(EXTRA_MODELS)
+        if unknown:
+            raise ConfigError(f"extra_models must be among {EXTRA_MODELS}; got {sorted(unknown)}")
         if not 0 < self.rho < 1:
             raise ConfigError(f"rho must lie in (0, 1); got {self.rho}")
 
@@ -306,9 +315,12 @@ def escape_model(model: nn.Module, loss_fn: LossFn | None, data: Any, config: Es
             seed=config.seed,
             cap=config.cap,
             fit_method=config.fit_method,
+            stable="stable" in config.extra_models,
+            keep_noise="gauss_full" in config.extra_models,
         )
         predictions = escape_predictions(inputs, config.lr, rho=config.rho, zeta=config.zeta)
         runs = _simulate(model, loss_fn, (x, y), inputs, config)
+    inputs = dataclasses.replace(inputs, noise=None)  # (K, P) samples: used by gauss_full, not kept
     exits = {
         m: exit_parameters(r.displacement, inputs.lower, inputs.upper, r.escaped, top_k=config.top_k)
         for m, r in runs.items()
@@ -350,7 +362,7 @@ def _simulate(model, loss_fn, data, inputs: EscapeInputs, config: EscapeModelCon
     fitted = np.isfinite(inputs.alpha) & np.isfinite(inputs.scale)
     alpha = np.where(fitted, inputs.alpha, 2.0)
     scale = np.where(fitted, inputs.scale, 0.0)
-    return {
+    runs = {
         "sgd": escape_by_level(model, loss_fn, data, batch_size=config.batch_size, **common),
         "levy": noisy_gd_escape(
             model, loss_fn, data, noise="levy", alpha=alpha, scale=scale, seed=config.seed, **common
@@ -359,6 +371,25 @@ def _simulate(model, loss_fn, data, inputs: EscapeInputs, config: EscapeModelCon
             model, loss_fn, data, noise="gauss", scale=np.sqrt(inputs.variance), seed=config.seed, **common
         ),
     }
+    if "stable" in config.extra_models:
+        ok = np.isfinite(inputs.stable_alpha) & np.isfinite(inputs.stable_scale)
+        runs["stable"] = noisy_gd_escape(
+            model,
+            loss_fn,
+            data,
+            noise="stable",
+            alpha=np.where(ok, inputs.stable_alpha, 2.0),
+            beta=np.where(ok, inputs.stable_beta, 0.0),
+            scale=np.where(ok, inputs.stable_scale, 0.0),
+            loc=np.where(ok, inputs.stable_loc, 0.0),
+            seed=config.seed,
+            **common,
+        )
+    if "gauss_full" in config.extra_models:
+        runs["gauss_full"] = noisy_gd_escape(
+            model, loss_fn, data, noise="gauss_full", scale=1.0, factor=inputs.noise, seed=config.seed, **common
+        )
+    return runs
 
 
 def _censored(result: EscapeResult) -> np.ndarray:

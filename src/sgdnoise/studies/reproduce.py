@@ -108,7 +108,7 @@ DEFAULT_SECONDS: dict[str, tuple[float, str]] = {
     "lr_decay": (65.0, "decay_work"),
     "escape_axis": (4.0, "paths"),
     "escape_time": (70.0, "escape_points"),
-    "escape_model": (60.0, "escape_model_work"),
+    "escape_model": (90.0, "escape_model_work"),
     "escape_direction": (1.0, "none"),
     "zhu_toy": (1.5, "none"),
     "zhu_network": (60.0, "zhu_steps"),

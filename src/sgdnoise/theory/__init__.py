@@ -32,6 +32,7 @@ from sgdnoise.theory.battash_scales import (
     battash_covariance_row_sums,
     battash_epsilon,
     battash_relaxation_time,
+    battash_second_moment,
     battash_time_between_large_jumps,
 )
 from sgdnoise.theory.fitting import (
@@ -72,6 +73,7 @@ __all__ = [
     "battash_mean_exit_time_bound",
     "battash_mean_exit_time_lr",
     "battash_relaxation_time",
+    "battash_second_moment",
     "battash_survival_bound",
     "battash_time_between_large_jumps",
     "compare_escape_fits",

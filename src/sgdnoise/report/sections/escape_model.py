@@ -80,7 +80,12 @@ def escape_model_section(result: Any, folder: Path) -> Section:
     if closest is not None and sgd["n_escaped"] > 0:
         reading.append(
             f"Closest to SGD's escape times: {MODEL_NAMES.get(closest, closest)} "
-            f"(KS {number(rows[closest]['ks_to_sgd'], 2)}, p = {number(rows[closest]['ks_pvalue'], 2)})."
+            f"(KS {number(rows[closest]['ks_to_sgd'], 2)}, p = {number(rows[closest]['ks_pvalue'], 2)})"
+            + (
+                "; none of the noise models reproduces SGD's escape times (every KS ≥ 0.5)."
+                if rows[closest]["ks_to_sgd"] >= 0.5
+                else "."
+            )
         )
     elif sgd["n_escaped"] == 0:
         reading.append(

@@ -61,7 +61,9 @@ from sgdnoise.training import TrainConfig, evaluate, train
 class EscapeTimeConfig:
     """``seeds`` SGD seeds per escape-time point (each of ``lrs`` at ``batch_size``, or at every
     size of ``batch_sizes`` when given) and ``survival_seeds`` (default ``seeds``) per survival
-    curve (``survival_lr`` at each of ``survival_batch_sizes``)."""
+    curve (``survival_lr`` at each of ``survival_batch_sizes``). ``alpha_batches`` noise mini-batches
+    measure α at each minimum; ``label_noise`` are the shares of labels replaced at the further
+    minima, each run with ``minima_seeds`` seeds per η for at most ``minima_max_steps`` steps."""
 
     data: str = "breast_cancer"
     width: int = 32
@@ -81,6 +83,7 @@ class EscapeTimeConfig:
     alpha_batches: int = 200
     label_noise: tuple[float, ...] = (0.1, 0.25)
     minima_seeds: int = 20
+    minima_max_steps: int = 500
 
     def __post_init__(self) -> None:
         if len(self.lrs) < 3:
@@ -94,6 +97,7 @@ class EscapeTimeConfig:
             positive_int(b, "batch_sizes (each)", error=ConfigError)
         positive_int(self.alpha_batches, "alpha_batches", minimum=20, error=ConfigError)
         positive_int(self.minima_seeds, "minima_seeds", minimum=2, error=ConfigError)
+        positive_int(self.minima_max_steps, "minima_max_steps", error=ConfigError)
         for p in self.label_noise:
             if not 0 < p < 1:
                 raise ConfigError(f"label_noise entries are shares of labels replaced, in (0, 1); got {p}")
@@ -208,7 +212,9 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
                             "label_noise": share,
                             "lr": lr,
                             "batch_size": config.batch_size,
-                            **_escape(m, noisy, config, lr, config.batch_size, config.minima_seeds).summary(),
+                            **_escape(
+                                m, noisy, config, lr, config.batch_size, config.minima_seeds, config.minima_max_steps
+                            ).summary(),
                         }
                         for lr in config.lrs
                     ]
@@ -248,7 +254,7 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
     )
 
 
-def _escape(model, data, config: EscapeTimeConfig, lr: float, batch: int, n_seeds: int):
+def _escape(model, data, config: EscapeTimeConfig, lr: float, batch: int, n_seeds: int, max_steps: int):
     return escape_by_loss(
         model,
         F.cross_entropy,
@@ -257,7 +263,7 @@ def _escape(model, data, config: EscapeTimeConfig, lr: float, batch: int, n_seed
         seeds=range(config.seed, config.seed + n_seeds),
         lr=lr,
         batch_size=batch,
-        max_steps=config.max_steps,
+        max_steps=max_steps,
     )
 
 

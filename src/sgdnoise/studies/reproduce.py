@@ -147,7 +147,7 @@ def _work(size: ReproduceSize, parameter: str) -> float:
         return size.escape_model_steps * (1 + size.escape_model_seeds / 64)
     if parameter == "escape_points":
         points = len(size.escape_lrs) * max(1, len(size.escape_batch_sizes))
-        minima = 2 * len(size.escape_lrs) * max(4, size.escape_seeds // 4)  # two minima with label noise
+        minima = 2 * len(size.escape_lrs) * min(500, 10 * size.escape_seeds) / 20  # two label-noise minima
         return points * size.escape_seeds + 3 * size.survival_seeds + minima
     return float(getattr(size, parameter))
 
@@ -174,6 +174,7 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
         seed=seed,
         alpha_batches=max(20, size.batches // 5),
         minima_seeds=max(4, size.escape_seeds // 4),
+        minima_max_steps=min(500, 10 * size.escape_seeds),
     )
     recipes = (
         (

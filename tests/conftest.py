@@ -23,6 +23,8 @@ TINY_REPRODUCE = (
     "--paths", "100",
     "--zhu-steps", "30",
     "--decay-epochs", "4",
+    "--escape-model-seeds", "8",
+    "--escape-model-steps", "40",
 )  # fmt: skip
 
 

@@ -127,8 +127,11 @@ def test_interface_on_a_network(network):
         assert getattr(r, name).shape == (dim,)
     assert r.exit_prob_predicted.sum() == pytest.approx(1.0)
     assert np.all(r.basin_lower < 0) and np.all(r.basin_upper > 0)
-    assert set(r.exit_counts) == set(r.escape_steps) == {"sgd", "levy", "gauss"}
-    for m in ("sgd", "levy", "gauss"):
+    # the interface's three models, and GD + skewed stable and GD + full-Σ Gaussian beside them
+    assert set(r.exit_counts) == set(r.escape_steps) == {"sgd", "levy", "gauss", "stable", "gauss_full"}
+    assert list(r.comparison.model) == ["sgd", "levy", "gauss", "stable", "gauss_full"]
+    assert np.all(np.abs(r.inputs.stable_beta[np.isfinite(r.inputs.stable_beta)]) <= 1) and r.inputs.noise is None
+    for m in ("sgd", "levy", "gauss", "stable", "gauss_full"):
         steps = r.escape_steps[m]
         assert steps.shape == (12,)
         assert r.exit_counts[m].shape == (dim,)

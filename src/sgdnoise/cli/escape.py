@@ -22,6 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", help="weights to load (state_dict, e.g. from `sgdnoise train`); default: train first"
     )
     p.add_argument("--epochs", type=int, default=200, help="training epochs when no checkpoint is given")
+    p.add_argument(
+        "--also-epochs",
+        type=int,
+        nargs="+",
+        default=(),
+        help="also run the study at the minima these (fewer) training epochs reach: results per minimum in "
+        "OUT/epochs=N and their comparison in OUT/levels.csv",
+    )
     p.add_argument("--train-lr", type=float, default=0.05, help="training learning rate")
     p.add_argument("--train-batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.4, help="learning rate η of the escape runs")
@@ -42,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sgdnoise.experiments.escape_model import EscapeModelConfig
-    from sgdnoise.experiments.escape_recipe import EscapeRecipe, run_escape_recipe
+    from sgdnoise.experiments.escape_recipe import EscapeRecipe, run_escape_levels, run_escape_recipe
     from sgdnoise.report.tables import console as report_console
 
     model_options, data_options = network_options(args)
@@ -85,4 +93,9 @@ def run(args: argparse.Namespace) -> int:
     )
     console.print(result.comparison.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     console.print(f"results in {args.out}: {', '.join(p.name for p in paths.values())}")
+    if args.also_epochs:
+        levels = run_escape_levels(recipe, config, args.also_epochs, known={f"epochs={args.epochs}": result})
+        written = levels.write(args.out)
+        console.print(levels.levels.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        console.print(f"dependence on the minimum: {written['levels']}")
     return 0

@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--paths", type=int, help="simulated paths per Δ in the escape-axis experiment (default 1000)")
     p.add_argument("--zhu-steps", type=int, help="steps of each noise variant on the network (default 1000)")
     p.add_argument("--decay-epochs", type=int, help="epochs of each learning-rate decay run, milestone half-way (16)")
+    p.add_argument("--escape-model-seeds", type=int, help="seeds per model in the Lévy escape framework (default 64)")
+    p.add_argument("--escape-model-steps", type=int, help="horizon of each escape path there (default 500)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         paths=args.paths,
         zhu_steps=args.zhu_steps,
         decay_epochs=args.decay_epochs,
+        escape_model_seeds=args.escape_model_seeds,
+        escape_model_steps=args.escape_model_steps,
     )
     console = report_console()
     console.print(

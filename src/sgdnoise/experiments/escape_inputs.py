@@ -7,6 +7,9 @@ For every parameter l of the flat vector (``torch.nn.utils.parameters_to_vector`
   (:func:`sgdnoise.gradients.collect_noise`). Entries whose noise is mostly one exact value (a weight
   behind a dead ReLU) are flagged ``degenerate`` and get no fit (NaN), and α at the estimator's
   lower bound 0.5 is flagged ``at_bound`` (a bound, not a measured tail index).
+* a skewed-stable fit S(α, β, σ, μ; 0) of the same rows (:func:`sgdnoise.stable.fit_stable`, the
+  law of the GD + skewed-stable model); with ``keep_noise`` also the rows themselves ``(K, P)``
+  (the full-Σ Gaussian model draws from them; dropped from the study's result);
 * the variance of the same noise sample (what a Gaussian model of SGN uses);
 * the noise-covariance row sums ``(Σ·1)_l`` (eq. 2, batches without replacement) by the covariance
   operator on per-sample gradients — ``(N, P)`` numbers, no ``P × P`` matrix — and the same by
@@ -38,7 +41,7 @@ from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise
 from sgdnoise.plumbing import LossFn, evaluation_mode, positive_int
-from sgdnoise.stable import fit_sas
+from sgdnoise.stable import fit_sas, fit_stable
 from sgdnoise.theory import battash_covariance_row_sums
 
 EXACT_HESSIAN_MAX = 4096
@@ -51,6 +54,8 @@ class EscapeInputs:
     """Per-parameter ``(P,)`` NumPy arrays measured at the minimum, and the escape level.
 
     alpha, scale, loc : SαS fit of each parameter's noise (NaN where ``degenerate``).
+    stable_alpha, stable_beta, stable_scale, stable_loc : the skewed-stable (S0) fit of the same noise.
+    noise : the ``(K, P)`` noise samples when kept (``keep_noise``), else None.
     degenerate, at_bound : bool flags (see the module docstring). variance : noise variance.
     row_sums : ``(Σ·1)_l`` by the covariance operator (NaN if not computed); row_sums_prop34 : the
         same by Prop. 3.4's function. hessian_diag, hessian_stderr : ``h_ll`` and its standard error
@@ -76,6 +81,11 @@ class EscapeInputs:
     num_batches: int
     fit_method: str
     labels: list[str] = field(repr=False)
+    stable_alpha: np.ndarray | None = None
+    stable_beta: np.ndarray | None = None
+    stable_scale: np.ndarray | None = None
+    stable_loc: np.ndarray | None = None
+    noise: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def lower(self) -> np.ndarray:
@@ -104,6 +114,16 @@ class EscapeInputs:
                 "row_sum_prop34": self.row_sums_prop34,
                 "hessian_diag": self.hessian_diag,
                 "hessian_stderr": self.hessian_stderr,
+                **(
+                    {}
+                    if self.stable_beta is None
+                    else {
+                        "stable_alpha": self.stable_alpha,
+                        "stable_beta": self.stable_beta,
+                        "stable_scale": self.stable_scale,
+                        "stable_loc": self.stable_loc,
+                    }
+                ),
                 "basin_lower": self.basin.lower,
                 "basin_upper": self.basin.upper,
                 "open_lower": self.basin.open_lower,
@@ -154,11 +174,14 @@ def measure_escape_inputs(
     cap: float = 64.0,
     fit_method: str = "cf",
     chunk_rows: int = 256,
+    stable: bool = True,
+    keep_noise: bool = False,
 ) -> EscapeInputs:
     """Measure every input of the theory at the model's current weights (its minimum).
 
     ``x, y``: the whole training set as tensors on the model's device; ``level`` the escape level
     (above the loss at the minimum). See the module docstring for what is measured and how.
+    ``stable``: also the skewed-stable fit; ``keep_noise``: also the ``(K, P)`` noise samples.
     """
     dim = check_all_trainable(model)
     positive_int(num_batches, "num_batches", minimum=20)
@@ -171,6 +194,7 @@ def measure_escape_inputs(
         if rows.shape[0] != dim:
             raise InvalidInputError(f"the noise has {rows.shape[0]} rows for {dim} parameters; report this as a bug")
         fit = fit_sas(rows, method=fit_method)
+        skew = fit_stable(rows, method=fit_method) if stable else None
         variance = rows.var(1, correction=0)
         row_sums = row_sums_p34 = torch.full((dim,), float("nan"), dtype=torch.float64)
         if len(x) * dim <= ROW_SUM_MAX_VALUES:
@@ -217,4 +241,9 @@ def measure_escape_inputs(
         num_batches=num_batches,
         fit_method=fit_method,
         labels=labels,
+        stable_alpha=None if skew is None else arr(skew.alpha),
+        stable_beta=None if skew is None else arr(skew.beta),
+        stable_scale=None if skew is None else arr(skew.scale),
+        stable_loc=None if skew is None else arr(skew.loc),
+        noise=arr(rows).T.copy() if keep_noise else None,
     )

@@ -26,6 +26,8 @@ From a model at a minimum ``w*`` (loss ``L*``) and an escape level ``ℓ = L* + 
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from sgdnoise.report.figures import escape_model_plot
 from sgdnoise.store import write_table
 
 MODELS = ("sgd", "levy", "gauss")
+EXTRA_MODELS = ("stable", "gauss_full")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class EscapeModelConfig:
     cap : largest single-coordinate displacement of the basin search. fit_method : SαS estimator.
     top_k : the top-k shares of the exit displacement. n_bootstrap : resamples for the Spearman CI.
     progress : progress bars. network : where the minimum came from (recorded in the manifest).
+    extra_models : noise models run beside the three of the interface: ``"stable"`` (GD + skewed
+    stable, the S0 fit of each parameter) and ``"gauss_full"`` (GD + Gaussian with the full noise
+    covariance of the K samples).
     """
 
     lr: float
@@ -74,6 +80,7 @@ class EscapeModelConfig:
     n_bootstrap: int = 500
     progress: bool = False
     network: dict[str, Any] | None = None
+    extra_models: tuple[str, ...] = EXTRA_MODELS
 
     def __post_init__(self) -> None:
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
@@ -88,6 +95,9 @@ class EscapeModelConfig:
             )
         if self.delta_loss is None and not (self.threshold > 1):
             raise ConfigError(f"threshold must be > 1 (escape at threshold × the minimum's loss); got {self.threshold}")
+        unknown = set(self.extra_models) - set(EXTRA_MODELS)
+        if unknown:
+            raise ConfigError(f"extra_models must be among {EXTRA_MODELS}; got {sorted(unknown)}")
         if not 0 < self.rho < 1:
             raise ConfigError(f"rho must lie in (0, 1); got {self.rho}")
 
@@ -159,6 +169,67 @@ class EscapeModelResult:
         out["cor46_bound"] = self.predictions.survival_bound[: len(u)]
         return pd.DataFrame(out)
 
+    def summary_frame(self) -> pd.DataFrame:
+        """The report's table: one row per model of ``comparison`` and a ``"theory"`` row.
+
+        Columns: ``n_escaped``/``n_seeds``; ``median_steps`` (over all seeds, a censored seed counted
+        as ``max_steps + 1``; ``inf`` when half or more did not escape) and ``mean_steps`` (the
+        exponential MLE); ``ks_to_sgd``/``ks_pvalue``; ``tv_exits_to_sgd``/``tv_exits_to_predicted``;
+        Spearman's ρ between α_l and exit counts with its bootstrap CI; median top-k shares. The
+        theory row is the small-noise law: exponential escape time of mean ``1/Σ r_l`` (median
+        ``ln 2`` times it), KS of SGD's censored steps to that law, the TV between the predicted and
+        SGD's exit shares, and Spearman's ρ between α_l and the *predicted* exit probabilities (what
+        the theory says the correlation is, no CI: no sampling).
+        """
+        cmp = self.comparison
+        rows = []
+        for _, c in cmp.iterrows():
+            steps = np.nan_to_num(self.escape_steps[c["model"]], nan=self.config.max_steps + 1.0)
+            median = float(np.median(steps)) if len(steps) else float("nan")
+            row = {
+                "model": c["model"],
+                "n_escaped": int(c["n_escaped"]),
+                "n_seeds": int(c["n_seeds"]),
+                "median_steps": math.inf if median > self.config.max_steps else median,
+                "mean_steps": float(c["mean_steps_mle"]),
+                "ks_to_sgd": float(c["ks_to_sgd"]),
+                "ks_pvalue": float(c["ks_pvalue"]),
+                "tv_exits_to_sgd": float(c["tv_to_sgd"]),
+                "tv_exits_to_predicted": float(c["tv_to_predicted"]),
+                "spearman_alpha_exits": float(c["spearman_alpha_exits"]),
+                "spearman_ci_low": float(c["spearman_ci_low"]),
+                "spearman_ci_high": float(c["spearman_ci_high"]),
+            }
+            for col in cmp.columns:
+                if col.startswith("median_top"):
+                    row[col] = float(c[col])
+            rows.append(row)
+        mean = float(self.mean_escape_predicted)
+        sgd = self.escape_steps["sgd"]
+        censored = np.nan_to_num(sgd, nan=self.config.max_steps + 1.0)
+        ks = stats.kstest(censored, stats.expon(scale=mean).cdf) if np.isfinite(mean) and mean > 0 else None
+        eligible = self.predictions.eligible
+        sgd_row = cmp[cmp["model"] == "sgd"].iloc[0]
+        rows.append(
+            {
+                "model": "theory",
+                "n_escaped": -1,
+                "n_seeds": -1,
+                "median_steps": mean * math.log(2.0),
+                "mean_steps": mean,
+                "ks_to_sgd": float(ks.statistic) if ks is not None else float("nan"),
+                "ks_pvalue": float(ks.pvalue) if ks is not None else float("nan"),
+                "tv_exits_to_sgd": float(sgd_row["tv_to_predicted"]),
+                "tv_exits_to_predicted": 0.0,
+                "spearman_alpha_exits": _spearman(self.alpha[eligible], self.exit_prob_predicted[eligible])
+                if eligible.sum() > 2
+                else float("nan"),
+                "spearman_ci_low": float("nan"),
+                "spearman_ci_high": float("nan"),
+            }
+        )
+        return pd.DataFrame(rows)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mean_escape_predicted": self.mean_escape_predicted,
@@ -177,6 +248,7 @@ class EscapeModelResult:
             "parameters": write_table(self.parameters_frame(), folder / "parameters.parquet"),
             "seeds": write_table(self.seeds_frame(), folder / "seeds.parquet"),
             "comparison": write_table(self.comparison, folder / "comparison.csv"),
+            "summary": write_table(self.summary_frame(), folder / "summary.csv"),
             "survival": write_table(survival, folder / "survival.csv"),
             "figure": escape_model_plot(
                 self.parameters_frame(), survival, self.comparison, folder / "escape_model.png"
@@ -243,9 +315,12 @@ def escape_model(model: nn.Module, loss_fn: LossFn | None, data: Any, config: Es
             seed=config.seed,
             cap=config.cap,
             fit_method=config.fit_method,
+            stable="stable" in config.extra_models,
+            keep_noise="gauss_full" in config.extra_models,
         )
         predictions = escape_predictions(inputs, config.lr, rho=config.rho, zeta=config.zeta)
         runs = _simulate(model, loss_fn, (x, y), inputs, config)
+    inputs = dataclasses.replace(inputs, noise=None)  # (K, P) samples: used by gauss_full, not kept
     exits = {
         m: exit_parameters(r.displacement, inputs.lower, inputs.upper, r.escaped, top_k=config.top_k)
         for m, r in runs.items()
@@ -287,7 +362,7 @@ def _simulate(model, loss_fn, data, inputs: EscapeInputs, config: EscapeModelCon
     fitted = np.isfinite(inputs.alpha) & np.isfinite(inputs.scale)
     alpha = np.where(fitted, inputs.alpha, 2.0)
     scale = np.where(fitted, inputs.scale, 0.0)
-    return {
+    runs = {
         "sgd": escape_by_level(model, loss_fn, data, batch_size=config.batch_size, **common),
         "levy": noisy_gd_escape(
             model, loss_fn, data, noise="levy", alpha=alpha, scale=scale, seed=config.seed, **common
@@ -296,6 +371,25 @@ def _simulate(model, loss_fn, data, inputs: EscapeInputs, config: EscapeModelCon
             model, loss_fn, data, noise="gauss", scale=np.sqrt(inputs.variance), seed=config.seed, **common
         ),
     }
+    if "stable" in config.extra_models:
+        ok = np.isfinite(inputs.stable_alpha) & np.isfinite(inputs.stable_scale)
+        runs["stable"] = noisy_gd_escape(
+            model,
+            loss_fn,
+            data,
+            noise="stable",
+            alpha=np.where(ok, inputs.stable_alpha, 2.0),
+            beta=np.where(ok, inputs.stable_beta, 0.0),
+            scale=np.where(ok, inputs.stable_scale, 0.0),
+            loc=np.where(ok, inputs.stable_loc, 0.0),
+            seed=config.seed,
+            **common,
+        )
+    if "gauss_full" in config.extra_models:
+        runs["gauss_full"] = noisy_gd_escape(
+            model, loss_fn, data, noise="gauss_full", scale=1.0, factor=inputs.noise, seed=config.seed, **common
+        )
+    return runs
 
 
 def _censored(result: EscapeResult) -> np.ndarray:

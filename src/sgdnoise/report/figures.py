@@ -190,7 +190,14 @@ def escape_model_plot(
     observed exit share of SGD and the prediction by α quantile bin."""
     plt = _pyplot()
     fig, (left, mid, right) = plt.subplots(1, 3, figsize=(12.0, 3.4))
-    for name, style in (("sgd", "k-"), ("levy", "C3--"), ("gauss", "C0-."), ("levy_theory", "C3:")):
+    for name, style in (
+        ("sgd", "k-"),
+        ("levy", "C3--"),
+        ("gauss", "C0-."),
+        ("stable", "C2--"),
+        ("gauss_full", "C4-."),
+        ("levy_theory", "C3:"),
+    ):
         if name in survival:
             left.semilogx(survival["u"], survival[name], style, label=name.replace("_", " "))
     if "cor46_bound" in survival and np.isfinite(survival["cor46_bound"]).any():

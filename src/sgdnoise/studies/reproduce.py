@@ -34,7 +34,9 @@ class ReproduceSize:
     ``survival_seeds`` per survival curve, ``escape_lrs`` × ``escape_batch_sizes`` escape-time
     points (``()``: the recipe's one batch size), ``decay_batches`` noise mini-batches per LR-decay run
     and ``decay_epochs`` epochs per LR-decay run (the milestone half-way); α against B takes
-    ``batches // 2`` mini-batches at each B and ``alpha_boot`` bootstrap resamplings."""
+    ``batches // 2`` mini-batches at each B and ``alpha_boot`` bootstrap resamplings; the Lévy escape
+    framework (:mod:`sgdnoise.experiments.escape_model`) runs ``escape_model_seeds`` seeds per model
+    for at most ``escape_model_steps`` steps, with K = ``batches`` noise mini-batches."""
 
     rows: int
     batches: int
@@ -48,6 +50,8 @@ class ReproduceSize:
     decay_batches: int = 500
     decay_epochs: int = 16
     alpha_boot: int = 100
+    escape_model_seeds: int = 64
+    escape_model_steps: int = 500
 
 
 SIZES: dict[str, ReproduceSize] = {
@@ -62,6 +66,8 @@ SIZES: dict[str, ReproduceSize] = {
         decay_batches=150,
         decay_epochs=8,
         alpha_boot=30,
+        escape_model_seeds=32,
+        escape_model_steps=300,
     ),
     "default": ReproduceSize(
         rows=100, batches=1000, epochs=30, paths=1000, zhu_steps=1000, escape_seeds=100, survival_seeds=100
@@ -78,7 +84,19 @@ SIZES: dict[str, ReproduceSize] = {
         escape_batch_sizes=(4, 8, 16),
         decay_batches=1000,
         alpha_boot=200,
+        escape_model_seeds=256,
+        escape_model_steps=2000,
     ),
+}
+
+# The network of the escape-model step (an EscapeRecipe's fields; its epochs are 5 × the size's epochs):
+# wine is small enough (547 parameters) for every parameter's basin, Hessian diagonal and noise fit in seconds.
+ESCAPE_MODEL_NETWORK: dict[str, Any] = {
+    "model": "mlp",
+    "data": "wine",
+    "model_options": {"depth": 2, "width": 16},
+    "train_lr": 0.05,
+    "train_batch_size": 32,
 }
 
 # Seconds of computation each step needs at the "default" size on 2 CPU cores (CPU time of a --quick run,
@@ -89,7 +107,8 @@ DEFAULT_SECONDS: dict[str, tuple[float, str]] = {
     "alpha_vs_batch": (90.0, "batches"),
     "lr_decay": (65.0, "decay_work"),
     "escape_axis": (4.0, "paths"),
-    "escape_time": (45.0, "escape_points"),
+    "escape_time": (70.0, "escape_points"),
+    "escape_model": (90.0, "escape_model_work"),
     "escape_direction": (1.0, "none"),
     "zhu_toy": (1.5, "none"),
     "zhu_network": (60.0, "zhu_steps"),
@@ -124,9 +143,12 @@ def _work(size: ReproduceSize, parameter: str) -> float:
         return 1.0
     if parameter == "decay_work":  # three runs of training plus two noise collections each
         return size.decay_epochs * 10 + size.decay_batches / 50
+    if parameter == "escape_model_work":  # three models' paths, all seeds of a model at once
+        return size.escape_model_steps * (1 + size.escape_model_seeds / 64)
     if parameter == "escape_points":
         points = len(size.escape_lrs) * max(1, len(size.escape_batch_sizes))
-        return points * size.escape_seeds + 3 * size.survival_seeds
+        minima = 2 * len(size.escape_lrs) * min(500, 10 * size.escape_seeds) / 20  # two label-noise minima
+        return points * size.escape_seeds + 3 * size.survival_seeds + minima
     return float(getattr(size, parameter))
 
 
@@ -135,6 +157,7 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
     from sgdnoise.experiments.alpha_vs_batch import AlphaBatchConfig, run_alpha_vs_batch
     from sgdnoise.experiments.escape_axis import EscapeAxisConfig, run_escape_axis
     from sgdnoise.experiments.escape_direction import EscapeDirectionConfig, run_escape_direction
+    from sgdnoise.experiments.escape_model import EscapeModelConfig
     from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
     from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
     from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
@@ -149,6 +172,9 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
         lrs=size.escape_lrs,
         batch_sizes=size.escape_batch_sizes,
         seed=seed,
+        alpha_batches=max(20, size.batches // 5),
+        minima_seeds=max(4, size.escape_seeds // 4),
+        minima_max_steps=min(500, 10 * size.escape_seeds),
     )
     recipes = (
         (
@@ -178,6 +204,21 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
         ),
         ("escape_axis", "escape axis on 2-D Ackley", EscapeAxisConfig(paths=size.paths, seed=seed), run_escape_axis),
         ("escape_time", "escape time from a minimum of an MLP", escape, run_escape_time),
+        (
+            "escape_model",
+            "Lévy escape framework on a wine MLP",
+            EscapeModelConfig(
+                lr=0.4,
+                batch_size=8,
+                num_batches=max(20, size.batches),
+                n_seeds=size.escape_model_seeds,
+                max_steps=size.escape_model_steps,
+                seed=seed,
+                n_bootstrap=2 * size.alpha_boot,
+                network={**ESCAPE_MODEL_NETWORK, "epochs": 5 * size.epochs},
+            ),
+            _run_escape_model,
+        ),
         ("escape_direction", "escape directions of GD and SGD", EscapeDirectionConfig(seed=seed), run_escape_direction),
         ("zhu_toy", "Zhu et al.'s 2-D toy", ZhuConfig(seed=seed), run_zhu_toy),
         (
@@ -198,6 +239,20 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
         Step(key, description, {"recipe": key, "config": config}, (lambda c=config, f=run: f(c)))
         for key, description, config, run in recipes
     ]
+
+
+def _network_recipe(config: Any) -> Any:
+    from sgdnoise.experiments.escape_recipe import EscapeRecipe
+
+    return EscapeRecipe(**config.network)
+
+
+def _run_escape_model(config: Any) -> Any:
+    """The escape-model step: the network its config names (an :class:`EscapeRecipe` as a dict),
+    trained to its minimum, then :func:`~sgdnoise.experiments.escape_model.escape_model`."""
+    from sgdnoise.experiments.escape_recipe import run_escape_recipe
+
+    return run_escape_recipe(_network_recipe(config), config)
 
 
 def run_reproduce(

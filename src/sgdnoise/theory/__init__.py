@@ -32,6 +32,7 @@ from sgdnoise.theory.battash_scales import (
     battash_covariance_row_sums,
     battash_epsilon,
     battash_relaxation_time,
+    battash_second_moment,
     battash_time_between_large_jumps,
 )
 from sgdnoise.theory.fitting import (
@@ -39,8 +40,11 @@ from sgdnoise.theory.fitting import (
     EscapeFit,
     EscapeFitComparison,
     EscapeModel,
+    alpha_consistency,
     compare_escape_fits,
+    fit_escape_across_minima,
     fit_escape_time,
+    fit_levy_fixed_alpha,
 )
 from sgdnoise.theory.kramers import kramers_escape_time, xie_sgd_escape_time
 from sgdnoise.theory.levy_exit import (
@@ -56,6 +60,7 @@ __all__ = [
     "EscapeFit",
     "EscapeFitComparison",
     "EscapeModel",
+    "alpha_consistency",
     "battash_convergence_bound",
     "battash_covariance_row_sums",
     "battash_epsilon",
@@ -68,10 +73,13 @@ __all__ = [
     "battash_mean_exit_time_bound",
     "battash_mean_exit_time_lr",
     "battash_relaxation_time",
+    "battash_second_moment",
     "battash_survival_bound",
     "battash_time_between_large_jumps",
     "compare_escape_fits",
+    "fit_escape_across_minima",
     "fit_escape_time",
+    "fit_levy_fixed_alpha",
     "kramers_escape_time",
     "levy_exit_probabilities",
     "levy_exit_rates",

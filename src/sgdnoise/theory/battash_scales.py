@@ -12,6 +12,8 @@ Battash, Wolf & Lindenbaum (AISTATS 2024), §1 (eq. 1), §3 (Lemma 3.1, Prop. 3.
   ``(α_l/2) s_t^{−ρα_l} ε^{−ρα_l}`` while eq. 12 gives ``β_l = (2/α_l) s_t^{ρ(α_l−1)} ε^{ρα_l}``; we take
   the reciprocal of eq. 12 (with the measure constant of :mod:`sgdnoise.theory.battash`).
 * :func:`battash_convergence_bound` — Lemma 3.1, ``‖Y_t − W*‖² ≤ (2Ũ/μ) e^{−2μt}``.
+* :func:`battash_second_moment` — Lemma 3.3, eq. 10: ``E[Z^l Z^j]`` of the displacement between large
+  jumps, the ``M`` that Prop. 3.4's curvature term takes.
 * :func:`battash_covariance_row_sums` — Prop. 3.4, eq. 11: ``1ᵀλ_l`` from per-sample gradients at
   the minimum (the data term, which is exactly ``(Σ·1)_l`` of eq. 2) plus the curvature term
   ``Σ_{j,m,p} h̄_{l,m,p,j} E[Z^m Z^p]`` from per-sample Hessians and the second moment of the
@@ -82,6 +84,54 @@ def battash_convergence_bound(loss_gap: Any, mu: Any, t: Any) -> Any:
     if not torch.all(v["loss_gap"] >= 0) or not torch.all(v["t"] >= 0):
         raise InvalidInputError("loss_gap (U(w) − U(W*)) and t must be ≥ 0")
     return kind.restore(2.0 * v["loss_gap"] / v["mu"] * torch.exp(-2.0 * v["mu"] * v["t"]))
+
+
+def battash_second_moment(
+    t: float, start: Any, alpha: Any, eps: Any, hessian_diag: Any, *, rho: float, schedule_value: float = 1.0
+) -> Any:
+    """Lemma 3.3 (eq. 10): the second moment ``M_{lj} = E[Z^l_t Z^j_t]`` of the displacement from W*
+    at time ``t`` after a large jump, between large jumps, ``(P, P)``.
+
+    ``M_{lj} ≈ w_l w_j e^{−(h_ll+h_jj)t} + A_{jl}(t) + A_{lj}(t)`` with
+    ``A_{lj}(t) = ε̄_l w_j e^{−h_jj t} μ^l (2t + (1 − e^{−h_ll t})/h_ll)``,
+    ``μ^l = 2t (ε̄_l^{−ρ(1−α_l)} − 1)/(1 − α_l)`` and ``ε̄_l = s_t^{(α_l−1)/α_l} ε_l``, all as printed
+    (``μ^l`` at α_l = 1 is its limit ``−2tρ ln ε̄_l``).
+
+    t : time ≥ 0 since the jump (SDE time). start : ``(P,)`` the displacement ``w`` right after it.
+    alpha, eps, hessian_diag : ``(P,)`` or scalars, α ∈ (0, 2], ε > 0, ``h_ll > 0``.
+    rho : ρ ∈ (0, 1). schedule_value : ``s_t`` > 0. Forms a ``P × P`` matrix: small P only.
+    """
+    if not (isinstance(t, (int, float)) and t >= 0):
+        raise InvalidInputError(f"t (time since the large jump) must be a number ≥ 0; got {t!r}")
+    if not 0 < rho < 1:
+        raise InvalidInputError(f"rho must lie in (0, 1); got {rho}")
+    kind, v = as_tensors(start=start, alpha=alpha, eps=eps, hessian_diag=hessian_diag, schedule_value=schedule_value)
+    w = v["start"].reshape(-1)
+    p = w.numel()
+    a, e, h = (v[k].expand(p) if v[k].numel() == 1 else v[k].reshape(-1) for k in ("alpha", "eps", "hessian_diag"))
+    if not (a.numel() == e.numel() == h.numel() == p):
+        raise InvalidInputError(f"alpha, eps and hessian_diag must be scalars or have one value per parameter ({p})")
+    check_alpha(a)
+    check_positive(e, "eps")
+    check_positive(h, "hessian_diag")
+    check_positive(v["schedule_value"], "schedule_value")
+    eps_bar = v["schedule_value"].pow((a - 1.0) / a) * e
+    one_minus = 1.0 - a
+    near_one = one_minus.abs() < 1e-12
+    mu = (
+        2.0
+        * t
+        * torch.where(
+            near_one,
+            -rho * eps_bar.log(),
+            (eps_bar.pow(-rho * one_minus) - 1.0) / torch.where(near_one, torch.ones_like(a), one_minus),
+        )
+    )
+    decay = torch.exp(-h * t)  # (P,)
+    growth = 2.0 * t + (1.0 - decay) / h  # (P,)
+    a_lj = (eps_bar * mu * growth)[:, None] * (w * decay)[None, :]  # A_{lj}: row l, column j
+    m = torch.outer(w * decay, w * decay) + a_lj + a_lj.T
+    return kind.restore(m)
 
 
 def battash_covariance_row_sums(

@@ -16,8 +16,10 @@ in its two free parameters on the log scale, so the fit is ordinary least square
 
 With η and B the only variables, the Kramers and Mori laws share one functional form and hence
 one fit; they differ in how ``b`` is read (a linear barrier over a curvature, or a log barrier
-over h*), which needs the loss values to tell apart. The comparison still lists both, so a
-table has one row per theory as in the paper.
+over h*), which needs the loss values to tell apart: :func:`fit_escape_across_minima` fits them
+to escape times from minima of different loss, where they are different laws.
+:func:`fit_levy_fixed_alpha` is the Lévy law with α fixed to a measured value, and
+:func:`alpha_consistency` says whether that value agrees with the fitted slope.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class EscapeFit:
 
     ``params``/``param_stderr`` map parameter names to estimates and their OLS standard errors
     (NaN with as many points as parameters); ``residuals`` are ``log τ − fitted`` per point;
-    ``r2`` is on ``log τ``; ``aic = n log(RSS/n) + 2k``.
+    ``r2`` is on ``log τ``; ``aic = n log(RSS/n) + 2k``; ``fitted_tau`` the fitted τ at the points.
     """
 
     model: str
@@ -82,6 +84,7 @@ class EscapeFit:
     r2: float
     aic: float
     n_points: int
+    fitted_tau: np.ndarray | None = field(default=None, repr=False)
 
     def predict(self, lr: Any, batch: Any = 1.0) -> np.ndarray:
         """Predicted mean escape time (iterations) at learning rates ``lr`` and batch sizes ``batch``."""
@@ -162,34 +165,138 @@ def fit_escape_time(model: str | EscapeModel, lr: Any, batch: Any, tau: Any) -> 
     if m is None:
         raise InvalidInputError(f"unknown escape model {model!r}; choose from {sorted(ESCAPE_MODELS)}")
     lr_a, b_a, tau_a = _points(lr, batch, tau)
-    x = m.design(lr_a, b_a)
-    k = x.shape[1]
-    n = len(tau_a)
+    return _least_squares(m.name, m.formula, m.param_names, m.design(lr_a, b_a), m.offset(lr_a, b_a), tau_a)
+
+
+def _least_squares(
+    name: str, formula: str, param_names: Sequence[str], x: np.ndarray, offset: np.ndarray, tau: np.ndarray
+) -> EscapeFit:
+    """OLS of ``log τ − offset`` on the design ``x (n, k)``; see :class:`EscapeFit`."""
+    k, n = x.shape[1], len(tau)
     if n <= k:
         raise TooFewSamplesError(
-            f"fitting {m.name} needs more than {k} points; got {n}. Measure more learning rates or batch sizes."
+            f"fitting {name} needs more than {k} points; got {n}. Measure more learning rates or batch sizes."
         )
     if np.linalg.matrix_rank(x) < k:
-        raise InvalidInputError(f"the {m.name} model is not identifiable from these points (vary η/B)")
-    y = np.log(tau_a) - m.offset(lr_a, b_a)
+        raise InvalidInputError(f"the {name} model is not identifiable from these points (vary η/B)")
+    y = np.log(tau) - offset
     theta, *_ = np.linalg.lstsq(x, y, rcond=None)
     residuals = y - x @ theta
     rss = float(residuals @ residuals)
-    log_tau = np.log(tau_a)
+    log_tau = np.log(tau)
     tss = float(((log_tau - log_tau.mean()) ** 2).sum())
     sigma2 = rss / (n - k)
     stderr = np.sqrt(np.diag(sigma2 * np.linalg.inv(x.T @ x)))
     return EscapeFit(
-        model=m.name,
-        formula=m.formula,
-        params={p: float(v) for p, v in zip(m.param_names, theta)},
-        param_stderr={p: float(v) for p, v in zip(m.param_names, stderr)},
+        model=name,
+        formula=formula,
+        params={p: float(v) for p, v in zip(param_names, theta)},
+        param_stderr={p: float(v) for p, v in zip(param_names, stderr)},
         residuals=residuals,
         rss=rss,
         r2=1.0 - rss / tss if tss > 0 else float("nan"),
         aic=n * np.log(max(rss, np.finfo(float).tiny) / n) + 2 * k,
         n_points=n,
+        fitted_tau=np.exp(offset + x @ theta),
     )
+
+
+def _per_point(value: Any, lr: Any, batch: Any, tau: Any, name: str) -> np.ndarray:
+    """``value`` broadcast to the points of ``(lr, batch, tau)``, flattened as :func:`_points` does."""
+    try:
+        shape = np.broadcast_shapes(np.shape(lr), np.shape(batch), np.shape(tau))
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).reshape(-1).copy()
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} does not broadcast to the measured points: {exc}") from exc
+
+
+def fit_levy_fixed_alpha(lr: Any, batch: Any, tau: Any, alpha: Any) -> EscapeFit:
+    """The Lévy law with α **fixed** (e.g. the measured tail index), one free parameter ``a``:
+    ``log τ = a − α log η + (α − 1) log B`` (Battash et al. eq. 17 as in :data:`ESCAPE_MODELS`).
+    ``alpha`` broadcasts to the points (one value per minimum allowed), each in (0, 2]."""
+    lr_a, b_a, tau_a = _points(lr, batch, tau)
+    alpha_a = _per_point(alpha, lr, batch, tau, "alpha")
+    if not np.all((alpha_a > 0) & (alpha_a <= 2)):
+        raise InvalidInputError(f"alpha must lie in (0, 2] at every point; got {np.unique(alpha_a)}")
+    offset = -alpha_a * np.log(lr_a) + (alpha_a - 1) * np.log(b_a)
+    return _least_squares(
+        "levy_fixed_alpha",
+        "log τ = a − α log η + (α − 1) log B, α measured",
+        ("a",),
+        np.ones((len(tau_a), 1)),
+        offset,
+        tau_a,
+    )
+
+
+def fit_escape_across_minima(
+    lr: Any, batch: Any, tau: Any, loss_min: Any, loss_level: Any, curvature: Any, alpha: Any = None
+) -> EscapeFitComparison:
+    """Kramers and Mori told apart: escape times measured at several minima of different loss.
+
+    Every argument broadcasts to the n points (one point = one minimum × (η, B)): ``loss_min`` L*
+    and ``loss_level`` L^s > L* (the escape level), ``curvature`` h > 0 (the top Hessian eigenvalue
+    at the minimum, Mori's h* and Xie's H_ae). Each theory has two free parameters ``(a, b)``:
+
+    * ``"kramers"`` (Xie et al. 2021, papers.md §8): ``τ = 2π/|H_be| · exp[(2BΔL/η)(s/H_ae + (1−s)/|H_be|)]``
+      with ΔL = L^s − L*: ``log τ = a + b·BΔL/(ηh) − log η`` (b = 2 when |H_be| = H_ae);
+    * ``"mori"`` (Mori et al. 2022, papers.md §7, n = 1): ``κ = (1/2π)√(h*|h^s|)(L^s/L*)^{−(1/2 + B/(ηh*))}``:
+      ``log τ = a + b·B log(L^s/L*)/(ηh) + ½ log(L^s/L*) − ½ log h − log η`` (b = 1);
+    * ``"levy"``: ``log τ = a − α log η + (α − 1) log B`` as in :data:`ESCAPE_MODELS` (α free).
+
+    On one minimum L*, L^s and h are constants and the first two are the same law (:data:`ESCAPE_MODELS`).
+    Across minima they differ: Kramers' exponent grows with the linear barrier ΔL, Mori's with the
+    log barrier, so with an escape level ``f·L*`` Mori's exponent is the same at every minimum
+    (``log f``) and only h moves it. With ``alpha`` (the measured α per point), also
+    :func:`fit_levy_fixed_alpha` (one free parameter).
+    """
+    lr_a, b_a, tau_a = _points(lr, batch, tau)
+    l_min, l_s, h = (
+        _per_point(v, lr, batch, tau, n)
+        for v, n in ((loss_min, "loss_min"), (loss_level, "loss_level"), (curvature, "curvature"))
+    )
+    if not (np.all(l_min > 0) and np.all(l_s > l_min) and np.all(h > 0)):
+        raise InvalidInputError("need loss_min > 0, loss_level > loss_min and curvature > 0 at every point")
+    one = np.ones_like(lr_a)
+    log_ratio = np.log(l_s / l_min)
+    fits = [
+        fit_escape_time("levy", lr_a, b_a, tau_a),
+        _least_squares(
+            "kramers",
+            "log τ = a + b·BΔL/(ηh) − log η",
+            ("a", "b"),
+            np.stack([one, b_a * (l_s - l_min) / (lr_a * h)], axis=1),
+            -np.log(lr_a),
+            tau_a,
+        ),
+        _least_squares(
+            "mori",
+            "log τ = a + b·B log(L^s/L*)/(ηh) + ½ log(L^s/L*) − ½ log h − log η",
+            ("a", "b"),
+            np.stack([one, b_a * log_ratio / (lr_a * h)], axis=1),
+            0.5 * log_ratio - 0.5 * np.log(h) - np.log(lr_a),
+            tau_a,
+        ),
+    ]
+    if alpha is not None:
+        fits.append(fit_levy_fixed_alpha(lr_a, b_a, tau_a, _per_point(alpha, lr, batch, tau, "alpha")))
+    return EscapeFitComparison(tuple(fits))
+
+
+def alpha_consistency(fit: EscapeFit, measured: float, z: float = 2.0) -> dict[str, Any]:
+    """Is the measured α consistent with the slope α of a free Lévy fit? ``|α_fit − α_measured| ≤ z·stderr``
+    (the OLS standard error of the fitted α; NaN stderr, e.g. as many points as parameters: not decidable)."""
+    if "alpha" not in fit.params:
+        raise InvalidInputError(f"the {fit.model} fit has no α (params {sorted(fit.params)})")
+    a, se = fit.params["alpha"], fit.param_stderr["alpha"]
+    score = (a - measured) / se if se > 0 else float("nan")
+    return {
+        "alpha_fitted": a,
+        "alpha_fitted_stderr": se,
+        "alpha_measured": float(measured),
+        "z": score,
+        "consistent": bool(abs(score) <= z) if np.isfinite(score) else None,
+    }
 
 
 def compare_escape_fits(

@@ -22,7 +22,7 @@ from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.models import MLP
 from sgdnoise.rng import as_generator, derived_seed
-from sgdnoise.stable.sampling import standard_sas
+from sgdnoise.stable.sampling import sample_stable, standard_sas
 
 
 def test_basin_of_a_quadratic_is_exact_and_open_sides_are_flagged():
@@ -183,6 +183,36 @@ def test_gauss_noise_has_the_given_variance(mlp):
     ratio = noise.std(0) / std  # 400 draws: the sd of a sample sd is ≈ 1/√800 ≈ 3.5%
     assert float((ratio - 1).abs().max()) < 0.2
     assert float((ratio.mean() - 1).abs()) < 0.02
+
+
+def test_skewed_stable_and_full_covariance_noise_are_the_draws_of_each_seeds_generator(mlp):
+    model, (x, y) = mlp
+    dim = sum(p.numel() for p in model.parameters())
+    w0 = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+    grad_step = -1e-3 * StackedLoss(model, F.cross_entropy, x, y).gradients(w0[None])[0]
+    kw = dict(seeds=[0, 5], level=1e9, lr=1e-3, max_steps=1, seed=2, block_steps=4)
+    alpha = torch.linspace(1.1, 1.9, dim, dtype=torch.float64)
+    beta = torch.linspace(-0.9, 0.9, dim, dtype=torch.float64)
+    scale, loc = torch.full((dim,), 0.5, dtype=torch.float64), torch.linspace(-0.1, 0.1, dim, dtype=torch.float64)
+    run = noisy_gd_escape(
+        model, F.cross_entropy, (x, y), noise="stable", alpha=alpha, beta=beta, scale=scale, loc=loc, **kw
+    )
+    # K = 5 noise samples: ξ = Uᵀz/√K with U centred, z ~ N(0, I_K) — Σ = UᵀU/K, no P × P matrix
+    u = torch.randn(5, dim, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    full = noisy_gd_escape(model, F.cross_entropy, (x, y), noise="gauss_full", scale=1.0, factor=u, **kw)
+    uc = (u - u.mean(0)) / 5**0.5
+    for i, s in enumerate([0, 5]):
+        gen = as_generator(derived_seed(2, s, 2))
+        xi = scale * sample_stable(alpha, beta, 1.0, 0.0, (4, dim), gen)[0] + loc
+        torch.testing.assert_close(run.displacement[i], grad_step + 1e-3 * xi, rtol=1e-9, atol=1e-13)
+        z = torch.randn(4, 5, generator=as_generator(derived_seed(2, s, 3)), dtype=torch.float64)
+        torch.testing.assert_close(full.displacement[i], grad_step + 1e-3 * (z[0] @ uc), rtol=1e-9, atol=1e-13)
+    with pytest.raises(InvalidInputError, match="alpha and beta"):
+        noisy_gd_escape(model, F.cross_entropy, (x, y), noise="stable", alpha=alpha, scale=scale, **kw)
+    with pytest.raises(InvalidInputError, match="beta in"):
+        noisy_gd_escape(model, F.cross_entropy, (x, y), noise="stable", alpha=alpha, beta=2 * beta, scale=scale, **kw)
+    with pytest.raises(InvalidInputError, match=r"\(K, P\)"):
+        noisy_gd_escape(model, F.cross_entropy, (x, y), noise="gauss_full", scale=1.0, factor=u[:, :3], **kw)
 
 
 def test_escape_by_level_equals_escape_by_loss_at_the_same_threshold(mlp):

@@ -21,6 +21,49 @@ def escape_time_section(result: Any, folder: Path) -> Section:
         f"{int(times['n_seeds'].sum())} seeds escaped within {c.max_steps} steps.",
         f"The best law by AIC is `{best['model']}` ({best['formula']}, R² = {number(best['r2'])}).",
     )
+    if "note" in fits and (fits["model"] == "kramers = mori").any():
+        reading += (
+            "Kramers and Mori are one row: on one minimum the loss there, the barrier and h are constants, so both "
+            "are log τ = a + b·B/η − log η.",
+        )
+    check = getattr(result, "alpha_check", None)
+    if check is not None and len(check):
+        c0 = check.iloc[0]
+        verdict = {True: "consistent with", False: "not consistent with"}.get(c0["consistent"], "undecided against")
+        reading += (
+            f"The measured α (median over the entries) is {number(c0['alpha_measured'])}, "
+            f"{verdict} the Lévy fit's slope α = {number(c0['alpha_fitted'])} ± {number(c0['alpha_fitted_stderr'])} "
+            f"(z = {number(c0['z'], 2)}).",
+        )
+    minima, minima_fits = getattr(result, "minima", None), getattr(result, "minima_fits", None)
+    if minima_fits is not None and len(minima_fits):
+        best_m = minima_fits.sort_values("aic").iloc[0]
+        two = minima_fits[minima_fits["model"].isin(["kramers", "mori"])].set_index("model")
+        reading += (
+            f"Across {int(minima_fits['n_minima'].iloc[0])} minima (training losses "
+            f"{', '.join(number(v) for v in minima['loss_min'])}), where Kramers and Mori differ, the best law by AIC "
+            f"is `{best_m['model']}` (R² = {number(best_m['r2'])}; Kramers R² = {number(two.loc['kramers', 'r2'])}, "
+            f"Mori R² = {number(two.loc['mori', 'r2'])}, two free parameters each).",
+        )
+    tables = [
+        Table("escape_times", "Escape time from a trained minimum (steps)", times),
+        Table(
+            "theory_fits",
+            "Theories fitted to the escape times",
+            fits[[c for c in ("model", "formula", "r2", "aic", "note") if c in fits]],
+        ),
+    ]
+    if check is not None and len(check):
+        tables.append(Table("alpha_check", "Measured α against the Lévy law's fitted slope", check))
+    if minima is not None and minima_fits is not None:
+        tables.append(Table("minima", "Minima of different loss (labels replaced at random)", minima))
+        tables.append(
+            Table(
+                "minima_fits",
+                "Theories fitted across minima",
+                minima_fits[["model", "formula", "n_points", "r2", "aic", "delta_aic"]],
+            )
+        )
     return Section(
         key="escape_time",
         title="Escape time from a minimum of a network (Battash et al. Figs. 3 and 4)",
@@ -31,9 +74,6 @@ def escape_time_section(result: Any, folder: Path) -> Section:
             "mean when every seed escaped.",
         ),
         reading=reading,
-        tables=(
-            Table("escape_times", "Escape time from a trained minimum (steps)", times),
-            Table("theory_fits", "Theories fitted to the escape times", fits[["model", "formula", "r2", "aic"]]),
-        ),
+        tables=tuple(tables),
         figures=(Figure(folder / "escape_time.png", "Escape time against η with fitted laws; survival P(σ > u)"),),
     )

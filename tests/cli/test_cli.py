@@ -104,7 +104,7 @@ def test_reproduce_writes_its_report(tiny_reproduce):
     assert set(accuracy.method) == {"cf", "quantile", "tail", "mle"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert [s["key"] for s in manifest["sections"]] == REPRODUCE_SECTIONS
-    assert REPRODUCE_SECTIONS[:3] == ["noise_fits", "alpha_vs_batch", "lr_decay"] and "escape_model" in REPRODUCE_SECTIONS
+    assert REPRODUCE_SECTIONS[:2] == ["noise_fits", "alpha_vs_batch"] and "escape_model" in REPRODUCE_SECTIONS
     assert manifest["config"]["size"]["rows"] == 5 and manifest["versions"]["torch"]
     for section in manifest["sections"]:
         assert section["seconds"] > 0 and section["seed"] == 0 and section["reading"]

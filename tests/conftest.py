@@ -15,6 +15,17 @@ def single_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def torch_thread_count_restored():
+    """Fail a test module that leaves torch's intra-op thread count changed: the modules after it
+    would run with it, and a bit-exact comparison with a fresh process (another thread count sums
+    in another order) would fail there instead."""
+    before = torch.get_num_threads()
+    yield
+    after = torch.get_num_threads()
+    assert after == before, f"this module changed torch's thread count from {before} to {after}; request single_thread"
+
+
 TINY_REPRODUCE = (
     "--quick",
     "--rows", "5",

@@ -47,8 +47,7 @@ def quadratic_problem():
 
 
 @pytest.fixture(scope="module")
-def quadratic():
-    torch.set_num_threads(1)
+def quadratic(single_thread):
     model, data = quadratic_problem()
     return run_escape_model(
         model, mean_loss, data, lr=LR, batch_size=1, delta_loss=DELTA, num_batches=4000, n_seeds=256, max_steps=2000
@@ -103,8 +102,7 @@ def test_results_write(quadratic, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def network():
-    torch.set_num_threads(1)
+def network(single_thread):
     x, y = load_dataset("breast_cancer").tensors
     x, y = x[:120].double(), y[:120]
     torch.manual_seed(0)

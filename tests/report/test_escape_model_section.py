@@ -16,8 +16,7 @@ from sgdnoise.store.records import read_record, write_record
 
 
 @pytest.fixture(scope="module")
-def result():
-    torch.set_num_threads(1)
+def result(single_thread):
     x, y = load_dataset("breast_cancer").tensors
     x, y = x[:120].double(), y[:120]
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.experiments.networks import network_for
-from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
+from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, ParameterSelection, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.plumbing import as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
@@ -92,22 +92,28 @@ class NoiseFitResult:
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write fits, per-layer table, summary, the noise samples (NPZ), figures and the manifest."""
-        folder = Path(folder)
-        paths = {
-            "fits": write_table(self.fits, folder / "fits.parquet"),
-            "layers": write_table(self.layers, folder / "layers.csv"),
-            "summary": write_table(self.summary, folder / "summary.csv"),
-            "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
-            "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
-            "samples": write_arrays(
-                folder / "samples.npz",
-                compressed=True,
-                noise=self.samples,
-                names=np.asarray(self.fits["name"], dtype=str),
-            ),
-        }
+        paths = write_fit_files(folder, self.fits, self.layers, self.summary, self.samples)
         paths["manifest"] = write_manifest(self, folder)
         return paths
+
+
+def write_fit_files(
+    folder: str | Path, fits: pd.DataFrame, layers: pd.DataFrame, summary: pd.DataFrame, samples: np.ndarray
+) -> dict[str, Path]:
+    """The files of a network's fitted noise in ``folder``: ``fits.parquet``, ``layers.csv``,
+    ``summary.csv``, ``histograms.png``, ``alpha_by_layer.png`` and ``samples.npz`` (noise
+    ``(n_entries, K)`` and entry names)."""
+    folder = Path(folder)
+    return {
+        "fits": write_table(fits, folder / "fits.parquet"),
+        "layers": write_table(layers, folder / "layers.csv"),
+        "summary": write_table(summary, folder / "summary.csv"),
+        "histograms": noise_histograms(samples, fits, folder / "histograms.png"),
+        "alpha_by_layer": alpha_by_layer(fits, folder / "alpha_by_layer.png"),
+        "samples": write_arrays(
+            folder / "samples.npz", compressed=True, noise=samples, names=np.asarray(fits["name"], dtype=str)
+        ),
+    }
 
 
 def layer_table(fits: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +156,7 @@ def fit_network_noise(
     *,
     batch_size: int,
     num_batches: int,
-    per_layer: int,
+    per_layer: int | ParameterSelection,
     seed: int,
     method: str = "cf",
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
@@ -158,7 +164,8 @@ def fit_network_noise(
     progress: bool = False,
 ) -> NetworkNoiseFits:
     """Noise of ``num_batches`` mini-batches at the model's current weights for ``per_layer`` random
-    entries of every parameter tensor, fitted per entry (:class:`NetworkNoiseFits`).
+    entries of every parameter tensor (or the entries of a given :class:`ParameterSelection`),
+    fitted per entry (:class:`NetworkNoiseFits`).
 
     The entries depend only on ``seed`` and the architecture, so two checkpoints of one model are
     compared on the same entries.

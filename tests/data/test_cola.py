@@ -12,6 +12,7 @@ import torch
 import sgdnoise
 from sgdnoise.data import load_dataset, write_cola_folder
 from sgdnoise.data.cola import cola_files, generated_sentences, read_cola_tsv
+from sgdnoise.data.text import train_wordpiece
 from sgdnoise.errors import ConfigError, DataFileError
 
 TRAIN = [
@@ -108,6 +109,12 @@ def test_local_vocab_file_tokenizer(raw, tmp_path):
     ids = data.inputs[2].tolist()  # "They drank the pub."
     assert ids[:7] == [2, 5, 6, 7, 8, 9, 3]
     assert data.inputs[0, 1].item() == 1  # "Our" is not in this vocabulary: [UNK]
+    trained = train_wordpiece([row[3] for row in TRAIN], vocab_size=8000)
+    (tmp_path / "json").mkdir()
+    trained.save(str(tmp_path / "json" / "tokenizer.json"))  # the same vocabulary as a tokenizer.json: the same ids
+    from_json = load_dataset("cola", root=str(raw), tokenizer=str(tmp_path / "json"), split="all")
+    assert torch.equal(from_json.inputs, load_dataset("cola", root=str(raw), split="all").inputs)
+    assert "local tokenizer" in from_json.info.tokenizer
     with pytest.raises(DataFileError, match=r"no tokenizer\.json or vocab\.txt"):
         load_dataset("cola", root=str(raw), tokenizer=str(tmp_path))
 

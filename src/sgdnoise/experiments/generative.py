@@ -27,13 +27,15 @@ from sgdnoise.data import DatasetInfo, TensorData, load_dataset
 from sgdnoise.errors import ConfigError, InvalidInputError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.experiments.networks import network_for
-from sgdnoise.experiments.noise_fits import fit_network_noise, layer_table, write_fit_files
+from sgdnoise.experiments.noise_fits import fit_network_noise, layer_table
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.models import negative_elbo, vae_inputs
 from sgdnoise.plumbing import positive_int
+from sgdnoise.report.figures import alpha_by_layer, noise_histograms
 from sgdnoise.rng import derived_seed
 from sgdnoise.stable import METHODS, summarize_fits
+from sgdnoise.store import write_arrays, write_table
 from sgdnoise.training import TrainConfig, evaluate, train
 
 _SPLIT_KEYS = {"train": 0, "test": 1, "all": 2}
@@ -144,12 +146,25 @@ class VaeNoiseResult:
         }
 
     def write(self, folder: str | Path) -> dict[str, Path]:
-        """The fit files (:func:`~sgdnoise.experiments.noise_fits.write_fit_files`), ``table.csv``
-        and ``manifest.json`` in ``folder``."""
-        from sgdnoise.store import write_table
-
-        paths = write_fit_files(folder, self.fits, self.layers, self.summary, self.samples)
-        paths["table"] = write_table(self.table(), Path(folder) / "table.csv")
+        """``fits.parquet``, ``layers.csv``, ``summary.csv``, ``table.csv``, ``histograms.png``,
+        ``alpha_by_layer.png``, ``samples.npz`` (noise ``(n_entries, K)`` and entry names) and
+        ``manifest.json`` in ``folder``, as :class:`~sgdnoise.experiments.noise_fits.NoiseFitResult`
+        writes them."""
+        folder = Path(folder)
+        paths = {
+            "fits": write_table(self.fits, folder / "fits.parquet"),
+            "layers": write_table(self.layers, folder / "layers.csv"),
+            "summary": write_table(self.summary, folder / "summary.csv"),
+            "table": write_table(self.table(), folder / "table.csv"),
+            "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
+            "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
+            "samples": write_arrays(
+                folder / "samples.npz",
+                compressed=True,
+                noise=self.samples,
+                names=np.asarray(self.fits["name"], dtype=str),
+            ),
+        }
         paths["manifest"] = write_manifest(self, folder)
         return paths
 

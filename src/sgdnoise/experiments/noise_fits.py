@@ -92,28 +92,22 @@ class NoiseFitResult:
 
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write fits, per-layer table, summary, the noise samples (NPZ), figures and the manifest."""
-        paths = write_fit_files(folder, self.fits, self.layers, self.summary, self.samples)
+        folder = Path(folder)
+        paths = {
+            "fits": write_table(self.fits, folder / "fits.parquet"),
+            "layers": write_table(self.layers, folder / "layers.csv"),
+            "summary": write_table(self.summary, folder / "summary.csv"),
+            "histograms": noise_histograms(self.samples, self.fits, folder / "histograms.png"),
+            "alpha_by_layer": alpha_by_layer(self.fits, folder / "alpha_by_layer.png"),
+            "samples": write_arrays(
+                folder / "samples.npz",
+                compressed=True,
+                noise=self.samples,
+                names=np.asarray(self.fits["name"], dtype=str),
+            ),
+        }
         paths["manifest"] = write_manifest(self, folder)
         return paths
-
-
-def write_fit_files(
-    folder: str | Path, fits: pd.DataFrame, layers: pd.DataFrame, summary: pd.DataFrame, samples: np.ndarray
-) -> dict[str, Path]:
-    """The files of a network's fitted noise in ``folder``: ``fits.parquet``, ``layers.csv``,
-    ``summary.csv``, ``histograms.png``, ``alpha_by_layer.png`` and ``samples.npz`` (noise
-    ``(n_entries, K)`` and entry names)."""
-    folder = Path(folder)
-    return {
-        "fits": write_table(fits, folder / "fits.parquet"),
-        "layers": write_table(layers, folder / "layers.csv"),
-        "summary": write_table(summary, folder / "summary.csv"),
-        "histograms": noise_histograms(samples, fits, folder / "histograms.png"),
-        "alpha_by_layer": alpha_by_layer(fits, folder / "alpha_by_layer.png"),
-        "samples": write_arrays(
-            folder / "samples.npz", compressed=True, noise=samples, names=np.asarray(fits["name"], dtype=str)
-        ),
-    }
 
 
 def layer_table(fits: pd.DataFrame) -> pd.DataFrame:

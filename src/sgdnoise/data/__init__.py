@@ -11,6 +11,7 @@ Every loader returns :class:`TensorData` — a ``TensorDataset(inputs, targets)`
 
 from sgdnoise.data.bundled import BUNDLED, load_bundled
 from sgdnoise.data.cifar import load_cifar
+from sgdnoise.data.cola import load_cola, write_cola_folder
 from sgdnoise.data.dataset import DatasetInfo, TensorData, build_tensor_data
 from sgdnoise.data.images import load_image_folder
 from sgdnoise.data.odds import load_odds
@@ -29,9 +30,11 @@ __all__ = [
     "infer_task",
     "load_bundled",
     "load_cifar",
+    "load_cola",
     "load_dataset",
     "load_image_folder",
     "load_odds",
     "load_table",
     "teacher_student",
+    "write_cola_folder",
 ]

@@ -4,7 +4,7 @@
 :class:`DatasetInfo` attached:
 
 - ``inputs``: float32, shape ``(N, *input_shape)`` — ``(N, C, H, W)`` for images, ``(N, F)``
-  for tables;
+  for tables; int64 token ids ``(N, L)`` for text (:mod:`sgdnoise.data.cola`);
 - ``targets``: int64 class labels ``0 … C−1`` of shape ``(N,)`` for classification, float32 of
   shape ``(N, T)`` for regression with ``T`` outputs.
 
@@ -39,6 +39,11 @@ class DatasetInfo:
     ``num_outputs`` is the width of the model's last layer: ``num_classes`` for classification,
     the number of targets ``T`` for regression. ``mean``/``std`` are the standardisation
     statistics (per feature or per channel) taken from the training part, empty if none.
+
+    Text datasets (token ids) also say what a language model must know: ``vocab_size`` (the
+    width of its embedding table), ``pad_token_id`` (the id that fills a sequence up to
+    ``input_shape[0]``, masked out of attention) and ``tokenizer`` (which tokenizer made the ids,
+    and how); ``None``/empty for other data.
     """
 
     name: str
@@ -52,6 +57,9 @@ class DatasetInfo:
     target_dim: int | None = None
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    vocab_size: int | None = None
+    pad_token_id: int | None = None
+    tokenizer: str = ""
 
     @property
     def num_outputs(self) -> int:

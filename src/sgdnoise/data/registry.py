@@ -2,8 +2,8 @@
 
 Names (see :func:`dataset_names`): the bundled sets, the synthetic generators, and datasets the
 user keeps on disk under a data root (``root=``, else ``$SGDNOISE_DATA``, else
-``~/.sgdnoise/data``): ``cifar10``, ``cifar100``, ``cinic10`` and the ODDS files ``speech``,
-``ionosphere``, ``cardio``. A path is loaded by what it is: a ``.mat`` file as ODDS, a
+``~/.sgdnoise/data``): ``cifar10``, ``cifar100``, ``cinic10``, ``cola`` (sentences as token ids)
+and the ODDS files ``speech``, ``ionosphere``, ``cardio``. A path is loaded by what it is: a ``.mat`` file as ODDS, a
 ``.csv``/``.parquet``/``.npz`` file as a table, a folder as CIFAR batches or an image folder.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 from sgdnoise.data.bundled import BUNDLED, load_bundled
 from sgdnoise.data.cifar import CIFAR_LAYOUTS, find_cifar_folder, load_cifar
+from sgdnoise.data.cola import load_cola
 from sgdnoise.data.dataset import TensorData
 from sgdnoise.data.images import CINIC10_URL, is_image_folder, load_image_folder
 from sgdnoise.data.odds import ODDS_NAMES, load_odds
@@ -48,6 +49,10 @@ def _on_disk_cinic(root: str | Path | None = None, **kw: Any) -> TensorData:
     return load_image_folder(folder, name="cinic10", **kw)
 
 
+def _on_disk_cola(root: str | Path | None = None, **kw: Any) -> TensorData:
+    return load_cola(Path(root) if root else default_root(), **kw)
+
+
 def _on_disk_odds(name: str, root: str | Path | None = None, **kw: Any) -> TensorData:
     return load_odds((Path(root) if root else default_root()) / f"{name}.mat", name=name, **kw)
 
@@ -58,6 +63,7 @@ _LOADERS: dict[str, Callable[..., TensorData]] = {
     "teacher_student": teacher_student,
     **{kind: partial(_on_disk_cifar, kind) for kind in CIFAR_LAYOUTS},
     "cinic10": _on_disk_cinic,
+    "cola": _on_disk_cola,
     **{name: partial(_on_disk_odds, name) for name in ODDS_NAMES},
 }
 _PATH_SUFFIXES = (".mat", *TABLE_SUFFIXES)
@@ -135,4 +141,9 @@ def _check_keywords(loader: Callable[..., TensorData], kw: dict[str, Any], label
 
 
 #: The loaders that the root-resolving wrappers hand their keywords to.
-_FORWARDS_TO = {_on_disk_cifar: load_cifar, _on_disk_cinic: load_image_folder, _on_disk_odds: load_odds}
+_FORWARDS_TO = {
+    _on_disk_cifar: load_cifar,
+    _on_disk_cinic: load_image_folder,
+    _on_disk_cola: load_cola,
+    _on_disk_odds: load_odds,
+}

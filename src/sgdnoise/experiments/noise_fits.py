@@ -28,7 +28,7 @@ from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.experiments.networks import trained_network_for
-from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, collect_noise
+from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET, ParameterSelection, collect_noise
 from sgdnoise.gradients.planning import METHODS as ENGINES
 from sgdnoise.plumbing import as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_by_layer, noise_histograms
@@ -180,7 +180,7 @@ def fit_network_noise(
     *,
     batch_size: int,
     num_batches: int,
-    per_layer: int,
+    per_layer: int | ParameterSelection,
     seed: int,
     method: str = "cf",
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
@@ -188,7 +188,8 @@ def fit_network_noise(
     progress: bool = False,
 ) -> NetworkNoiseFits:
     """Noise of ``num_batches`` mini-batches at the model's current weights for ``per_layer`` random
-    entries of every parameter tensor, fitted per entry (:class:`NetworkNoiseFits`).
+    entries of every parameter tensor (or the entries of a given :class:`ParameterSelection`),
+    fitted per entry (:class:`NetworkNoiseFits`).
 
     The entries depend only on ``seed`` and the architecture, so two checkpoints of one model are
     compared on the same entries.

@@ -67,22 +67,28 @@ class RunningMoments:
         if not self.shapes:
             self.shapes = {n: v.shape[1:] for n, v in chunk.items()}
         parts = [chunk[n].detach().reshape(nb, -1) for n in self.shapes]
-        mean_b, m2_b, m3_b = (t.to("cpu", torch.float64) for t in _chunk_moments(parts))
+        moments = _chunk_moments(parts)
         na, n = self.count, self.count + nb
         if na == 0:
-            self.mean, self.m2, self.m3 = mean_b, m2_b, m3_b
-        else:
-            delta = mean_b - self.mean
-            m2_a, m3_a = self.m2, self.m3
-            self.mean = self.mean + delta * nb / n
-            self.m2 = m2_a + m2_b + delta**2 * na * nb / n
-            self.m3 = m3_a + m3_b + delta**3 * na * nb * (na - nb) / n**2 + 3 * delta * (na * m2_b - nb * m2_a) / n
+            self.mean, self.m2, self.m3 = (t.to("cpu", torch.float64) for t in moments)
+        else:  # block by block, so the float64 temporaries stay small on a big model (BERT-base: 110M entries)
+            for block in _blocks(len(self.mean)):
+                mean_b, m2_b, m3_b = (t[block].to("cpu", torch.float64) for t in moments)
+                mean_a, m2_a, m3_a = self.mean[block], self.m2[block], self.m3[block]
+                delta = mean_b - mean_a
+                m3 = m3_a + m3_b + delta**3 * na * nb * (na - nb) / n**2 + 3 * delta * (na * m2_b - nb * m2_a) / n
+                m2_a.copy_(m2_a + m2_b + delta**2 * na * nb / n)
+                m3_a.copy_(m3)
+                mean_a.copy_(mean_a + delta * nb / n)
         self.count = n
 
     def result(self, scope: str) -> NoiseStats:
         n = self.count
         var = self.m2 / max(n - 1, 1)
-        skew = n**0.5 * self.m3 / torch.where(self.m2 > 0, self.m2, torch.nan) ** 1.5
+        skew = torch.empty_like(self.m2)
+        for block in _blocks(len(skew)):
+            m2 = self.m2[block]
+            skew[block] = n**0.5 * self.m3[block] / torch.where(m2 > 0, m2, torch.nan) ** 1.5
         return NoiseStats(
             count=n, mean=self._split(self.mean), var=self._split(var), skew=self._split(skew), scope=scope
         )
@@ -115,6 +121,13 @@ class RunningMoments:
 
 
 _BLOCK_FLOATS = 1 << 16  # temporaries of one column block: 256 KiB in float32, cache-sized
+_MERGE_BLOCK = 1 << 20  # entries per block of the float64 merge: 8 MiB temporaries
+
+
+def _blocks(total: int) -> list[slice]:
+    """Consecutive slices of at most :data:`_MERGE_BLOCK` entries covering ``range(total)``; the
+    merge's formulas are elementwise, so merging block by block gives the same numbers."""
+    return [slice(start, min(start + _MERGE_BLOCK, total)) for start in range(0, total, _MERGE_BLOCK)]
 
 
 def _chunk_moments(parts: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -16,7 +16,7 @@ def test_the_reproduce_report_loads_cleanly_with_every_image_and_table(tiny_repr
     check = check_page(tiny_reproduce / "index.html", tiny_reproduce / "screenshot.png")
     assert check.errors == []
     assert check.sections == SECTIONS
-    assert len(check.images) == 8 and all(image["width"] > 100 for image in check.images), check.images
+    assert len(check.images) == 10 and all(image["width"] > 100 for image in check.images), check.images
     assert len(check.tables) >= 13  # 11 of the analyses, versions and timings
     for table in check.tables:
         assert table["expected"] > 0 and table["rows"] == table["expected"], table

@@ -38,12 +38,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--escape-model-seeds", type=int, help="seeds per model in the Lévy escape framework (default 64)")
     p.add_argument("--escape-model-steps", type=int, help="horizon of each escape path there (default 500)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--paper",
+        choices=("table1", "table2", "table3"),
+        help="instead of the bundled default, one of Battash et al.'s tables as the paper ran it (ResNets on "
+        "CIFAR-100 / CINIC-10, BERT-base on CoLA); says what data is missing and where to put it",
+    )
+    p.add_argument("--data-root", type=Path, help="folder holding the paper's data sets (with --paper)")
+    p.add_argument(
+        "--stand-in", action="store_true", help="with --paper: the same code path on bundled stand-ins, small"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sgdnoise.report.tables import console as report_console
-    from sgdnoise.studies.reproduce import estimate_seconds, run_reproduce, size_for
+    from sgdnoise.studies.reproduce import estimate_seconds, run_paper, run_reproduce, size_for
+
+    if args.paper:
+        console = report_console()
+        paper = run_paper(
+            args.paper, args.out, data_root=args.data_root, stand_in=args.stand_in, seed=args.seed, console=console
+        )
+        console.print(f"report: open {paper.files['html']} in a browser")
+        return 0
+    if args.stand_in or args.data_root:
+        from sgdnoise.errors import ConfigError
+
+        raise ConfigError("--stand-in and --data-root go with --paper table1|table2|table3")
 
     size = size_for(
         args.size,

@@ -18,11 +18,11 @@ from sgdnoise.studies.steps import Step, StepsRun, run_steps
 
 TITLE = "sgdnoise report: the bundled default"
 INTRO = (
-    "The bundled recipes of sgdnoise on bundled data (no download): gradient noise of a trained network "
-    "and how it changes with the batch size, "
-    "learning-rate decay, escape direction and time, Zhu et al.'s anisotropic noise, Mori et al.'s stationary "
-    "law and the SαS estimators' accuracy. Each section says what was run, what its numbers say, and links its "
-    "tables (CSV, Parquet) and figures (PNG, SVG)."
+    "The bundled recipes of sgdnoise on bundled data (no download): gradient noise of a trained network and how it "
+    "changes with the batch size, learning-rate decay, escape direction and time, the Lévy escape framework, Zhu et "
+    "al.'s anisotropic noise, Mori et al.'s stationary law, the noise of a generative model (a VAE) and the SαS "
+    "estimators' accuracy. Each section says what was run, what its numbers say, and links its tables (CSV, "
+    "Parquet) and figures (PNG, SVG)."
 )
 
 
@@ -113,6 +113,7 @@ DEFAULT_SECONDS: dict[str, tuple[float, str]] = {
     "zhu_toy": (1.5, "none"),
     "zhu_network": (60.0, "zhu_steps"),
     "mori_stationary": (27.0, "paths"),
+    "vae_noise": (40.0, "batches"),
     "estimator_recovery": (63.0, "rows"),
 }
 
@@ -160,6 +161,7 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
     from sgdnoise.experiments.escape_model import EscapeModelConfig
     from sgdnoise.experiments.escape_time import EscapeTimeConfig, run_escape_time
     from sgdnoise.experiments.estimator_recovery import RecoveryConfig, run_recovery
+    from sgdnoise.experiments.generative import VaeNoiseConfig, run_vae_noise
     from sgdnoise.experiments.lr_decay import DecayConfig, run_lr_decay
     from sgdnoise.experiments.mori_stationary import MoriConfig, run_mori_stationary
     from sgdnoise.experiments.noise_fits import NoiseFitConfig, run_noise_fits
@@ -233,6 +235,12 @@ def reproduce_steps(size: ReproduceSize, seed: int = 0) -> list[Step]:
             MoriConfig(n_paths=20 * size.paths, seed=seed),
             run_mori_stationary,
         ),
+        (
+            "vae_noise",
+            "gradient noise of a VAE's ELBO on the MNIST sample",
+            VaeNoiseConfig(num_batches=size.batches, epochs=max(1, size.epochs // 3), seed=seed),
+            run_vae_noise,
+        ),
         ("estimator_recovery", "estimator recovery", RecoveryConfig(rows_per_alpha=size.rows, seed=seed), run_recovery),
     )
     return [
@@ -266,5 +274,47 @@ def run_reproduce(
         title=TITLE,
         intro=INTRO,
         config={"command": "reproduce", "size": dataclasses.asdict(size), "seed": seed},
+        console=console,
+    )
+
+
+def run_paper(
+    name: str,
+    out: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    stand_in: bool = False,
+    seed: int = 0,
+    console: Any = None,
+) -> StepsRun:
+    """One of Battash et al.'s tables (``"table1"``, ``"table2"``, ``"table3"``) as the paper ran
+    it, on the data under ``data_root``, into ``out`` with its report; or, with ``stand_in``, the
+    same code path on bundled stand-ins. Without ``stand_in``, missing data raises
+    :class:`~sgdnoise.errors.DataFileError` listing every file and where to put it, before any work."""
+    import dataclasses as dc
+
+    from sgdnoise.errors import DataFileError
+    from sgdnoise.experiments.paper_tables import missing_data, paper_table_config, run_paper_table
+
+    config = dc.replace(paper_table_config(name, data_root), seed=seed)
+    missing = missing_data(config)
+    if missing and not stand_in:
+        raise DataFileError(
+            f"{name} needs data that is not under {config.data_root}:\n"
+            + "\n".join(f"- {m}" for m in missing)
+            + "\nput it there (or pass --data-root DIR), or run the same code path on bundled stand-ins with --stand-in"
+        )
+    work = Path(out) / "work"
+    step = Step(
+        "paper_table",
+        f"Battash et al. {name}" + (" on stand-ins" if stand_in else ""),
+        {"paper": name, "config": config, "stand_in": stand_in},
+        lambda: run_paper_table(config, stand_in=stand_in, work_dir=work),
+    )
+    return run_steps(
+        [step],
+        out,
+        title=f"sgdnoise report: Battash et al. {name}" + (" (stand-ins)" if stand_in else ""),
+        config={"command": "reproduce", "paper": name, "stand_in": stand_in, "seed": seed},
         console=console,
     )

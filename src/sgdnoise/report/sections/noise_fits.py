@@ -94,7 +94,7 @@ def laws_reading(summary: pd.DataFrame) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _figures(folder: Path) -> tuple[Figure, ...]:
+def noise_figures(folder: Path) -> tuple[Figure, ...]:
     return (
         Figure(folder / "histograms.png", "Noise histograms of six entries with the fitted Gaussian and SαS densities"),
         Figure(folder / "alpha_by_layer.png", "Fitted α of the sampled entries, per layer"),
@@ -123,7 +123,7 @@ def noise_fits_section(result: Any, folder: Path) -> Section:
         reading=noise_reading(result.summary, result.layers)
         + (laws_reading(result.laws_summary) if getattr(result, "laws_summary", None) is not None else ()),
         tables=_tables(result),
-        figures=_figures(folder),
+        figures=noise_figures(folder),
     )
 
 
@@ -141,5 +141,5 @@ def _model_noise_section(result: Any, folder: Path) -> Section:
         ),
         reading=noise_reading(result.summary, result.layers),
         tables=_tables(result),
-        figures=_figures(folder),
+        figures=noise_figures(folder),
     )

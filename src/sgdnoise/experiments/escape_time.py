@@ -162,16 +162,7 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
         )
 
         def escape(lr: float, batch: int, n_seeds: int = config.seeds):
-            return escape_by_loss(
-                model,
-                F.cross_entropy,
-                data,
-                factor=config.factor,
-                seeds=range(config.seed, config.seed + n_seeds),
-                lr=lr,
-                batch_size=batch,
-                max_steps=config.max_steps,
-            )
+            return _escape(model, data, config, lr, batch, n_seeds, config.max_steps)
 
         times = pd.DataFrame(
             [

@@ -99,22 +99,22 @@ ESCAPE_MODEL_NETWORK: dict[str, Any] = {
     "train_batch_size": 32,
 }
 
-# Seconds of computation each step needs at the "default" size on 2 CPU cores (CPU time of a --quick run,
-# scaled to the default sizes by the parameter named), and the size parameter its work grows with:
-# the estimate for another size scales each by that parameter's ratio.
+# Seconds each step takes at the "default" size on an idle 2-core machine (the step times of a measured
+# default run, benchmarks/RESULTS.md), and the size parameter its work grows with: the estimate for
+# another size scales each by that parameter's ratio.
 DEFAULT_SECONDS: dict[str, tuple[float, str]] = {
-    "noise_fits": (30.0, "batches"),
-    "alpha_vs_batch": (90.0, "batches"),
-    "lr_decay": (65.0, "decay_work"),
-    "escape_axis": (4.0, "paths"),
-    "escape_time": (70.0, "escape_points"),
-    "escape_model": (90.0, "escape_model_work"),
-    "escape_direction": (1.0, "none"),
-    "zhu_toy": (1.5, "none"),
-    "zhu_network": (60.0, "zhu_steps"),
-    "mori_stationary": (27.0, "paths"),
-    "vae_noise": (40.0, "batches"),
-    "estimator_recovery": (63.0, "rows"),
+    "noise_fits": (4.0, "batches"),
+    "alpha_vs_batch": (6.3, "batches"),
+    "lr_decay": (2.6, "decay_work"),
+    "escape_axis": (1.5, "paths"),
+    "escape_time": (26.2, "escape_points"),
+    "escape_model": (5.6, "escape_model_work"),
+    "escape_direction": (0.5, "none"),
+    "zhu_toy": (1.3, "none"),
+    "zhu_network": (33.5, "zhu_steps"),
+    "mori_stationary": (8.7, "paths"),
+    "vae_noise": (4.0, "batches"),
+    "estimator_recovery": (4.3, "rows"),
 }
 
 

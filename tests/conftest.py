@@ -26,6 +26,31 @@ def torch_thread_count_restored():
     assert after == before, f"this module changed torch's thread count from {before} to {after}; request single_thread"
 
 
+@pytest.fixture(scope="session")
+def breast_cancer_minimum():
+    """``train(steps) -> (model, (x, y))``: a 30-4-4-2 float64 MLP (seed 0) trained by full-batch GD
+    (lr 0.1) for ``steps`` steps on the first 120 breast-cancer points: a small network at a
+    minimum, for the escape-model tests."""
+    import torch.nn.functional as F
+
+    from sgdnoise.data import load_dataset
+    from sgdnoise.models import MLP
+
+    def train(steps: int):
+        x, y = load_dataset("breast_cancer").tensors
+        x, y = x[:120].double(), y[:120]
+        torch.manual_seed(0)
+        model = MLP((30,), 2, depth=2, width=4).double()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        return model, (x, y)
+
+    return train
+
+
 TINY_REPRODUCE = (
     "--quick",
     "--rows", "5",

@@ -14,10 +14,8 @@ import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
-from sgdnoise.data import load_dataset
 from sgdnoise.errors import ConfigError, InvalidInputError
 from sgdnoise.experiments.escape_model import run_escape_model
-from sgdnoise.models import MLP
 from sgdnoise.stable import sample_sas
 
 ALPHA = torch.tensor([1.1, 1.4, 1.8], dtype=torch.float64)
@@ -102,17 +100,8 @@ def test_results_write(quadratic, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def network(single_thread):
-    x, y = load_dataset("breast_cancer").tensors
-    x, y = x[:120].double(), y[:120]
-    torch.manual_seed(0)
-    model = MLP((30,), 2, depth=2, width=4).double()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    for _ in range(150):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, (x, y)
+def network(single_thread, breast_cancer_minimum):
+    return breast_cancer_minimum(150)
 
 
 def test_interface_on_a_network(network):

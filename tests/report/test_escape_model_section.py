@@ -4,28 +4,17 @@ through the result record (as a resumed reproduce step hands it back)."""
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import torch.nn.functional as F
 
-from sgdnoise.data import load_dataset
 from sgdnoise.experiments.escape_model import run_escape_model
-from sgdnoise.models import MLP
 from sgdnoise.report.sections import build_section
 from sgdnoise.report.sections.escape_model import alpha_reading
 from sgdnoise.store.records import read_record, write_record
 
 
 @pytest.fixture(scope="module")
-def result(single_thread):
-    x, y = load_dataset("breast_cancer").tensors
-    x, y = x[:120].double(), y[:120]
-    torch.manual_seed(0)
-    model = MLP((30,), 2, depth=2, width=4).double()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    for _ in range(150):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
+def result(single_thread, breast_cancer_minimum):
+    model, (x, y) = breast_cancer_minimum(150)
     return run_escape_model(
         model, F.cross_entropy, (x, y), lr=0.5, batch_size=4, threshold=1.5, num_batches=60, n_seeds=12, max_steps=30
     )

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sgdnoise.data import load_dataset
 from sgdnoise.dynamics import (
     basin_half_widths,
     escape_by_level,
@@ -20,7 +19,6 @@ from sgdnoise.dynamics import (
 from sgdnoise.dynamics.networks.displaced_loss import DisplacedLoss
 from sgdnoise.dynamics.networks.stacked_loss import StackedLoss
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.models import MLP
 from sgdnoise.rng import as_generator, derived_seed
 from sgdnoise.stable.sampling import sample_stable, standard_sas
 
@@ -43,17 +41,8 @@ def test_basin_of_a_quadratic_is_exact_and_open_sides_are_flagged():
 
 
 @pytest.fixture(scope="module")
-def mlp():
-    x, y = load_dataset("breast_cancer").tensors
-    x, y = x[:120].double(), y[:120]
-    torch.manual_seed(0)
-    model = MLP((30,), 2, depth=2, width=4).double()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    for _ in range(100):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, (x, y)
+def mlp(breast_cancer_minimum):
+    return breast_cancer_minimum(100)
 
 
 def test_basin_on_a_network_is_the_first_crossing_and_batching_changes_nothing(mlp):

@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=ChoicesOf("sgdnoise.gradients.planning", "METHODS"),
         default="auto",
         metavar="ENGINE",
-        help="gradient engine: %(choices)s (default auto: entries for dense nets and when points repeat, else loop)",
+        help="gradient engine: %(choices)s (default auto: entries when the mini-batches draw each point often "
+        "enough for their size, else vmap or the loop; docs/gradients.md)",
     )
     add_network_options(p)
     p.add_argument("--out", type=Path, default=Path("results/noise_fits"), help="output folder")

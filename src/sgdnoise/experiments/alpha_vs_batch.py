@@ -76,8 +76,11 @@ def bootstrap_alpha(samples: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     return torch.cat(alpha).numpy()
 
 
-def entry_table(fits: pd.DataFrame, samples: np.ndarray, *, n_boot: int, seed: int) -> pd.DataFrame:
-    """Per entry at one B and one set of weights: α and its bootstrap interval, β, the better law.
+def entry_table(
+    fits: pd.DataFrame, samples: np.ndarray, *, n_boot: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Per entry at one B and one set of weights: α and its bootstrap interval, β, the better law;
+    and the bootstrap α's (n_boot, E_fitted) of the fitted entries (None when none is fitted).
 
     ``fits`` is :func:`~sgdnoise.stable.compare_fits`' frame (with ``layer``), ``samples`` its rows
     (E, K). Degenerate entries keep NaN estimates; ``alpha_at_lower_bound`` marks an α the
@@ -94,6 +97,7 @@ def entry_table(fits: pd.DataFrame, samples: np.ndarray, *, n_boot: int, seed: i
     frame["alpha_hi"] = np.nan
     frame["better_law"] = np.where(fits["aic_gauss"] <= fits["aic_sas"], "gauss", "sas")
     frame.loc[~ok, "better_law"] = "degenerate"
+    boot = None
     if ok.any():
         boot = bootstrap_alpha(samples[ok], n_boot, seed)
         tail = (1 - CONFIDENCE) / 2
@@ -101,9 +105,8 @@ def entry_table(fits: pd.DataFrame, samples: np.ndarray, *, n_boot: int, seed: i
         frame.loc[ok, "alpha_hi"] = np.nanquantile(boot, 1 - tail, axis=0)
         beta = np.asarray(fit_stable(samples[ok]).beta)
         frame.loc[ok, "beta"] = np.where(frame.loc[ok, "alpha"] < BETA_ALPHA_MAX, beta, np.nan)
-        frame.attrs["boot"] = boot
     frame["alpha_at_lower_bound"] = ok & (frame["alpha"] <= ALPHA_MIN + 1e-9)
-    return frame
+    return frame, boot
 
 
 def layer_summary(entries: pd.DataFrame, boot: np.ndarray | None) -> pd.DataFrame:
@@ -189,8 +192,8 @@ def alpha_against_batch(
                     engine=engine,
                     progress=progress,
                 )
-                table = entry_table(fits, samples, n_boot=n_boot, seed=seed)
-                summary = layer_summary(table, table.attrs.pop("boot", None))
+                table, boot = entry_table(fits, samples, n_boot=n_boot, seed=seed)
+                summary = layer_summary(table, boot)
                 for frame in (table, summary):
                     frame.insert(0, "batch_size", int(b))
                     frame.insert(0, "weights", state_name)

@@ -94,3 +94,14 @@ def tiny_reproduce(tmp_path_factory, sgdnoise_process):
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def ray_executor():
+    """A local Ray instance with two CPUs, started once for the session and stopped at its end."""
+    from sgdnoise.parallel import RayExecutor
+
+    executor = RayExecutor(num_cpus=2)
+    assert executor.workers == 2  # started
+    yield executor
+    executor.close()

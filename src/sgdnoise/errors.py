@@ -31,3 +31,8 @@ class DataFileError(SgdNoiseError, OSError):
 
 class ConvergenceError(SgdNoiseError, RuntimeError):
     """An iterative algorithm did not reach the requested accuracy."""
+
+
+class TaskFailedError(SgdNoiseError, RuntimeError):
+    """A task of a run (a shard: some seeds, a sweep point, a chunk of mini-batches, a step) kept
+    failing; the message names it, and the shards that finished are kept for a rerun."""

@@ -43,8 +43,10 @@ class StepOutcome:
 
 def fingerprint(value: Any) -> str:
     """A SHA-256 hex digest of ``value``'s content: dataclasses by their fields, mappings and
-    sequences element by element, arrays and tensors by dtype, shape and bytes, paths of existing
-    files by their bytes, anything else by ``repr``."""
+    sequences element by element, arrays and tensors by dtype, shape and bytes, modules by their
+    layout and ``state_dict``, tensor data sets by their tensors, functions by module, name, line
+    and the values their closures and defaults hold (not their address, which changes from process
+    to process), paths of existing files by their bytes, anything else by ``repr``."""
     digest = hashlib.sha256()
     _feed(digest, value)
     return digest.hexdigest()
@@ -67,6 +69,23 @@ def _feed(digest: Any, value: Any) -> None:
         for item in value:
             _feed(digest, item)
         digest.update(b"]")
+    elif callable(getattr(value, "state_dict", None)) and callable(getattr(value, "named_modules", None)):
+        digest.update(f"<module {value!r}>".encode())  # an nn.Module: its layout, then its weights and buffers
+        _feed(digest, dict(value.state_dict()))
+    elif isinstance(getattr(value, "tensors", None), tuple):  # a TensorDataset
+        digest.update(f"<{type(value).__qualname__}>".encode())
+        _feed(digest, value.tensors)
+    elif callable(value) and hasattr(value, "__qualname__"):  # a function: by name, not by its address
+        code = getattr(value, "__code__", None)
+        line = code.co_firstlineno if code is not None else ""
+        digest.update(f"<function {getattr(value, '__module__', '')}:{value.__qualname__}:{line}>".encode())
+        _feed(digest, getattr(value, "__defaults__", None))  # what a closure or default argument holds
+        for cell in getattr(value, "__closure__", None) or ():
+            try:
+                contents = cell.cell_contents
+            except ValueError:  # a cell not yet filled
+                contents = None
+            _feed(digest, None if contents is value else contents)
     elif type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         _feed(digest, value.detach().cpu().contiguous().numpy())
     elif isinstance(value, np.ndarray):

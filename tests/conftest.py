@@ -98,10 +98,11 @@ def tiny_reproduce(tmp_path_factory, sgdnoise_process):
 
 @pytest.fixture(scope="session")
 def ray_executor():
-    """A local Ray instance with two CPUs, started once for the session and stopped at its end."""
+    """A local Ray instance with two CPUs, started once for the session and stopped at its end;
+    one CPU per task whatever the thread count, so that every run splits in two."""
     from sgdnoise.parallel import RayExecutor
 
-    executor = RayExecutor(num_cpus=2)
+    executor = RayExecutor(num_cpus=2, cpus_per_task=1)
     assert executor.workers == 2  # started
     yield executor
     executor.close()

@@ -5,6 +5,8 @@ Each sub-command lives in its own module of this package exposing
 the parsed ``argparse.Namespace`` and returning an exit code. Command modules import the
 library inside ``func`` (and read option choices through :class:`~sgdnoise.cli.options.ChoicesOf`),
 so building the parser — all that ``sgdnoise --help`` does — loads neither torch nor the recipes.
+A command that takes ``--executor`` (:func:`~sgdnoise.cli.options.add_executor_options`) runs
+inside :func:`sgdnoise.parallel.running_on`: its library calls' tasks go to that executor.
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ def console_main() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        return int(args.func(args) or 0)
+        if getattr(args, "executor", None) is None:
+            return int(args.func(args) or 0)
+        from sgdnoise.parallel import running_on  # commands with --executor: their tasks run there
+
+        with running_on(args.executor, address=args.address):
+            return int(args.func(args) or 0)
     except SgdNoiseError as exc:
         print(f"sgdnoise {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sgdnoise.cli.options import add_fit_method, add_network_options, network_options
+from sgdnoise.cli.options import add_executor_options, add_fit_method, add_network_options, network_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_network_options(p)
     p.add_argument("--out", type=Path, default=Path("results/escape_model"), help="output folder")
+    add_executor_options(p)
     p.set_defaults(func=run)
 
 

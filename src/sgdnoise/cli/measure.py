@@ -8,6 +8,7 @@ from pathlib import Path
 from sgdnoise.cli.options import (
     LAW_CHOICES,
     ChoicesOf,
+    add_executor_options,
     add_fit_method,
     add_law_option,
     add_network_options,
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_network_options(p)
     p.add_argument("--out", type=Path, default=Path("results/noise_fits"), help="output folder")
+    add_executor_options(p)
     p.set_defaults(func=run)
 
 

@@ -107,3 +107,18 @@ class ChoicesOf(Sequence[str]):
 
     def __len__(self) -> int:
         return len(self.values)
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--executor`` and ``--address``: where the command's independent tasks run."""
+    parser.add_argument(
+        "--executor",
+        choices=("in-process", "ray"),
+        default="in-process",
+        help="where independent tasks (sweep points and seeds, steps, chunks of mini-batches) run: in this process "
+        "(default) or on Ray (a local instance started on demand, or the cluster at --address; needs "
+        "pip install 'sgdnoise[ray]'); the numbers are the same",
+    )
+    parser.add_argument(
+        "--address", help="with --executor ray: join the Ray cluster at this address (e.g. auto, ray://host:10001)"
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sgdnoise.cli.options import add_executor_options
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -48,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--stand-in", action="store_true", help="with --paper: the same code path on bundled stand-ins, small"
     )
+    add_executor_options(p)
     p.set_defaults(func=run)
 
 

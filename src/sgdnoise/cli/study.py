@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sgdnoise.cli.options import add_executor_options
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -33,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="study.toml choosing and sizing the analyses (see --example-config)")
     p.add_argument("--out", type=Path, default=Path("study"), help="output folder (default: ./study)")
     p.add_argument("--example-config", action="store_true", help="print a commented config with the defaults and exit")
+    add_executor_options(p)
     p.set_defaults(func=run)
 
 

@@ -13,7 +13,8 @@ Two sides, each a subpackage:
 * :mod:`~sgdnoise.dynamics.networks` — real networks, many seeds at once. :func:`sgd_ensemble`:
   plain-SGD seeds of one network, bit-identical to the seed-by-seed loop;
   :func:`escape_by_loss` / :func:`escape_by_level` / :func:`escape_by_distance` stop each seed at
-  its escape from a minimum; :func:`noisy_gd_escape` does the same for GD + SαS or Gaussian
+  its escape from a minimum, :func:`escape_sweep` many points at once (split over the executor's
+  workers); :func:`noisy_gd_escape` does the same for GD + SαS or Gaussian
   noise; :func:`basin_half_widths` and :func:`exit_parameters` give the basin along every
   coordinate and each path's exit parameter;
   :func:`project_displacements` splits exit displacements over directions;
@@ -25,6 +26,7 @@ from sgdnoise.dynamics.networks import (
     NOISE_MODELS,
     BasinWidths,
     EnsembleResult,
+    EscapePoint,
     EscapeResult,
     ExitParameters,
     ProjectionShares,
@@ -34,6 +36,7 @@ from sgdnoise.dynamics.networks import (
     escape_by_distance,
     escape_by_level,
     escape_by_loss,
+    escape_sweep,
     exit_parameters,
     init_seed,
     noisy_gd_escape,
@@ -79,6 +82,7 @@ __all__ = [
     "Domain",
     "DoubleWell",
     "EnsembleResult",
+    "EscapePoint",
     "EscapeResult",
     "ExitParameters",
     "ExitResult",
@@ -99,6 +103,7 @@ __all__ = [
     "escape_by_distance",
     "escape_by_level",
     "escape_by_loss",
+    "escape_sweep",
     "exit_parameters",
     "init_seed",
     "noisy_gd_escape",

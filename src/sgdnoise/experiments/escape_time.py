@@ -2,9 +2,10 @@
 
 A 3-layer ReLU MLP is trained on a bundled tabular data set with SGD (lr 0.05, batch 128, as the
 paper) to a minimum w*. From w*, many seeds of plain SGD with a small batch run at once
-(:func:`sgdnoise.dynamics.escape_by_loss`) until the training loss exceeds ``factor`` × its value
-at w*. Fig. 3: the mean escape time for several learning rates, with the Lévy, Kramers and Mori
-laws fitted to it (two free parameters each, :func:`sgdnoise.theory.compare_escape_fits`).
+(:func:`sgdnoise.dynamics.escape_sweep`: every point's seeds are tasks of the current executor)
+until the training loss exceeds ``factor`` × its value at w*. Fig. 3: the mean escape time for
+several learning rates, with the Lévy, Kramers and Mori laws fitted to it (two free parameters
+each, :func:`sgdnoise.theory.compare_escape_fits`).
 Fig. 4: survival curves ``P(σ > u)`` for several batch sizes. The paper uses ODDS tabular sets
 (Speech, Ionosphere, Cardio); load them with ``data="path/to/file.mat"``.
 
@@ -36,7 +37,7 @@ from torch.nn import functional as F
 
 from sgdnoise.curvature import hessian_eigenvalues
 from sgdnoise.data import load_dataset
-from sgdnoise.dynamics import escape_by_loss
+from sgdnoise.dynamics import EscapePoint, EscapeResult, escape_sweep
 from sgdnoise.errors import ConfigError
 from sgdnoise.experiments.common import write_manifest
 from sgdnoise.experiments.networks import network_for
@@ -161,23 +162,22 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
             ),
         )
 
-        def escape(lr: float, batch: int, n_seeds: int = config.seeds):
-            return _escape(model, data, config, lr, batch, n_seeds, config.max_steps)
-
+        grid = [(lr, batch) for batch in config.batch_sizes or (config.batch_size,) for lr in config.lrs]
+        escapes = _escapes(
+            model,
+            data,
+            config,
+            [(lr, b, config.seeds, config.max_steps) for lr, b in grid]
+            + [(config.survival_lr, b, survival_seeds, config.max_steps) for b in config.survival_batch_sizes],
+        )
         times = pd.DataFrame(
-            [
-                {"lr": lr, "batch_size": batch, **escape(lr, batch).summary()}
-                for batch in config.batch_sizes or (config.batch_size,)
-                for lr in config.lrs
-            ]
+            [{"lr": lr, "batch_size": batch, **esc.summary()} for (lr, batch), esc in zip(grid, escapes)]
         )
         u = np.unique(np.geomspace(1, config.max_steps, 60).round())
         survival = pd.concat(
             [
-                pd.DataFrame(
-                    {"batch_size": b, "u": u, "survival": escape(config.survival_lr, b, survival_seeds).survival(u)}
-                )
-                for b in config.survival_batch_sizes
+                pd.DataFrame({"batch_size": b, "u": u, "survival": esc.survival(u)})
+                for b, esc in zip(config.survival_batch_sizes, escapes[len(grid) :])
             ],
             ignore_index=True,
         )
@@ -196,18 +196,12 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
                 ),
             )
             minima.append(_minimum_row(m, noisy, config, share, _measured_alpha(m, noisy, config)))
+            points = [(lr, config.batch_size, config.minima_seeds, config.minima_max_steps) for lr in config.lrs]
             minima_times.append(
                 pd.DataFrame(
                     [
-                        {
-                            "label_noise": share,
-                            "lr": lr,
-                            "batch_size": config.batch_size,
-                            **_escape(
-                                m, noisy, config, lr, config.batch_size, config.minima_seeds, config.minima_max_steps
-                            ).summary(),
-                        }
-                        for lr in config.lrs
+                        {"label_noise": share, "lr": lr, "batch_size": config.batch_size, **esc.summary()}
+                        for lr, esc in zip(config.lrs, _escapes(m, noisy, config, points))
                     ]
                 )
             )
@@ -245,16 +239,17 @@ def run_escape_time(config: EscapeTimeConfig = EscapeTimeConfig()) -> EscapeTime
     )
 
 
-def _escape(model, data, config: EscapeTimeConfig, lr: float, batch: int, n_seeds: int, max_steps: int):
-    return escape_by_loss(
+def _escapes(model, data, config: EscapeTimeConfig, points: list[tuple[float, int, int, int]]) -> list[EscapeResult]:
+    """The escapes of every ``(lr, batch size, seeds, max steps)`` point from the model's weights,
+    as one sweep (its points and seeds are tasks of the current executor)."""
+    return escape_sweep(
         model,
         F.cross_entropy,
         data,
-        factor=config.factor,
-        seeds=range(config.seed, config.seed + n_seeds),
-        lr=lr,
-        batch_size=batch,
-        max_steps=max_steps,
+        [
+            EscapePoint(lr, batch, tuple(range(config.seed, config.seed + n_seeds)), max_steps, factor=config.factor)
+            for lr, batch, n_seeds, max_steps in points
+        ],
     )
 
 

@@ -18,6 +18,7 @@ from sgdnoise.parallel.executor import (
     current_executor,
     executor_named,
     run_tasks,
+    running_on,
     use_executor,
 )
 from sgdnoise.parallel.memory import retain_freed_memory
@@ -34,6 +35,7 @@ __all__ = [
     "executor_named",
     "retain_freed_memory",
     "run_tasks",
+    "running_on",
     "seed_chunks",
     "torch_threads",
     "use_executor",

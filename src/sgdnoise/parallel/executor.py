@@ -128,11 +128,17 @@ def use_executor(executor: Executor) -> Iterator[Executor]:
         _EXECUTOR.reset(token)
 
 
-def run_tasks(tasks: Sequence[Task], *, store: ShardStore | None = None) -> list[Any]:
+def run_tasks(
+    tasks: Sequence[Task],
+    *,
+    store: ShardStore | None = None,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
     """The value of every task, in task order, computed on the current executor.
 
     ``store`` (default: the current :func:`~sgdnoise.store.shards.shard_scope`'s) keeps each
-    finished task and hands back the ones a previous run finished. Raises
+    finished task and hands back the ones a previous run finished. ``on_result(index, value)``
+    is called for each computed task as it finishes (in completion order). Raises
     :class:`TaskFailedError` naming every task that failed, after the rest have finished.
     """
     tasks = list(tasks)
@@ -161,6 +167,8 @@ def run_tasks(tasks: Sequence[Task], *, store: ShardStore | None = None) -> list
         results[index] = value
         if store is not None:
             _keep(store, names[index], value)
+        if on_result is not None:
+            on_result(index, value)
     if failures:
         if executor.name == "in-process":  # it stops at the first failure: raise it as a plain loop would
             label, error = failures[0]
@@ -199,3 +207,14 @@ def executor_named(name: str, *, address: str | None = None) -> Executor:
 
         return RayExecutor(address)
     raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+@contextlib.contextmanager
+def running_on(name: str, *, address: str | None = None) -> Iterator[Executor]:
+    """The block's tasks on the executor :func:`executor_named` names, released at its end."""
+    executor = executor_named(name, address=address)
+    try:
+        with use_executor(executor):
+            yield executor
+    finally:
+        executor.close()

@@ -5,7 +5,9 @@
 ``num_cpus`` CPUs (default: all) and stops it on :meth:`RayExecutor.close`; with ``address``
 (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``) it joins that cluster and leaves it running.
 
-Each task asks for ``cpus_per_task`` CPUs and is retried up to ``max_retries`` times when its
+Each task asks for ``cpus_per_task`` CPUs — by default as many as the torch threads it runs with
+(the caller's, so that its numbers are the caller's), so a machine is never oversubscribed — and
+is retried up to ``max_retries`` times when its
 worker process dies (Ray's own retries); a task that raises is not retried, its error comes back
 to :func:`~sgdnoise.parallel.executor.run_tasks`, which names it. An argument that several tasks
 share (the same object: a model, a data set) is put into Ray's object store once. A task that
@@ -17,6 +19,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import torch
 
 from sgdnoise.errors import ConfigError
 from sgdnoise.parallel.executor import Task, TaskSettings, use_executor
@@ -33,14 +37,14 @@ class RayExecutor:
         address: str | None = None,
         *,
         num_cpus: int | None = None,
-        cpus_per_task: float = 1,
+        cpus_per_task: float | None = None,
         max_retries: int = 3,
     ):
         if address is not None and num_cpus is not None:
             raise ConfigError("num_cpus sets the size of a local Ray instance; a cluster at an address has its own")
         if num_cpus is not None:
             positive_int(num_cpus, "num_cpus", error=ConfigError)
-        if not (isinstance(cpus_per_task, (int, float)) and cpus_per_task > 0):
+        if cpus_per_task is not None and not (isinstance(cpus_per_task, (int, float)) and cpus_per_task > 0):
             raise ConfigError(f"cpus_per_task must be a positive number; got {cpus_per_task!r}")
         positive_int(max_retries, "max_retries", minimum=0, error=ConfigError)
         self.address, self.num_cpus = address, num_cpus
@@ -49,15 +53,18 @@ class RayExecutor:
 
     @property
     def workers(self) -> int:
-        """How many tasks the cluster runs at once."""
+        """How many tasks the cluster runs at once, each with this thread's torch thread count."""
         ray = self._connect()
-        return max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_task))
+        cpus = ray.cluster_resources().get("CPU", 1)
+        return max(1, int(cpus // self._cpus_per_task(cpus)))
+
+    def _cpus_per_task(self, cpus: float) -> float:
+        return min(cpus, self.cpus_per_task or torch.get_num_threads())
 
     def submit(self, tasks: Sequence[Task], settings: TaskSettings) -> Iterator[tuple[int, Any, BaseException | None]]:
         ray = self._connect()
-        remote = ray.remote(_run_remote).options(
-            num_cpus=self.cpus_per_task, max_retries=self.max_retries, retry_exceptions=False
-        )
+        cpus = self._cpus_per_task(ray.cluster_resources().get("CPU", 1))
+        remote = ray.remote(_run_remote).options(num_cpus=cpus, max_retries=self.max_retries, retry_exceptions=False)
         inner = RayExecutor(cpus_per_task=self.cpus_per_task, max_retries=self.max_retries)
         shared = _shared_arguments(ray, tasks)
         running = {

@@ -26,8 +26,10 @@ import numpy as np
 from sgdnoise.errors import DataFileError
 from sgdnoise.store.atomic import write_json
 from sgdnoise.store.records import read_record, write_record
+from sgdnoise.store.shards import ShardStore, shard_scope
 
 MARKER = "step.json"
+SHARDS = "shards"
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,21 @@ def _feed(digest: Any, value: Any) -> None:
 
 def run_step(folder: str | os.PathLike, inputs: Any, compute: Callable[[], Any]) -> StepOutcome:
     """The result of ``compute()`` for ``inputs``: read from ``folder`` when a finished step there
-    has the same inputs' hash, else computed, written (``result.write(folder)`` when the result
-    has it, then its record, then the marker) and returned."""
+    has the same inputs' hash, else computed (the sweeps inside keep their shards in
+    ``folder/shards``), written (``result.write(folder)`` when the result has it, then its
+    record, then the marker) and returned."""
+    folder = Path(folder)
+    done = finished_step(folder, inputs)
+    if done is not None:
+        return done
+    result, seconds = computed_step(compute, folder)
+    return kept_step(folder, inputs, result, seconds)
+
+
+def finished_step(folder: str | os.PathLike, inputs: Any) -> StepOutcome | None:
+    """The step finished in ``folder`` with these ``inputs``, read back; ``None`` when there is none
+    (or it is damaged: then it is computed again). A marker of other inputs is removed, so that a
+    computation interrupted from here on leaves no finished-looking step."""
     folder = Path(folder)
     key = fingerprint(inputs)
     marker = folder / MARKER
@@ -112,13 +127,29 @@ def run_step(folder: str | os.PathLike, inputs: Any, compute: Callable[[], Any])
         except DataFileError:
             pass  # damaged by hand: compute again
     marker.unlink(missing_ok=True)
+    return None
+
+
+def computed_step(compute: Callable[[], Any], folder: str | os.PathLike) -> tuple[Any, float]:
+    """``compute()`` and the seconds it took, its sweeps keeping their shards in ``folder/shards``."""
     start = time.perf_counter()
-    result = compute()
-    seconds = time.perf_counter() - start
+    with shard_scope(Path(folder) / SHARDS):
+        result = compute()
+    return result, time.perf_counter() - start
+
+
+def kept_step(folder: str | os.PathLike, inputs: Any, result: Any, seconds: float) -> StepOutcome:
+    """Write a computed step into ``folder`` — its own files, its record, then the marker — and drop
+    its shards, which the record now holds."""
+    folder = Path(folder)
+    key = fingerprint(inputs)
+    marker = folder / MARKER
+    marker.unlink(missing_ok=True)  # the folder's files change from here on
     if hasattr(result, "write"):
         result.write(folder)
     write_record(result, folder / "record")
     write_json({"key": key, "seconds": seconds}, marker)
+    ShardStore(folder / SHARDS).clear()
     return StepOutcome(result, seconds, False, key)
 
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sgdnoise.parallel import Task, current_executor, run_tasks
 from sgdnoise.report.bundle import write_report
 from sgdnoise.report.document import Report, Section
 from sgdnoise.report.sections import build_section
-from sgdnoise.store.steps import StepOutcome, run_step
+from sgdnoise.store.steps import StepOutcome, computed_step, finished_step, kept_step, run_step
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,24 @@ class StepsRun:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+def _outcomes(steps: Sequence[Step], out: Path) -> dict[str, StepOutcome]:
+    """Every step's outcome, the unfinished ones computed at once as tasks of the current
+    executor (each written here as it comes back, so an interruption keeps the finished)."""
+    outcomes = {}
+    for step in steps:
+        done = finished_step(out / step.key, step.inputs)
+        if done is not None:
+            outcomes[step.key] = done
+    todo = [step for step in steps if step.key not in outcomes]
+
+    def keep(index: int, value: tuple[Any, float]) -> None:
+        step = todo[index]
+        outcomes[step.key] = kept_step(out / step.key, step.inputs, *value)
+
+    run_tasks([Task(step.key, computed_step, (step.compute, out / step.key)) for step in todo], on_result=keep)
+    return outcomes
+
+
 def run_steps(
     steps: Sequence[Step],
     out: str | Path,
@@ -49,16 +68,20 @@ def run_steps(
 ) -> StepsRun:
     """Run (or read back) every step into ``out/<key>``, then write the report into ``out``.
 
+    On an executor with several workers (:func:`sgdnoise.parallel.use_executor`) the unfinished
+    steps run at once as its tasks first, and the report is built from them in order.
+
     With a rich ``console``, a progress bar counts the steps and names the one running, and each
     finished step's reading is printed. A ``KeyboardInterrupt`` stops the run between or inside
     steps; finished steps stay on disk and are read back by the next run.
     """
     out = Path(out)
     run = StepsRun()
+    outcomes = _outcomes(steps, out) if current_executor().workers > 1 else None
     with _progress(console, len(steps)) as advance:
         for step in steps:
             advance(step.description)
-            outcome = run_step(out / step.key, step.inputs, step.compute)
+            outcome = outcomes[step.key] if outcomes else run_step(out / step.key, step.inputs, step.compute)
             section = build_section(
                 step.key, outcome.result, out / step.key, seconds=outcome.seconds, resumed=outcome.resumed
             )

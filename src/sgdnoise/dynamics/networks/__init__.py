@@ -20,7 +20,14 @@
 
 from sgdnoise.dynamics.networks.basin import BasinWidths, basin_half_widths
 from sgdnoise.dynamics.networks.ensemble import EnsembleResult, sgd_ensemble
-from sgdnoise.dynamics.networks.escape import EscapeResult, escape_by_distance, escape_by_level, escape_by_loss
+from sgdnoise.dynamics.networks.escape import (
+    EscapePoint,
+    EscapeResult,
+    escape_by_distance,
+    escape_by_level,
+    escape_by_loss,
+    escape_sweep,
+)
 from sgdnoise.dynamics.networks.exit_parameter import ExitParameters, exit_parameters, relative_displacement
 from sgdnoise.dynamics.networks.noisy_escape import NOISE_MODELS, noisy_gd_escape
 from sgdnoise.dynamics.networks.projection import ProjectionShares, project_displacements
@@ -33,6 +40,7 @@ __all__ = [
     "NOISE_MODELS",
     "BasinWidths",
     "EnsembleResult",
+    "EscapePoint",
     "EscapeResult",
     "ExitParameters",
     "ProjectionShares",
@@ -42,6 +50,7 @@ __all__ = [
     "escape_by_distance",
     "escape_by_level",
     "escape_by_loss",
+    "escape_sweep",
     "exit_parameters",
     "init_seed",
     "noisy_gd_escape",

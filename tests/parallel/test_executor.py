@@ -106,3 +106,20 @@ def test_executor_names():
         executor_named("dask")
     with pytest.raises(ConfigError, match="--address"):
         executor_named("in-process", address="auto")
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from sgdnoise.parallel import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'sgdnoise\[ray\]'"):
+        run_tasks_on(RayExecutor(), [Task("t", _scaled, (1, torch.ones(1)))])
+
+
+def run_tasks_on(executor, tasks):
+    from sgdnoise.parallel import use_executor
+
+    with use_executor(executor):
+        return run_tasks(tasks)

@@ -19,6 +19,12 @@ from .cases import MLP, assert_same_collection, bits, budget_for, make_case
 K = 40
 
 
+@pytest.fixture(autouse=True)
+def _small_tasks(monkeypatch):
+    """Tasks of 16 mini-batches: K = 40 splits in two (three workers, so at most two tasks)."""
+    monkeypatch.setattr(run_module, "MIN_SHARD_BATCHES", 16)
+
+
 def _both(split, model, loss_fn, data, **kwargs):
     """The collection in one piece and split by ``split``."""
     one = collect_noise(model, loss_fn, data, **kwargs)

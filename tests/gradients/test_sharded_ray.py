@@ -8,6 +8,7 @@ import pytest
 from torch import nn
 
 from sgdnoise.gradients import collect_noise, sample_batch_indices
+from sgdnoise.gradients import run as run_module
 from sgdnoise.parallel import use_executor
 from sgdnoise.store.shards import shard_scope
 
@@ -19,6 +20,12 @@ for module in (sys.modules[__name__], cases):  # workers cannot import test modu
     ray.cloudpickle.register_pickle_by_value(module)
 
 K = 40
+
+
+@pytest.fixture(autouse=True)
+def _small_tasks(monkeypatch):
+    """Tasks of 16 mini-batches, so that K = 40 splits in two (read by this process only)."""
+    monkeypatch.setattr(run_module, "MIN_SHARD_BATCHES", 16)
 
 
 @pytest.mark.parametrize(

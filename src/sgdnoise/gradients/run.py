@@ -35,8 +35,11 @@ from sgdnoise.plumbing.modes import evaluation_mode
 from sgdnoise.plumbing.parameters import trainable_parameters
 from sgdnoise.store.shards import ShardStore
 
-MIN_SHARD_BATCHES = 16
-"""Fewest mini-batches a task of a sharded collection computes (benchmarks/RESULTS.md, "Ray executor")."""
+MIN_SHARD_BATCHES = 32
+"""Fewest mini-batches a task of a sharded collection computes. A sharded call costs Ray tens of
+milliseconds on 2 cores (10–110 ms measured, busy machine), as much as a few tens of a small CNN's
+mini-batches (≈ 6 ms each); a small MLP's (0.2 ms each) need hundreds (benchmarks/RESULTS.md,
+"Ray executor")."""
 
 
 @dataclass(eq=False)

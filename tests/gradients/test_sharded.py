@@ -36,7 +36,8 @@ def _both(split, model, loss_fn, data, **kwargs):
 @pytest.mark.parametrize(
     ("kind", "method", "params", "chunk", "tasks"),
     [
-        ("mlp", "loop", 2, 5, 2),  # moments streamed: ranges of whole chunks
+        ("mlp", "loop", 2, 10, 2),  # moments streamed: ranges of whole chunks
+        ("mlp", "loop", 2, 5, 0),  # the moments of 8 chunks, held until merged, pass the budget: one piece
         ("mlp", "vmap", None, 5, 2),  # a chunk's mini-batches vmapped together
         ("mlp", "entries", 2, 5, 2),  # the kept entries only
         ("mlp", "loop", None, K, 2),  # one chunk, nothing streamed: split at any mini-batch
@@ -110,7 +111,7 @@ def test_a_fall_back_goes_as_in_one_piece(split_in_process, method):
 
 def test_a_run_folder_of_a_split_run_holds_the_files_of_one_piece(split_in_process, loss_fn, tmp_path):
     model, data = make_case("mlp")
-    budget = budget_for(model, data, 8, 5, "loop", params=2, num_batches=K)
+    budget = budget_for(model, data, 8, 10, "loop", params=2, num_batches=K)
     kwargs = dict(batch_size=8, num_batches=K, seed=3, method="loop", params=2, memory_budget=budget)
     one = collect_noise(model, loss_fn, data, out=tmp_path / "one", **kwargs)
     with use_executor(split_in_process):
@@ -120,7 +121,7 @@ def test_a_run_folder_of_a_split_run_holds_the_files_of_one_piece(split_in_proce
     assert_same_collection(one, many)
     assert_same_collection(one, again)
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.npz"))
-    assert len(files) == 8 + 2  # chunks, full gradient, running state
+    assert len(files) == 4 + 2  # chunks, full gradient, running state
     assert sorted(p.relative_to(tmp_path / "many") for p in (tmp_path / "many").rglob("*") if p.is_file()) == sorted(
         p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file()
     )  # no shards/ left behind

@@ -31,7 +31,7 @@ def _small_tasks(monkeypatch):
 @pytest.mark.parametrize(
     ("method", "params", "chunk", "given"),
     [
-        ("loop", 2, 5, False),  # moments streamed, merged chunk by chunk
+        ("loop", 2, 10, False),  # moments streamed, merged chunk by chunk
         ("vmap", None, 5, False),
         ("entries", 2, 5, False),  # the kept entries only
         ("loop", None, K, True),  # given mini-batches, one chunk split at mini-batch 20

@@ -94,10 +94,11 @@ def collect_noise(
     are streamed per chunk; on the loop engine with no moments streamed (every tensor kept
     whole) it may end at any mini-batch. So a plan of one chunk on ``vmap`` or ``entries``, or
     one that streams moments, runs in one piece (a smaller ``memory_budget`` makes more chunks,
-    here and on the workers alike). With ``out`` the chunk files and states are written by this
-    process, in chunk order, once the tasks are done; finished tasks are kept in ``out/shards``
-    until then, so an interrupted run resumes with them. ``progress`` shows no bar for a
-    sharded run.
+    here and on the workers alike); so does a run whose chunks' moments, held until every task
+    is done (three floats per computed entry and chunk), would pass ``memory_budget``. With
+    ``out`` the chunk files and states are written by this process, in chunk order, once the
+    tasks are done; finished tasks are kept in ``out/shards`` until then, so an interrupted run
+    resumes with them. ``progress`` shows no bar for a sharded run.
 
     Returns a :class:`NoiseResult` (``res.plan``: engine, chunk size, micro-batch size and why).
     Raises :class:`InvalidInputError` for a batch size larger than the data, bad
@@ -131,7 +132,18 @@ def collect_noise(
         plan = planner.plan(memory_budget)
         if plan.fell_back:
             warnings.warn(plan.reason, stacklevel=2)
-        run = CollectionRun(model, loss_fn, source, kept, planner.everything, indices, device, plan, planner.probe)
+        run = CollectionRun(
+            model,
+            loss_fn,
+            source,
+            kept,
+            planner.everything,
+            indices,
+            device,
+            plan,
+            planner.probe,
+            memory_budget=memory_budget,
+        )
 
         def get_full_grad() -> dict[str, torch.Tensor]:
             if full_grad is None:

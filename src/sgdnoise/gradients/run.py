@@ -46,7 +46,9 @@ mini-batches (≈ 6 ms each); a small MLP's (0.2 ms each) need hundreds (benchma
 class CollectionRun:
     """One collection of the ``kept`` entries' noise over the mini-batches ``batch_indices``
     ``(K, B)`` under ``plan``; ``everything`` selects every entry, ``probe`` is the planner's.
-    ``verified``: the engine has been checked on the run's first chunk (or need not be)."""
+    ``verified``: the engine has been checked on the run's first chunk (or need not be);
+    ``memory_budget``: the collection's, which also bounds what a sharded run holds in addition
+    (:meth:`shard_bounds`)."""
 
     model: nn.Module
     loss_fn: LossFn
@@ -58,6 +60,7 @@ class CollectionRun:
     plan: CollectionPlan
     probe: ModelProbe
     verified: bool = False
+    memory_budget: int | None = None
 
     @property
     def computed(self) -> ParameterSelection:
@@ -140,12 +143,19 @@ class CollectionRun:
         A range is made of whole chunks of the plan, so every chunk's gradients and moments are
         the in-process ones (vmap and entries compute a chunk's mini-batches together). The loop
         engine computes each mini-batch on its own, so when no moments are streamed its ranges
-        may end at any mini-batch (a plan of one chunk still splits)."""
+        may end at any mini-batch (a plan of one chunk still splits). Chunk moments are merged
+        once every task is done, so a run that streams them holds ``3·P`` floats per chunk
+        (``P`` computed entries) meanwhile; when those pass ``memory_budget`` it runs in one
+        piece (a model of many entries in many small chunks: BERT-base, 1.3 GB per chunk)."""
         num_batches = self.batch_indices.shape[0]
         step = 1 if self.plan.engine is LOOP and not self.streams_moments else self.plan.chunk_size
         units = list(range(first, num_batches, step))
         if not units:
             return []
+        if self.streams_moments and self.memory_budget is not None:
+            held = len(units) * 3 * self.computed.total * self.probe.itemsize
+            if held > self.memory_budget:
+                return [(first, num_batches)]
         parts = seed_chunks(units, min_size=max(1, -(-MIN_SHARD_BATCHES // step)))
         return [(part[0], min(part[-1] + step, num_batches)) for part in parts]
 

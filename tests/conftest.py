@@ -106,3 +106,22 @@ def ray_executor():
     assert executor.workers == 2  # started
     yield executor
     executor.close()
+
+
+@pytest.fixture
+def split_in_process():
+    """An executor that runs tasks here, one after another, but has three workers: library code
+    splits its work as it would on Ray (``parts`` > 1) without Ray. ``labels``: the tasks it ran."""
+    from sgdnoise.parallel import InProcessExecutor
+
+    class Splitting(InProcessExecutor):
+        workers = 3
+
+        def __init__(self):
+            self.labels = []
+
+        def submit(self, tasks, settings):
+            self.labels.extend(t.label for t in tasks)
+            yield from super().submit(tasks, settings)
+
+    return Splitting()

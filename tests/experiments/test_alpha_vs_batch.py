@@ -128,3 +128,25 @@ def test_recipe_writes_tables_and_figure_for_trained_and_initial_weights(tmp_pat
     assert paths["figure"].stat().st_size > 0
     with pytest.raises(ConfigError, match="batch_sizes"):
         AlphaBatchConfig(batch_sizes=(0, 4))
+
+
+def _two_states_at_two_sizes(n: int = 2000):
+    """A tiny sweep: two sets of weights of the projection model, B = 1 and 4, K = 50."""
+    x = torch.tensor(np.random.default_rng(4).standard_t(3, size=(n, 2)))
+    states = {"a": {"w": torch.tensor([1.0, 0.5])}, "b": {"w": -torch.ones(2)}}
+    states = {name: {"w": s["w"].double()} for name, s in states.items()}
+    args = (_Projection().double(), _mean_output, (x, torch.zeros(n)))
+    return args, dict(batch_sizes=(4, 1), num_batches=50, per_layer=2, weights=states, n_boot=5)
+
+
+def test_the_sweep_split_into_tasks_gives_the_numbers_of_the_loop(split_in_process):
+    from sgdnoise.parallel import use_executor
+
+    args, kwargs = _two_states_at_two_sizes()
+    here = alpha_against_batch(*args, **kwargs)
+    with use_executor(split_in_process):
+        split = alpha_against_batch(*args, **kwargs)
+    assert split_in_process.labels[:4] == ["weights=a B=4", "weights=a B=1", "weights=b B=4", "weights=b B=1"]
+    assert list(split.layers["batch_size"]) == [4, 1, 4, 1] and list(split.layers["weights"]) == ["a", "a", "b", "b"]
+    pd.testing.assert_frame_equal(here.entries, split.entries, check_exact=True)
+    pd.testing.assert_frame_equal(here.layers, split.layers, check_exact=True)

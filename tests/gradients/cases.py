@@ -143,3 +143,29 @@ def budget_for(
         if planner.plan(budget).engine is engine:
             return budget
     raise AssertionError("no engine is chosen under its own budget")
+
+
+def bits(t: torch.Tensor) -> torch.Tensor:
+    """The bit patterns of a float tensor (itself for other dtypes): equal bits, equal numbers,
+    NaN and the sign of zero included."""
+    if not t.is_floating_point():
+        return t
+    return t.detach().contiguous().view({8: torch.int64, 4: torch.int32, 2: torch.int16}[t.element_size()])
+
+
+def assert_same_collection(a, b) -> None:
+    """Two :class:`NoiseResult` s hold the same numbers, bit for bit: mini-batches, full gradient,
+    kept noise, losses, statistics (streamed or not) and plan."""
+    assert a.plan == b.plan and a.selection.to_dict() == b.selection.to_dict()
+    assert (a.streamed_stats is None) == (b.streamed_stats is None)
+    pairs = [(a.batch_indices, b.batch_indices), (a.losses, b.losses)]
+    for key in ("full_grad", "noise"):
+        assert getattr(a, key).keys() == getattr(b, key).keys()
+        pairs += [(getattr(a, key)[n], getattr(b, key)[n]) for n in getattr(a, key)]
+    assert a.stats.count == b.stats.count and a.stats.scope == b.stats.scope
+    for key in ("mean", "var", "skew"):
+        ours, theirs = getattr(a.stats, key), getattr(b.stats, key)
+        assert ours.keys() == theirs.keys()
+        pairs += [(ours[n], theirs[n]) for n in ours]
+    for x, y in pairs:
+        assert x.dtype == y.dtype and x.shape == y.shape and torch.equal(bits(x), bits(y))

@@ -3,6 +3,7 @@ the engine "auto" picks; the fall backs to the loop and what each engine compute
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import pytest
@@ -11,7 +12,7 @@ from torch import nn
 
 from sgdnoise.errors import InvalidInputError
 from sgdnoise.gradients import collect_noise, select_parameters
-from sgdnoise.gradients.engines import ENTRIES, LOOP, VMAP
+from sgdnoise.gradients.engines import ENGINES, ENTRIES, LOOP, VMAP
 from sgdnoise.gradients.planning import Planner
 
 from .cases import brute_force_noise, budget_for, make_case
@@ -288,3 +289,9 @@ def test_auto_keeps_a_sample_and_statistics_of_every_entry(loss_fn):
     assert auto.stats.scope == "all" and explicit.stats.scope == "selected"
     for name in auto.noise:
         torch.testing.assert_close(auto.noise[name], explicit.noise[name], atol=1e-12, rtol=0)
+
+
+def test_an_engine_pickles_as_its_one_instance():
+    for engine in ENGINES:
+        assert pickle.loads(pickle.dumps(engine)) is engine
+        assert "0x" not in repr(engine)  # a content hash of a plan is the same in every process

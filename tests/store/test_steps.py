@@ -47,6 +47,9 @@ def test_fingerprints_follow_content():
     assert fingerprint({"c": config}) == fingerprint({"c": EscapeAxisConfig(paths=7)})
     assert fingerprint({"c": config}) != fingerprint({"c": dataclasses.replace(config, paths=8)})
     assert fingerprint(torch.ones(3)) != fingerprint(torch.ones(3, dtype=torch.float64))
+    # classes by name (a module class has a state_dict method, but no weights of its own)
+    assert fingerprint({"owner": torch.nn.Linear}) == fingerprint({"owner": torch.nn.Linear})
+    assert fingerprint(torch.nn.Linear) != fingerprint(torch.nn.Conv2d)
 
 
 def test_a_step_runs_once_per_inputs_and_is_recomputed_when_they_change(tmp_path):

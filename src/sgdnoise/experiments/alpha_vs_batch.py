@@ -43,6 +43,7 @@ from sgdnoise.experiments.common import write_manifest
 from sgdnoise.experiments.networks import network_for, trained_network_for
 from sgdnoise.experiments.noise_fits import fit_network_noise
 from sgdnoise.gradients import DEFAULT_MEMORY_BUDGET
+from sgdnoise.parallel import Task, run_tasks
 from sgdnoise.plumbing import LossFn, as_data_source, default_loss, model_device, positive_int
 from sgdnoise.report.figures import alpha_against_batch_size
 from sgdnoise.rng import as_generator
@@ -167,7 +168,11 @@ def alpha_against_batch(
 ) -> AlphaVersusBatch:
     """Noise fits of the same entries at every B of ``batch_sizes`` and every state of ``weights``
     (name → state dict; default the model's current weights, named ``"given"``); the model's
-    weights are restored afterwards. See the module docstring for what is fitted."""
+    weights are restored afterwards. See the module docstring for what is fitted.
+
+    Each (weights, B) pair is a task (:func:`alpha_at_batch_size`) on the current executor
+    (:func:`sgdnoise.parallel.run_tasks`); the tables are concatenated in the order of
+    ``weights`` and ``batch_sizes``, the same numbers wherever the tasks ran."""
     if not batch_sizes:
         raise InvalidInputError("batch_sizes is empty; give at least one mini-batch size")
     for b in batch_sizes:
@@ -175,33 +180,74 @@ def alpha_against_batch(
     positive_int(n_boot, "n_boot (bootstrap resamplings)")
     own = {k: v.detach().clone() for k, v in model.state_dict().items()}
     weights = dict(weights) if weights is not None else {"given": own}
-    entries, layers = [], []
+    options = dict(
+        num_batches=num_batches,
+        per_layer=per_layer,
+        n_boot=n_boot,
+        seed=seed,
+        memory_budget=memory_budget,
+        engine=engine,
+        progress=progress,
+    )
+    tasks = [
+        Task(
+            f"weights={state_name} B={b}" + (f" #{j}" if list(batch_sizes).count(b) > 1 else ""),
+            alpha_at_batch_size,
+            (model, loss_fn, data, state),
+            {"batch_size": int(b), "weights_name": state_name, **options},
+        )
+        for state_name, state in weights.items()
+        for j, b in enumerate(batch_sizes)
+    ]
     try:
-        for state_name, state in weights.items():
-            model.load_state_dict(state)
-            for b in batch_sizes:
-                fits, samples, _ = fit_network_noise(
-                    model,
-                    loss_fn,
-                    data,
-                    batch_size=int(b),
-                    num_batches=num_batches,
-                    per_layer=per_layer,
-                    seed=seed,
-                    memory_budget=memory_budget,
-                    engine=engine,
-                    progress=progress,
-                )
-                table, boot = entry_table(fits, samples, n_boot=n_boot, seed=seed)
-                summary = layer_summary(table, boot)
-                for frame in (table, summary):
-                    frame.insert(0, "batch_size", int(b))
-                    frame.insert(0, "weights", state_name)
-                entries.append(table)
-                layers.append(summary)
+        tables = run_tasks(tasks)
     finally:
         model.load_state_dict(own)
-    return AlphaVersusBatch(pd.concat(entries, ignore_index=True), pd.concat(layers, ignore_index=True))
+    return AlphaVersusBatch(
+        pd.concat([entries for entries, _ in tables], ignore_index=True),
+        pd.concat([layers for _, layers in tables], ignore_index=True),
+    )
+
+
+def alpha_at_batch_size(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    state: Mapping[str, torch.Tensor],
+    *,
+    batch_size: int,
+    weights_name: str,
+    num_batches: int,
+    per_layer: int,
+    n_boot: int,
+    seed: int,
+    memory_budget: int,
+    engine: str,
+    progress: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One point of :func:`alpha_against_batch` (a task): ``model`` with the weights ``state``,
+    the noise of ``num_batches`` mini-batches of ``batch_size`` fitted; the per-entry table and
+    the per-layer summary, each led by the ``weights`` and ``batch_size`` columns. Leaves
+    ``state`` loaded in ``model``."""
+    model.load_state_dict(state)
+    fits, samples, _ = fit_network_noise(
+        model,
+        loss_fn,
+        data,
+        batch_size=batch_size,
+        num_batches=num_batches,
+        per_layer=per_layer,
+        seed=seed,
+        memory_budget=memory_budget,
+        engine=engine,
+        progress=progress,
+    )
+    table, boot = entry_table(fits, samples, n_boot=n_boot, seed=seed)
+    summary = layer_summary(table, boot)
+    for frame in (table, summary):
+        frame.insert(0, "batch_size", batch_size)
+        frame.insert(0, "weights", weights_name)
+    return table, summary
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,23 @@ def collect_noise(
         A folder: the run streams there chunk by chunk (``runstore``) and a re-run with the
         same arguments resumes after the last finished chunk (``seed`` must be an int).
 
+    Executors: on an executor with several workers (``with use_executor(RayExecutor()):``,
+    :mod:`sgdnoise.parallel`) the mini-batches are cut into contiguous ranges, about one per
+    worker and none under ``MIN_SHARD_BATCHES`` (:mod:`sgdnoise.gradients.run`), each computed
+    by a task with this process's plan, full gradient and mini-batches (drawn here once: the
+    seed's generator draws them row after row, so row k cannot be drawn without rows 0…k−1).
+    The result is the in-process one number for number: kept noise and losses are put together
+    in order, the chunks' own moments merged in chunk order. A range is made of whole chunks of
+    the plan, since ``vmap`` and ``entries`` compute a chunk's mini-batches together and moments
+    are streamed per chunk; on the loop engine with no moments streamed (every tensor kept
+    whole) it may end at any mini-batch. So a plan of one chunk on ``vmap`` or ``entries``, or
+    one that streams moments, runs in one piece (a smaller ``memory_budget`` makes more chunks,
+    here and on the workers alike); so does a run whose chunks' moments, held until every task
+    is done (three floats per computed entry and chunk), would pass ``memory_budget``. With
+    ``out`` the chunk files and states are written by this process, in chunk order, once the
+    tasks are done; finished tasks are kept in ``out/shards`` until then, so an interrupted run
+    resumes with them. ``progress`` shows no bar for a sharded run.
+
     Returns a :class:`NoiseResult` (``res.plan``: engine, chunk size, micro-batch size and why).
     Raises :class:`InvalidInputError` for a batch size larger than the data, bad
     ``batch_indices``, an empty selection, or a NaN/Inf loss or gradient (naming the mini-batch
@@ -115,7 +132,18 @@ def collect_noise(
         plan = planner.plan(memory_budget)
         if plan.fell_back:
             warnings.warn(plan.reason, stacklevel=2)
-        run = CollectionRun(model, loss_fn, source, kept, planner.everything, indices, device, plan, planner.probe)
+        run = CollectionRun(
+            model,
+            loss_fn,
+            source,
+            kept,
+            planner.everything,
+            indices,
+            device,
+            plan,
+            planner.probe,
+            memory_budget=memory_budget,
+        )
 
         def get_full_grad() -> dict[str, torch.Tensor]:
             if full_grad is None:

@@ -46,6 +46,30 @@ class NoiseStats:
         }
 
 
+@dataclass(frozen=True)
+class ChunkMoments:
+    """One chunk's own moments, before they are merged: ``count`` mini-batches, the tensors'
+    ``shapes`` (name → shape without the K axis, in the order of the flat vectors) and the flat
+    ``mean``, ``M2 = Σ(u−mean)²`` and ``M3 = Σ(u−mean)³`` in the noise's dtype and device.
+
+    A task that computes some chunks of a collection hands these back, and the run merges them
+    in chunk order (:meth:`RunningMoments.merge`), exactly as if it had computed the chunks itself.
+    """
+
+    count: int
+    shapes: dict[str, tuple[int, ...]]
+    mean: torch.Tensor
+    m2: torch.Tensor
+    m3: torch.Tensor
+
+    @classmethod
+    def of(cls, chunk: dict[str, torch.Tensor]) -> ChunkMoments:
+        """The moments of ``chunk`` ``name → (Kc, *shape)`` over its first axis."""
+        nb = next(iter(chunk.values())).shape[0]
+        parts = [v.detach().reshape(nb, -1) for v in chunk.values()]
+        return cls(nb, {n: tuple(v.shape[1:]) for n, v in chunk.items()}, *_chunk_moments(parts))
+
+
 class RunningMoments:
     """Mergeable running moments of many named tensors (see module docstring).
 
@@ -63,14 +87,20 @@ class RunningMoments:
     def update(self, chunk: dict[str, torch.Tensor]) -> None:
         """Merge a chunk ``name → (Kc, *shape)`` (all names share ``Kc`` and, after the first
         chunk, the same names and shapes)."""
-        nb = next(iter(chunk.values())).shape[0]
+        self.merge(ChunkMoments.of({n: chunk[n] for n in self.shapes} if self.shapes else chunk))
+
+    def merge(self, part: ChunkMoments) -> None:
+        """Merge one chunk's own moments (:meth:`ChunkMoments.of`): the same numbers as
+        :meth:`update` with that chunk, wherever its moments were computed."""
+        nb = part.count
         if not self.shapes:
-            self.shapes = {n: v.shape[1:] for n, v in chunk.items()}
-        parts = [chunk[n].detach().reshape(nb, -1) for n in self.shapes]
-        moments = _chunk_moments(parts)
+            self.shapes = {n: torch.Size(s) for n, s in part.shapes.items()}
+        elif list(part.shapes) != list(self.shapes):
+            raise ValueError(f"chunk moments of {list(part.shapes)} cannot merge into those of {list(self.shapes)}")
+        moments = (part.mean, part.m2, part.m3)
         na, n = self.count, self.count + nb
         if na == 0:
-            self.mean, self.m2, self.m3 = (t.to("cpu", torch.float64) for t in moments)
+            self.mean, self.m2, self.m3 = (t.to("cpu", torch.float64, copy=True) for t in moments)
         else:  # block by block, so the float64 temporaries stay small on a big model (BERT-base: 110M entries)
             for block in _blocks(len(self.mean)):
                 mean_b, m2_b, m3_b = (t[block].to("cpu", torch.float64) for t in moments)

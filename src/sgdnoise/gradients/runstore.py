@@ -7,9 +7,12 @@ Layout of the run folder::
     batch_indices.npy      (K, B) int64, the mini-batches Ω_k
     chunks/chunk_00000.npz selected noise of chunk 0 (name → (Kc, ...)) and its losses
     running_state.npz      running moments after the last finished chunk, and ``chunks_done``
+    shards/                finished tasks of a sharded run (:mod:`sgdnoise.store.shards`), until it is complete
 
 Every file is written atomically (``sgdnoise.store.atomic_path``). A chunk file is written
-before the state that counts it, so after a crash the state never counts a missing chunk.
+before the state that counts it, so after a crash the state never counts a missing chunk. A run
+sharded over several workers writes the same chunk files and states, in chunk order, once its
+tasks have finished; a rerun after an interruption reads the finished tasks back from ``shards/``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 
 from sgdnoise.errors import ConfigError, DataFileError
 from sgdnoise.store import atomic_path, manifest, write_arrays, write_json
+from sgdnoise.store.shards import ShardStore
 
 
 def save_npz(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -82,6 +86,11 @@ class NoiseRunStore:
 
     def finish(self, saved: dict[str, Any]) -> None:
         write_json({**saved, "status": "complete"}, self.manifest_path)
+        self.task_shards().clear()  # every chunk is written: the tasks' copies are not needed again
+
+    def task_shards(self) -> ShardStore:
+        """Where the tasks of a sharded run keep what they finished."""
+        return ShardStore(self.folder / "shards")
 
     def full_grad(self) -> dict[str, torch.Tensor]:
         return load_npz(self.folder / "full_grad.npz")

@@ -46,9 +46,10 @@ class StepOutcome:
 def fingerprint(value: Any) -> str:
     """A SHA-256 hex digest of ``value``'s content: dataclasses by their fields, mappings and
     sequences element by element, arrays and tensors by dtype, shape and bytes, modules by their
-    layout and ``state_dict``, tensor data sets by their tensors, functions by module, name, line
-    and the values their closures and defaults hold (not their address, which changes from process
-    to process), paths of existing files by their bytes, anything else by ``repr``."""
+    layout and ``state_dict``, classes by module and name, tensor data sets by their tensors,
+    functions by module, name, line and the values their closures and defaults hold (not their
+    address, which changes from process to process), paths of existing files by their bytes,
+    anything else by ``repr``."""
     digest = hashlib.sha256()
     _feed(digest, value)
     return digest.hexdigest()
@@ -71,6 +72,8 @@ def _feed(digest: Any, value: Any) -> None:
         for item in value:
             _feed(digest, item)
         digest.update(b"]")
+    elif isinstance(value, type):  # a class (an nn.Module subclass, too): by its name
+        digest.update(f"<class {value.__module__}:{value.__qualname__}>".encode())
     elif callable(getattr(value, "state_dict", None)) and callable(getattr(value, "named_modules", None)):
         digest.update(f"<module {value!r}>".encode())  # an nn.Module: its layout, then its weights and buffers
         _feed(digest, dict(value.state_dict()))

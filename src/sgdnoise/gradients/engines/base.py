@@ -80,6 +80,22 @@ class ChunkTask:
         return x.to(self.device), y.to(self.device), rows.to(self.device)
 
 
+class OneInstance:
+    """An engine class has one instance, a module-level constant named after the engine (``LOOP``,
+    ``VMAP``, ``ENTRIES``). It pickles as a reference to that constant, so a plan sent to another
+    process (a Ray worker) holds the same engine there and the planner's identity checks
+    (``engine is FALLBACK``) still hold; its repr carries no address, so a content hash of a plan
+    (:func:`sgdnoise.store.steps.fingerprint`) is the same in every process."""
+
+    name: str
+
+    def __reduce__(self) -> str:
+        return self.name.upper()
+
+    def __repr__(self) -> str:
+        return f"<{self.name} engine>"
+
+
 class Engine(Protocol):
     """A way to compute mini-batch gradients: loop, vmap or entries (:mod:`sgdnoise.gradients.engines`)."""
 

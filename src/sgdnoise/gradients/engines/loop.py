@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from sgdnoise.errors import InvalidInputError
-from sgdnoise.gradients.engines.base import ChunkTask, Workload
+from sgdnoise.gradients.engines.base import ChunkTask, OneInstance, Workload
 from sgdnoise.gradients.layout import in_channels_last
 from sgdnoise.gradients.selection import ParameterSelection
 from sgdnoise.plumbing.losses import LossFn
@@ -65,7 +65,7 @@ def loop_gradients(
     return in_channels_last(model, compute)
 
 
-class LoopEngine:
+class LoopEngine(OneInstance):
     """The loop engine (module docstring), as the planner and the collection see it."""
 
     name = "loop"

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
-from sgdnoise.gradients.engines.base import ChunkTask, Workload
+from sgdnoise.gradients.engines.base import ChunkTask, OneInstance, Workload
 from sgdnoise.gradients.selection import ParameterSelection
 from sgdnoise.plumbing.losses import LossFn
 from sgdnoise.plumbing.parameters import trainable_parameters
@@ -42,7 +42,7 @@ def vmap_gradients(
     return grads, losses.detach().double()
 
 
-class VmapEngine:
+class VmapEngine(OneInstance):
     """The vmap engine (module docstring), as the planner and the collection see it."""
 
     name = "vmap"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sgdnoise.gradients.engines.base import ChunkTask, Workload
+from sgdnoise.gradients.engines.base import ChunkTask, OneInstance, Workload
 from sgdnoise.gradients.engines.entries.check import check_first_mini_batch
 from sgdnoise.gradients.engines.entries.gradients import entry_gradients
 from sgdnoise.gradients.engines.entries.memory import entries_chunk_bytes, samples_per_piece
@@ -13,7 +13,7 @@ from sgdnoise.gradients.engines.entries.support import unsupported_reason
 from sgdnoise.gradients.selection import ParameterSelection
 
 
-class EntriesEngine:
+class EntriesEngine(OneInstance):
     """Mini-batch gradients from per-sample factors, each distinct sample through the model once
     (:mod:`sgdnoise.gradients.engines.entries`)."""
 

@@ -162,3 +162,40 @@ def test_escape_bad_input(problem):
         escape_by_loss(model, F.cross_entropy, data, factor=0.9, **kw)
     with pytest.raises(InvalidInputError, match="minimum lacks"):
         escape_by_distance(model, F.cross_entropy, data, radius=1.0, minimum={}, **kw)
+
+
+def test_a_sweep_split_over_workers_equals_one_call_per_point(problem, split_in_process):
+    """escape_sweep: every point's seeds in parts (three workers) give the numbers of one
+    escape_by_* call per point, bit for bit, in order; each part is one task."""
+    from sgdnoise.dynamics import EscapePoint, escape_by_level, escape_sweep
+    from sgdnoise.parallel import use_executor
+
+    model, data = problem
+    seeds = tuple(range(24))
+    points = [
+        EscapePoint(0.5, 4, seeds, 150, factor=1.5),
+        EscapePoint(0.3, 8, seeds[:16], 100, level=0.5),
+        EscapePoint(0.5, 4, seeds, 100, radius=0.5),
+    ]
+    with use_executor(split_in_process):
+        split = escape_sweep(model, F.cross_entropy, data, points)
+    assert len(split_in_process.labels) == 3 + 2 + 3  # parts of ≥ 8 seeds, at most one per worker
+    alone = [
+        escape_by_loss(model, F.cross_entropy, data, factor=1.5, seeds=seeds, lr=0.5, batch_size=4, max_steps=150),
+        escape_by_level(model, F.cross_entropy, data, level=0.5, seeds=seeds[:16], lr=0.3, batch_size=8, max_steps=100),
+        escape_by_distance(model, F.cross_entropy, data, radius=0.5, seeds=seeds, lr=0.5, batch_size=4, max_steps=100),
+    ]
+    for ours, theirs in zip(split, alone):
+        assert ours.seeds == theirs.seeds and ours.protocol == theirs.protocol
+        assert np.array_equal(ours.steps, theirs.steps) and np.array_equal(ours.escaped, theirs.escaped)
+        assert torch.equal(ours.displacement, theirs.displacement)
+    assert split[0].escaped.sum() > 0  # something to compare
+
+
+def test_an_escape_point_takes_exactly_one_rule():
+    from sgdnoise.dynamics import EscapePoint
+
+    with pytest.raises(InvalidInputError, match="one of factor, level, radius"):
+        EscapePoint(0.1, 4, (0, 1), 10, factor=2.0, radius=1.0)
+    with pytest.raises(InvalidInputError, match="factor must be"):
+        EscapePoint(0.1, 4, (0, 1), 10, factor=0.5)
